@@ -1,0 +1,72 @@
+"""`create_app(settings)`: wires every resource, each opened and closed in its own cleanup context."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from responder.engine import DockerEngine, SdkEngine
+from responder.intake import routes as intake_routes
+from responder.intake.routes import INTAKE_PATHS
+from responder.journal import Journal
+from responder.metrics import Metrics
+from responder.playbooks import load_playbooks
+from responder.web import health, views
+from responder.web.auth import Authenticator, auth_middleware
+from responder.web.errors import error_middleware
+from responder.web.state import ENGINE, JOURNAL, METRICS, PLAYBOOKS, SETTINGS
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from responder.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+async def _journal_ctx(app: web.Application) -> AsyncIterator[None]:
+    journal = app[JOURNAL]
+    await journal.open()
+    log.info("journal at %s", journal.path)
+    yield
+    await journal.close()
+
+
+async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[ENGINE].close()
+
+
+def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web.Application:
+    """The whole service as an aiohttp application; raises ConfigError on a bad setting or file."""
+    metrics = Metrics()
+    authenticator = Authenticator(
+        settings.read_token(), settings.auth.header, mutual_tls=settings.mutual_tls
+    )
+    if not authenticator.enabled:
+        log.warning(
+            "no credential configured: intake is open to anyone who can reach %s; "
+            "set RESPONDER_TOKEN or RESPONDER_TOKEN_FILE",
+            settings.server.host,
+        )
+
+    def count_rejected(request: web.Request) -> None:
+        if (source := INTAKE_PATHS.get(request.path)) is not None:
+            metrics.events_received.labels(source, "unauthorized").inc()
+
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(authenticator, count_rejected)],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[JOURNAL] = Journal(settings.data_dir, metrics)
+    app[ENGINE] = engine or SdkEngine(settings.docker)
+    app[PLAYBOOKS] = load_playbooks(settings.playbooks)
+    app.cleanup_ctx.extend([_journal_ctx, _engine_ctx])
+    app.add_routes([*intake_routes.routes(), *views.routes(), *health.routes()])
+    return app

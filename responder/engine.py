@@ -1,0 +1,106 @@
+"""The one seam for the blocking Docker SDK: every call runs in a bounded thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from responder.errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from responder.settings import DockerSettings
+
+__all__ = ["DockerEngine", "SdkEngine", "classify"]
+
+T = TypeVar("T")
+_SERVER_ERROR = 500
+
+
+class DockerEngine(Protocol):
+    """What the responder needs from a Docker engine; actions grow this, one method at a time."""
+
+    async def ping(self) -> None:
+        """Return if the engine answers; raise TransientError if not."""
+
+    async def version(self) -> dict[str, Any]:
+        """The engine's version information."""
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+
+
+def classify(exc: Exception) -> Exception:
+    """Map an SDK or transport error onto our hierarchy: transient is retried, permanent is not."""
+    if isinstance(exc, docker.errors.NotFound):
+        return PermanentError(f"not found: {exc.explanation or exc}")
+    if isinstance(exc, docker.errors.APIError):
+        status = exc.status_code or _SERVER_ERROR
+        kind = TransientError if status >= _SERVER_ERROR else PermanentError
+        return kind(f"Docker API error {status}: {exc.explanation or exc}")
+    if isinstance(exc, requests.exceptions.RequestException | docker.errors.DockerException):
+        return TransientError(f"Docker engine unreachable: {exc}")
+    if isinstance(exc, OSError):
+        return TransientError(f"Docker engine unreachable: {exc}")
+    return exc
+
+
+class SdkEngine:
+    """The docker SDK behind `DockerEngine`.
+
+    The client is made on first use, so a missing engine at start-up is a readiness failure,
+    not a crash.
+    """
+
+    def __init__(self, settings: DockerSettings, *, max_workers: int = 8) -> None:
+        self._settings = settings
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="docker")
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+
+    def _get_client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                # "auto" asks the engine its API version, so that old and new engines both work.
+                kwargs: dict[str, Any] = {"version": "auto", "timeout": self._settings.timeout}
+                if self._settings.url:
+                    self._client = docker.DockerClient(base_url=self._settings.url, **kwargs)
+                else:
+                    self._client = docker.from_env(**kwargs)
+            return self._client
+
+    async def run(self, fn: Callable[[docker.DockerClient], T]) -> T:
+        """Run `fn(client)` off the event loop; SDK errors come back classified."""
+
+        def call() -> T:
+            try:
+                return fn(self._get_client())
+            except Exception as exc:
+                mapped = classify(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def ping(self) -> None:
+        """Raise TransientError if the engine does not answer."""
+        await self.run(lambda client: client.ping())
+
+    async def version(self) -> dict[str, Any]:
+        """The engine's `/version` answer."""
+        return await self.run(lambda client: dict(client.version()))
+
+    async def close(self) -> None:
+        """Close the client's connections and stop the pool."""
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,50 @@
+"""The small error hierarchy that drives behaviour: what is retried, what is refused, what is shown."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "JournalUnavailableError",
+    "PermanentError",
+    "ResponderError",
+    "TransientError",
+]
+
+
+class ResponderError(Exception):
+    """Base of every error the responder raises on purpose."""
+
+
+class TransientError(ResponderError):
+    """A fault that may go away: retried with backoff."""
+
+
+class PermanentError(ResponderError):
+    """A fault that retrying will not fix."""
+
+
+class ConfigError(PermanentError):
+    """A setting, flag or file the user wrote is wrong; the message names where."""
+
+
+class InputError(PermanentError):
+    """A request body or file that cannot be accepted, with an HTTP status and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+class JournalUnavailableError(TransientError):
+    """The journal cannot be written: nothing is acknowledged, the sender should retry."""

@@ -1,0 +1,118 @@
+"""The one immutable `Event` every source is normalised into, and its ordered priority scale."""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from collections.abc import Mapping  # noqa: TC003 - pydantic needs it at runtime
+from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+__all__ = [
+    "Event",
+    "Priority",
+    "Source",
+    "Status",
+    "Target",
+    "new_event_id",
+]
+
+Source = Literal["falco", "alertmanager"]
+Status = Literal["firing", "resolved"]
+
+
+class Priority(enum.IntEnum):
+    """Falco's eight levels, lowest first, so that `>=` compares severity."""
+
+    DEBUG = 0
+    INFORMATIONAL = 1
+    NOTICE = 2
+    WARNING = 3
+    ERROR = 4
+    CRITICAL = 5
+    ALERT = 6
+    EMERGENCY = 7
+
+    @classmethod
+    def parse(cls, text: str) -> Priority:
+        """Read a level in any case, with the aliases senders use (`Info`, `warn`, `crit`...)."""
+        key = text.strip().lower()
+        try:
+            return _ALIASES[key]
+        except KeyError:
+            known = ", ".join(p.label for p in reversed(cls))
+            raise ValueError(f"unknown priority {text!r}; expected one of {known}") from None
+
+    @property
+    def label(self) -> str:
+        """The level as Falco spells it (`Warning`, `Informational`)."""
+        return self.name.capitalize()
+
+
+_ALIASES: dict[str, Priority] = {p.name.lower(): p for p in Priority} | {
+    "info": Priority.INFORMATIONAL,
+    "warn": Priority.WARNING,
+    "err": Priority.ERROR,
+    "crit": Priority.CRITICAL,
+    "emerg": Priority.EMERGENCY,
+}
+
+
+class Target(BaseModel):
+    """The container an event is about, as far as the event itself says."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None = None
+    name: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """What to hand the Docker API: the id when known, else the name."""
+        return self.id or self.name or ""
+
+
+class Event(BaseModel):
+    """One alert from one source, after parsing; nothing past intake looks at raw bodies."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    key: str
+    """Identity of the alert at its source; a re-send carries the same key and is journaled once."""
+    source: Source
+    name: str
+    """Falco rule or Alertmanager `alertname`."""
+    priority: Priority
+    status: Status
+    time: datetime
+    received_at: datetime
+    hostname: str | None = None
+    event_source: str | None = None
+    """Falco's own event source (`syscall`, `k8s_audit`, ...), when it says."""
+    tags: tuple[str, ...] = ()
+    labels: Mapping[str, str] = {}
+    annotations: Mapping[str, str] = {}
+    fields: Mapping[str, JsonValue] = {}
+    """Falco `output_fields`, values kept with their JSON types."""
+    output: str = ""
+    """Falco's output line or the Alertmanager summary: the text a person reads."""
+    target: Target | None = None
+    """The container to act on; None when the event is about the host or names no container."""
+    raw: Mapping[str, JsonValue] = {}
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_event_id() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, so ids sort by arrival."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))

@@ -1,0 +1,76 @@
+"""Shared rules for reading sender payloads: times in any shape, priorities in any case, body hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, JsonValue
+
+from responder.events import Priority
+
+__all__ = ["FlexibleTime", "LenientPriority", "body_digest", "parse_time"]
+
+_GO_ZERO_YEAR = 1
+# Integer timestamps: Falco sends nanoseconds; others send seconds or milliseconds.
+_NS_FROM = 10**17
+_US_FROM = 10**14
+_MS_FROM = 10**11
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_time(value: object) -> datetime | None:
+    """Read an RFC 3339 string or an integer epoch in s/ms/us/ns; Go's zero time means "none"."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return _from_epoch(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return _from_epoch(int(text))
+        try:
+            parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", text))
+        except ValueError:
+            raise ValueError(f"not an RFC 3339 time: {value[:64]!r}") from None
+        if parsed.year == _GO_ZERO_YEAR:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise ValueError("a time must be an RFC 3339 string or an integer epoch")
+
+
+def _from_epoch(number: float) -> datetime:
+    size = abs(number)
+    if size >= _NS_FROM:
+        seconds = number / 1e9
+    elif size >= _US_FROM:
+        seconds = number / 1e6
+    elif size >= _MS_FROM:
+        seconds = number / 1e3
+    else:
+        seconds = float(number)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"epoch time out of range: {number}") from None
+
+
+def _priority(value: Any) -> Priority:  # noqa: ANN401 - validators see raw JSON
+    if isinstance(value, Priority):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a priority must be a string such as 'Warning'")  # noqa: TRY004 - pydantic wants ValueError
+    return Priority.parse(value)
+
+
+FlexibleTime = Annotated[datetime | None, BeforeValidator(parse_time)]
+LenientPriority = Annotated[Priority, BeforeValidator(_priority)]
+
+
+def body_digest(body: JsonValue) -> str:
+    """A sha256 of the body's canonical JSON, so whitespace and key order do not matter."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,71 @@
+"""Falco `http_output` and Falcosidekick webhook bodies, parsed into one `Event`."""
+
+from __future__ import annotations
+
+from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from responder.events import Event, Target, new_event_id
+from responder.intake._parsing import FlexibleTime, LenientPriority, body_digest, parse_time
+from responder.targets import falco_target
+
+__all__ = ["FalcoPayload", "falco_event"]
+
+# Where Falco puts the event time when the top-level `time` is missing.
+_TIME_FIELDS = ("evt.time", "evt.time.iso8601", "evt.rawtime")
+
+
+class FalcoPayload(BaseModel):
+    """What Falco and Falcosidekick send; old Falco lacks source, tags and hostname."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rule: str = Field(min_length=1, max_length=1024)
+    priority: LenientPriority
+    output: str | None = None
+    time: FlexibleTime = None
+    hostname: str | None = None
+    source: str | None = None
+    tags: list[str] | None = None
+    output_fields: dict[str, JsonValue] | None = None
+    uuid: str | None = Field(default=None, max_length=256)
+    """Falcosidekick's per-event id: a re-send with the same uuid is the same event."""
+
+
+def _event_time(payload: FalcoPayload, received_at: datetime) -> datetime:
+    if payload.time is not None:
+        return payload.time
+    fields = payload.output_fields or {}
+    for key in _TIME_FIELDS:
+        try:
+            found = parse_time(fields.get(key))
+        except ValueError:
+            continue
+        if found is not None:
+            return found
+    return received_at
+
+
+def falco_event(payload: FalcoPayload, body: dict[str, JsonValue], received_at: datetime) -> Event:
+    """Normalise one Falco body; its key is the Falcosidekick uuid, else a hash of the body."""
+    fields = payload.output_fields or {}
+    key = f"falcosidekick:{payload.uuid}" if payload.uuid else f"falco:{body_digest(body)}"
+    target: Target | None = falco_target(fields)
+    return Event(
+        id=new_event_id(),
+        key=key,
+        source="falco",
+        name=payload.rule,
+        priority=payload.priority,
+        status="firing",
+        time=_event_time(payload, received_at),
+        received_at=received_at,
+        hostname=payload.hostname or None,
+        event_source=payload.source or None,
+        tags=tuple(payload.tags or ()),
+        fields=fields,
+        output=payload.output or "",
+        target=target,
+        raw=body,
+    )

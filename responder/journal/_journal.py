@@ -1,0 +1,67 @@
+"""The journal as the app uses it: grouped durable appends, and reads off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from responder.errors import ConfigError
+from responder.journal._reader import EventQuery, EventRow, JournalReader
+from responder.journal._writer import Accepted, JournalWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from responder.events import Event
+    from responder.metrics import Metrics
+
+__all__ = ["JOURNAL_FILE", "Journal"]
+
+JOURNAL_FILE = "journal.sqlite3"
+
+
+class Journal:
+    """One writer thread for every append, one reader thread for every query."""
+
+    def __init__(self, data_dir: Path, metrics: Metrics) -> None:
+        self.path = data_dir / JOURNAL_FILE
+        self._data_dir = data_dir
+        self._writer = JournalWriter(self.path, metrics)
+        self._reader = JournalReader(self.path)
+        self._reads = ThreadPoolExecutor(1, thread_name_prefix="journal-reader")
+
+    async def open(self) -> None:
+        """Create the data directory and the file; a journal that cannot be opened stops start-up."""
+        try:
+            await asyncio.to_thread(self._data_dir.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(self._writer.open)
+        except Exception as exc:
+            raise ConfigError(f"cannot open the journal at {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Write what is queued, then close both connections."""
+        await self._writer.close()
+        await asyncio.get_running_loop().run_in_executor(self._reads, self._reader.close)
+        self._reads.shutdown(wait=True)
+
+    async def append(self, events: Sequence[Event]) -> list[Accepted]:
+        """Durably journal the events; raises JournalUnavailableError if that cannot be done."""
+        return await self._writer.append(events)
+
+    async def check_writable(self) -> None:
+        """Prove a write goes through, the same way events do."""
+        await self._writer.heartbeat()
+
+    async def events(self, query: EventQuery) -> list[EventRow]:
+        """Rows for the events view, newest first."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reads, self._reader.events, query
+        )
+
+    async def event(self, event_id: str) -> Event | None:
+        """One event in full."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reads, self._reader.event, event_id
+        )

@@ -1,0 +1,45 @@
+"""Prometheus metrics, one registry per app so that tests and several apps never share counters."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class Metrics:
+    """Every metric the responder exports, registered on its own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.events_received = Counter(
+            "responder_events_received",
+            "Events received at intake, by source and outcome "
+            "(accepted, duplicate, invalid, unauthorized, too_large, timeout, journal_unavailable).",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.journal_commit_seconds = Histogram(
+            "responder_journal_commit_seconds",
+            "Time to write and fsync one group commit of the journal.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.journal_batch_size = Histogram(
+            "responder_journal_batch_size",
+            "Requests written together in one journal commit.",
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.journal_errors = Counter(
+            "responder_journal_errors",
+            "Journal commits that failed; their requests were answered 503.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format, for `GET /metrics`."""
+        return generate_latest(self.registry)

@@ -1,0 +1,219 @@
+"""Settings: embedded defaults, then the config file, then `RESPONDER_*` variables, then flags."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from responder.errors import ConfigError
+from responder.targets import TargetRules
+from responder.yamlfile import Located, describe_problem, load_yaml_documents
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["ENVIRONMENT", "Settings", "load_settings"]
+
+_Model = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(BaseModel):
+    """Where and how the HTTP server listens."""
+
+    model_config = _Model
+
+    host: str = Field(default="127.0.0.1", description="address to bind; loopback by default")
+    port: int = Field(default=8470, ge=0, le=65535, description="TCP port of the HTTP API")
+    insecure: bool = Field(
+        default=False, description="allow a non-loopback address with no credential configured"
+    )
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger bodies get 413")
+    body_timeout: float = Field(default=10.0, gt=0, description="seconds to receive a body; 408")
+    shutdown_timeout: float = Field(default=30.0, ge=0, description="grace for in-flight requests")
+    access_log: bool = Field(default=False, description="log one line per HTTP request")
+
+
+class TlsSettings(BaseModel):
+    """Serve HTTPS; with `client_ca`, require and verify client certificates (mutual TLS)."""
+
+    model_config = _Model
+
+    cert: Path
+    key: Path
+    client_ca: Path | None = None
+
+
+class AuthSettings(BaseModel):
+    """Intake credentials: a token, sent as a bearer token or in a shared-secret header."""
+
+    model_config = _Model
+
+    token: SecretStr | None = Field(default=None, description="from RESPONDER_TOKEN only")
+    token_file: Path | None = Field(default=None, description="file holding the token")
+    header: str = Field(
+        default="X-Responder-Token",
+        min_length=1,
+        description="header that carries the token for senders that cannot send a bearer token",
+    )
+
+
+class DockerSettings(BaseModel):
+    """How to reach the Docker engine."""
+
+    model_config = _Model
+
+    url: str | None = Field(default=None, description="engine address; DOCKER_HOST or the socket")
+    timeout: float = Field(default=10.0, gt=0, description="seconds per Docker API call")
+
+
+class Settings(BaseModel):
+    """Everything the responder needs; every field has a default so no file is required."""
+
+    model_config = _Model
+
+    data_dir: Path = Field(default=Path("data"), description="journal and evidence live here")
+    playbooks: Path = Field(default=Path("playbooks"), description="playbook directory")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    tls: TlsSettings | None = None
+    docker: DockerSettings = DockerSettings()
+    targets: TargetRules = TargetRules()
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> Settings:
+        if self.auth.token is not None and self.auth.token_file is not None:
+            raise ValueError("set RESPONDER_TOKEN or RESPONDER_TOKEN_FILE, not both")
+        return self
+
+    @property
+    def mutual_tls(self) -> bool:
+        """Clients must present a certificate signed by our CA."""
+        return self.tls is not None and self.tls.client_ca is not None
+
+    @property
+    def has_credential(self) -> bool:
+        """Some form of intake authentication is configured."""
+        return self.auth.token is not None or self.auth.token_file is not None or self.mutual_tls
+
+    @property
+    def loopback_only(self) -> bool:
+        """The server listens only on this machine."""
+        host = self.server.host
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def read_token(self) -> SecretStr | None:
+        """The intake token, read from its file when given by file (Docker secrets)."""
+        if self.auth.token_file is None:
+            return self.auth.token
+        try:
+            text = self.auth.token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"token file {self.auth.token_file}: cannot read: {exc}") from exc
+        if not text:
+            raise ConfigError(f"token file {self.auth.token_file}: is empty")
+        return SecretStr(text)
+
+    def check_exposure(self) -> None:
+        """Refuse to listen beyond loopback without a credential unless told `--insecure`."""
+        if self.has_credential or self.loopback_only or self.server.insecure:
+            return
+        raise ConfigError(
+            f"refusing to listen on {self.server.host} with no credential: set RESPONDER_TOKEN "
+            "or RESPONDER_TOKEN_FILE, configure mutual TLS, or pass --insecure"
+        )
+
+
+# Each variable, the setting it fills, and (for flags) the argparse destination of the same name.
+ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "RESPONDER_HOST": ("server", "host"),
+    "RESPONDER_PORT": ("server", "port"),
+    "RESPONDER_INSECURE": ("server", "insecure"),
+    "RESPONDER_MAX_BODY_BYTES": ("server", "max_body_bytes"),
+    "RESPONDER_DATA_DIR": ("data_dir",),
+    "RESPONDER_PLAYBOOKS": ("playbooks",),
+    "RESPONDER_LOG_LEVEL": ("log_level",),
+    "RESPONDER_TOKEN": ("auth", "token"),
+    "RESPONDER_TOKEN_FILE": ("auth", "token_file"),
+    "RESPONDER_TOKEN_HEADER": ("auth", "header"),
+    "RESPONDER_TLS_CERT": ("tls", "cert"),
+    "RESPONDER_TLS_KEY": ("tls", "key"),
+    "RESPONDER_TLS_CLIENT_CA": ("tls", "client_ca"),
+    "DOCKER_HOST": ("docker", "url"),
+}
+_FORBIDDEN_IN_FILE = (("auth", "token"),)
+
+
+def _put(tree: dict[str, Any], path: tuple[str, ...], value: object) -> None:
+    for part in path[:-1]:
+        tree = tree.setdefault(part, {})
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{'.'.join(path)}: {part} must be a mapping")
+    tree[path[-1]] = value
+
+
+def _file_layer(config: Path | None) -> Located | None:
+    if config is None:
+        return None
+    documents = load_yaml_documents(config)
+    if not documents or documents[0].data is None:
+        return None
+    if len(documents) > 1 or not isinstance(documents[0].data, dict):
+        raise ConfigError(f"{config}:1: the configuration must be one YAML mapping")
+    doc = documents[0]
+    for path in _FORBIDDEN_IN_FILE:
+        if path in doc.lines:
+            raise ConfigError(
+                f"{config}:{doc.line_of(path)}: {'.'.join(path)}: secrets do not belong in the "
+                "configuration file; use RESPONDER_TOKEN or a token_file (Docker secret)"
+            )
+    return doc
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> Settings:
+    """Merge the layers; `overrides` are flag values keyed by variable name (None = not given)."""
+    env = os.environ if environ is None else environ
+    doc = _file_layer(config)
+    tree: dict[str, Any] = dict(doc.data) if doc else {}
+    origin: dict[tuple[str, ...], str] = {}
+    layers = [(env, "environment variable"), (overrides or {}, "flag for")]
+    for values, kind in layers:
+        for name, path in ENVIRONMENT.items():
+            value = values.get(name)
+            if value is None or value == "":
+                continue
+            _put(tree, path, value)
+            origin[path] = f"{kind} {name}"
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, doc, origin)) from exc
+
+
+def _describe(
+    error: ValidationError, doc: Located | None, origin: dict[tuple[str, ...], str]
+) -> str:
+    lines = []
+    for problem in error.errors(include_url=False):
+        loc = tuple(str(part) for part in problem["loc"])
+        if loc in origin:
+            lines.append(f"{origin[loc]}: {'.'.join(loc)}: {problem['msg']}")
+        elif doc is not None:
+            lines.append(describe_problem(problem, doc))
+        else:
+            lines.append(f"{'.'.join(loc) or 'settings'}: {problem['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

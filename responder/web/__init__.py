@@ -1,0 +1,1 @@
+"""The HTTP surface: error handling, authentication, intake routes and read-only views."""

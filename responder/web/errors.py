@@ -1,0 +1,56 @@
+"""Every error leaves the server as JSON with a message a person can act on."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from responder.errors import InputError, JournalUnavailableError
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler
+
+__all__ = ["error_body", "error_middleware"]
+
+log = logging.getLogger(__name__)
+
+# How long Alertmanager and other senders should wait before sending again after a 503.
+_RETRY_AFTER_SECONDS = "5"
+
+
+def error_body(status: int, message: str, **extra: object) -> web.Response:
+    """A JSON error response: `{"error": <reason phrase>, "message": ..., ...}`."""
+    body = {"error": HTTPStatus(status).phrase.lower(), "message": message, **extra}
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn our errors and aiohttp's into JSON; an unexpected fault is logged and a plain 500."""
+    try:
+        return await handler(request)
+    except InputError as exc:
+        response = error_body(
+            exc.status, exc.message, **({"errors": exc.errors} if exc.errors else {})
+        )
+        response.headers.update(exc.headers)
+        return response
+    except JournalUnavailableError as exc:
+        response = error_body(503, f"{exc}; nothing was accepted, send again")
+        response.headers["Retry-After"] = _RETRY_AFTER_SECONDS
+        return response
+    except web.HTTPException as exc:
+        if exc.status < 400:  # noqa: PLR2004 - redirects and successes pass through
+            raise
+        message = exc.text if exc.text and exc.text != f"{exc.status}: {exc.reason}" else exc.reason
+        response = error_body(exc.status, message)
+        for name in ("Allow", "WWW-Authenticate", "Retry-After"):
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_body(500, "internal error; the details are in the responder's log")

@@ -1,0 +1,75 @@
+"""Liveness, readiness (journal writable, Docker reachable, playbooks loaded) and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from responder.web.state import ENGINE, JOURNAL, METRICS, PLAYBOOKS
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+__all__ = ["routes"]
+
+_CHECK_TIMEOUT = 2.0
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """`GET /healthz`: the process is alive and serving."""
+    del request
+    return web.json_response({"status": "ok"})
+
+
+async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT):
+            await probe
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {_CHECK_TIMEOUT:g} s"}
+    except Exception as exc:  # noqa: BLE001 - any failure is the check's answer
+        return {"ok": False, "error": str(exc) or type(exc).__name__}
+    return {"ok": True}
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """`GET /readyz`: 200 when every check passes, else 503; the body says which one failed."""
+    app = request.app
+    journal, docker = await asyncio.gather(
+        _check(app[JOURNAL].check_writable()), _check(app[ENGINE].ping())
+    )
+    playbooks = app[PLAYBOOKS]
+    checks = {
+        "journal": journal | {"path": str(app[JOURNAL].path)},
+        "docker": docker,
+        "playbooks": {
+            "ok": True,
+            "directory": str(playbooks.directory),
+            "files": len(playbooks.files),
+            "documents": len(playbooks.documents),
+        },
+    }
+    ready = all(check["ok"] for check in checks.values())
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "failing": failing, "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """`GET /metrics`: the Prometheus text format."""
+    body = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def routes() -> list[web.RouteDef]:
+    """Health, readiness and metrics: open, no credential needed."""
+    return [
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
+    ]

@@ -1,0 +1,19 @@
+"""Typed application state: one `web.AppKey` per resource that `create_app` wires."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from responder.engine import DockerEngine
+from responder.journal import Journal
+from responder.metrics import Metrics
+from responder.playbooks import PlaybookSet
+from responder.settings import Settings
+
+__all__ = ["ENGINE", "JOURNAL", "METRICS", "PLAYBOOKS", "SETTINGS"]
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+JOURNAL = web.AppKey("journal", Journal)
+ENGINE = web.AppKey("engine", DockerEngine)
+PLAYBOOKS = web.AppKey("playbooks", PlaybookSet)

@@ -1,0 +1,72 @@
+"""Read-only views of the journal: `GET /v1/events`, newest first, filtered and paged."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from aiohttp import web
+
+from responder.errors import InputError
+from responder.events import Source
+from responder.journal import EventQuery
+from responder.web.state import JOURNAL
+
+__all__ = ["routes"]
+
+_MAX_LIMIT = 500
+_SOURCES = get_args(Source)
+
+
+def _int_param(
+    request: web.Request, name: str, default: int | None, low: int, high: int
+) -> int | None:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(
+            400, f"query parameter {name!r} must be an integer, got {text[:32]!r}"
+        ) from None
+    if not low <= value <= high:
+        raise InputError(400, f"query parameter {name!r} must be between {low} and {high}")
+    return value
+
+
+def parse_query(request: web.Request) -> EventQuery:
+    """The filters and page of an events request, or a 400 that names the bad parameter."""
+    source = request.query.get("source")
+    if source is not None and source not in _SOURCES:
+        raise InputError(400, f"query parameter 'source' must be one of {', '.join(_SOURCES)}")
+    limit = _int_param(request, "limit", 50, 1, _MAX_LIMIT)
+    assert limit is not None  # noqa: S101 - it has a default
+    return EventQuery(
+        source=source,
+        name=request.query.get("name"),
+        before=_int_param(request, "before", None, 1, 2**62),
+        limit=limit,
+    )
+
+
+async def list_events(request: web.Request) -> web.Response:
+    """`GET /v1/events?source=&name=&limit=&before=`: one page, with the link to the next."""
+    query = parse_query(request)
+    rows = await request.app[JOURNAL].events(query)
+    next_url = None
+    if len(rows) == query.limit:
+        next_url = str(request.rel_url.update_query({"before": rows[-1].seq}))
+    return web.json_response({"events": [row.to_json() for row in rows], "next": next_url})
+
+
+async def get_event(request: web.Request) -> web.Response:
+    """`GET /v1/events/{id}`: one event in full, as journaled."""
+    event = await request.app[JOURNAL].event(request.match_info["id"])
+    if event is None:
+        raise InputError(404, f"no event with id {request.match_info['id'][:64]!r}")
+    return web.Response(text=event.model_dump_json(), content_type="application/json")
+
+
+def routes() -> list[web.RouteDef]:
+    """The read-only event views."""
+    return [web.get("/v1/events", list_events), web.get("/v1/events/{id}", get_event)]
