@@ -16,7 +16,8 @@ from responder.playbooks import load_playbooks
 from responder.web import health, views
 from responder.web.auth import Authenticator, auth_middleware
 from responder.web.errors import error_middleware
-from responder.web.state import ENGINE, JOURNAL, METRICS, PLAYBOOKS, SETTINGS
+from responder.web.inflight import InFlight
+from responder.web.state import ENGINE, IN_FLIGHT, JOURNAL, METRICS, PLAYBOOKS, SETTINGS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -58,12 +59,18 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
         if (source := INTAKE_PATHS.get(request.path)) is not None:
             metrics.events_received.labels(source, "unauthorized").inc()
 
+    in_flight = InFlight()
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware(authenticator, count_rejected)],
+        middlewares=[
+            in_flight.middleware,
+            error_middleware,
+            auth_middleware(authenticator, count_rejected),
+        ],
         client_max_size=settings.server.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[IN_FLIGHT] = in_flight
     app[JOURNAL] = Journal(settings.data_dir, metrics)
     app[ENGINE] = engine or SdkEngine(settings.docker)
     app[PLAYBOOKS] = load_playbooks(settings.playbooks)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -22,6 +24,7 @@ __all__ = ["DockerEngine", "SdkEngine", "classify"]
 
 T = TypeVar("T")
 _SERVER_ERROR = 500
+_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
 class DockerEngine(Protocol):
@@ -65,9 +68,27 @@ class SdkEngine:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
+    def _socket_path(self) -> str | None:
+        url = self._settings.url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
+        return url.removeprefix("unix://") if url.startswith("unix://") else None
+
+    def _probe(self) -> None:
+        # The SDK leaks its socket when a Unix-socket connect fails (docker/docker-py#3356),
+        # so look first with a socket we close ourselves; it also words the error better.
+        path = self._socket_path()
+        if path is None:
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(self._settings.timeout)
+            try:
+                probe.connect(path)
+            except OSError as exc:
+                raise TransientError(f"Docker engine unreachable at unix://{path}: {exc}") from None
+
     def _get_client(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
+                self._probe()
                 # "auto" asks the engine its API version, so that old and new engines both work.
                 kwargs: dict[str, Any] = {"version": "auto", "timeout": self._settings.timeout}
                 if self._settings.url:

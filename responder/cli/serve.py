@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from responder.app import create_app
 from responder.cli._common import settings_from
+from responder.web.state import IN_FLIGHT
 from responder.web.tls import server_ssl_context
 
 if TYPE_CHECKING:
     import argparse
+    from ssl import SSLContext
 
     from responder.cli._types import Subparsers
+    from responder.settings import Settings
 
 __all__ = ["register"]
 
@@ -54,24 +59,46 @@ def run(args: argparse.Namespace) -> int:
     settings.check_exposure()
     app = create_app(settings)
     ssl_context = server_ssl_context(settings.tls) if settings.tls else None
-    scheme = "https" if ssl_context else "http"
-    log.info(
-        "responder serving on %s://%s:%d (data %s, playbooks %s)",
-        scheme,
-        settings.server.host,
-        settings.server.port,
-        settings.data_dir,
-        settings.playbooks,
-    )
-    web.run_app(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        ssl_context=ssl_context,
-        shutdown_timeout=settings.server.shutdown_timeout,
-        access_log=logging.getLogger("aiohttp.access") if settings.server.access_log else None,
-        print=None,
-        handle_signals=True,
-    )
+    asyncio.run(_serve(app, settings, ssl_context))
     log.info("responder stopped")
     return 0
+
+
+async def _serve(app: web.Application, settings: Settings, ssl_context: SSLContext | None) -> None:
+    """Serve until SIGTERM/SIGINT; then stop listening and let requests in flight finish.
+
+    aiohttp's own `run_app` stops reading from open connections at shutdown, so a request
+    whose body is still arriving would time out; here the connections stay open until every
+    handler is done (or `shutdown_timeout` passes), and only then is the runner cleaned up.
+    """
+    server = settings.server
+    access_log = logging.getLogger("aiohttp.access") if server.access_log else None
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=access_log, shutdown_timeout=server.shutdown_timeout
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        site = web.TCPSite(runner, server.host, server.port, ssl_context=ssl_context)
+        await site.start()
+        log.info(
+            "responder serving on %s (data %s, playbooks %s)",
+            site.name,
+            settings.data_dir,
+            settings.playbooks,
+        )
+        await stop.wait()
+        in_flight = app[IN_FLIGHT]
+        log.info("shutting down: %d requests in flight", in_flight.count)
+        await site.stop()
+        if not await in_flight.wait_idle(server.shutdown_timeout):
+            log.warning(
+                "%d requests still running after %g s", in_flight.count, server.shutdown_timeout
+            )
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()

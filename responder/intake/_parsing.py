@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, JsonValue
@@ -24,12 +24,16 @@ _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 def parse_time(value: object) -> datetime | None:
     """Read an RFC 3339 string or an integer epoch in s/ms/us/ns; Go's zero time means "none"."""
-    if value is None or value == "" or isinstance(value, bool):
+    if value is None:
         return None
+    if isinstance(value, bool):
+        raise ValueError("a time must be an RFC 3339 string or an integer epoch, not a boolean")  # noqa: TRY004 - pydantic wants ValueError
     if isinstance(value, int | float):
         return _from_epoch(value)
     if isinstance(value, str):
         text = value.strip()
+        if not text:
+            return None
         if text.lstrip("-").isdigit():
             return _from_epoch(int(text))
         try:
@@ -38,22 +42,29 @@ def parse_time(value: object) -> datetime | None:
             raise ValueError(f"not an RFC 3339 time: {value[:64]!r}") from None
         if parsed.year == _GO_ZERO_YEAR:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        # Naive means UTC; offsets are kept as the same instant in UTC, so keys are stable.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     raise ValueError("a time must be an RFC 3339 string or an integer epoch")
 
 
 def _from_epoch(number: float) -> datetime:
+    """Integers are split exactly (sub-microseconds truncated, as strings are); floats are seconds."""
     size = abs(number)
-    if size >= _NS_FROM:
-        seconds = number / 1e9
-    elif size >= _US_FROM:
-        seconds = number / 1e6
-    elif size >= _MS_FROM:
-        seconds = number / 1e3
-    else:
-        seconds = float(number)
+    per_second = (
+        10**9
+        if size >= _NS_FROM
+        else 10**6
+        if size >= _US_FROM
+        else 10**3
+        if size >= _MS_FROM
+        else 1
+    )
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        if isinstance(number, int):
+            seconds, fraction = divmod(number, per_second)
+            micros = fraction * 10**6 // per_second
+            return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=micros)
+        return datetime.fromtimestamp(number / per_second, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"epoch time out of range: {number}") from None
 

@@ -20,6 +20,7 @@ _SEVERITIES: dict[str, Priority] = {
     "error": Priority.ERROR,
     "warning": Priority.WARNING,
     "info": Priority.INFORMATIONAL,
+    "none": Priority.INFORMATIONAL,  # kube-prometheus's Watchdog and InfoInhibitor
 }
 _DEFAULT_PRIORITY = Priority.WARNING
 _HOST_LABELS = ("hostname", "host", "nodename")

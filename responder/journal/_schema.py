@@ -39,7 +39,9 @@ _MIGRATIONS: dict[int, str] = {
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the journal with durable settings: WAL, and an fsync at every commit."""
     if readonly:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
     else:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")

@@ -27,6 +27,15 @@ def error_body(status: int, message: str, **extra: object) -> web.Response:
     return web.json_response(body, status=status)
 
 
+async def _answer_and_close(request: web.Request, response: web.Response) -> None:
+    """Send the answer, then close: aiohttp would otherwise linger to read the unsent body."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    if request.transport is not None:
+        request.transport.close()  # flushes what is buffered, then closes
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn our errors and aiohttp's into JSON; an unexpected fault is logged and a plain 500."""
@@ -37,6 +46,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             exc.status, exc.message, **({"errors": exc.errors} if exc.errors else {})
         )
         response.headers.update(exc.headers)
+        if exc.status == 408:  # noqa: PLR2004 - a client too slow to send is not waited for again
+            await _answer_and_close(request, response)
         return response
     except JournalUnavailableError as exc:
         response = error_body(503, f"{exc}; nothing was accepted, send again")

@@ -9,11 +9,13 @@ from responder.journal import Journal
 from responder.metrics import Metrics
 from responder.playbooks import PlaybookSet
 from responder.settings import Settings
+from responder.web.inflight import InFlight
 
-__all__ = ["ENGINE", "JOURNAL", "METRICS", "PLAYBOOKS", "SETTINGS"]
+__all__ = ["ENGINE", "IN_FLIGHT", "JOURNAL", "METRICS", "PLAYBOOKS", "SETTINGS"]
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 JOURNAL = web.AppKey("journal", Journal)
 ENGINE = web.AppKey("engine", DockerEngine)
 PLAYBOOKS = web.AppKey("playbooks", PlaybookSet)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)

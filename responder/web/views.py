@@ -69,4 +69,7 @@ async def get_event(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     """The read-only event views."""
-    return [web.get("/v1/events", list_events), web.get("/v1/events/{id}", get_event)]
+    return [
+        web.get("/v1/events", list_events),
+        web.get("/v1/events/{id:[0-9A-HJKMNP-TV-Z]{26}}", get_event),
+    ]

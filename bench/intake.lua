@@ -1,0 +1,84 @@
+-- wrk script for bench/intake.py: POST a unique Falco event per request, count outcomes.
+--
+--   wrk -t2 -c64 -d10s -s bench/intake.lua http://127.0.0.1:PORT/v1/events/falco -- RUN_ID
+--
+-- Every body carries the run id, the wrk thread id and a per-thread counter (in `time`,
+-- `output` and `output_fields`), so no two requests of any run send the same body and
+-- responder's body-hash deduplication never fires. The body has the shape and about the
+-- size of a real Falco `http_output` event (about 1.1 KB).
+-- `done` prints one line, "BENCH_RESULT {json}", that bench/intake.py parses.
+
+local threads = {}
+
+function setup(thread)
+   thread:set("tid", #threads)
+   table.insert(threads, thread)
+end
+
+local BODY = '{"hostname":"bench-node-%d","priority":"Notice","rule":"Terminal shell in container",'
+   .. '"source":"syscall","time":"2026-11-24T12:%02d:%02d.%09dZ",'
+   .. '"output":"2026-11-24T12:%02d:%02d.%09d+0000: Notice A shell was spawned in a container'
+   .. ' with an attached terminal (evt_type=execve user=root user_uid=0 user_loginuid=-1'
+   .. ' process=sh proc_exepath=/bin/sh parent=containerd-shim command=sh -i terminal=34816'
+   .. ' exe_flags=EXE_WRITABLE container_id=%012x container_name=bench-app-%d run=%s seq=%d)",'
+   .. '"tags":["T1059","container","maturity_stable","mitre_execution","shell"],'
+   .. '"output_fields":{"container.id":"%012x","container.name":"bench-app-%d",'
+   .. '"evt.time":%d%09d,"evt.type":"execve","proc.cmdline":"sh -i","proc.exepath":"/bin/sh",'
+   .. '"proc.name":"sh","proc.pname":"containerd-shim","proc.tty":34816,"user.loginuid":-1,'
+   .. '"user.name":"root","user.uid":0,"bench.run":"%s","bench.thread":%d,"bench.seq":%d}}'
+
+function init(args)
+   run = args[1] or "run"
+   counter = 0
+   ok = 0
+   accepted = 0
+   non2xx = 0
+   wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+   counter = counter + 1
+   local minute = tid % 60
+   local second = math.floor(counter / 1000000000) % 60
+   local nanos = counter % 1000000000
+   local container = tid * 1000 + counter % 1000
+   local body = string.format(
+      BODY,
+      tid,
+      minute, second, nanos,
+      minute, second, nanos, container, tid, run, counter,
+      container, tid, 1795521600 + minute * 60 + second, nanos, run, tid, counter
+   )
+   return wrk.format("POST", nil, nil, body)
+end
+
+function response(status, headers, body)
+   if status >= 200 and status < 300 then
+      ok = ok + 1
+      if status == 202 then
+         accepted = accepted + 1
+      end
+   else
+      non2xx = non2xx + 1
+   end
+end
+
+function done(summary, latency, requests)
+   local sent, ok_total, accepted_total, non2xx_total = 0, 0, 0, 0
+   for _, thread in ipairs(threads) do
+      sent = sent + thread:get("counter")
+      ok_total = ok_total + thread:get("ok")
+      accepted_total = accepted_total + thread:get("accepted")
+      non2xx_total = non2xx_total + thread:get("non2xx")
+   end
+   local e = summary.errors
+   io.write(string.format(
+      'BENCH_RESULT {"duration_us":%d,"completed":%d,"sent":%d,"ok_2xx":%d,"status_202":%d,'
+         .. '"non_2xx":%d,"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},'
+         .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\n',
+      summary.duration, summary.requests, sent, ok_total, accepted_total, non2xx_total,
+      e.connect, e.read, e.write, e.timeout,
+      latency:percentile(50), latency:percentile(90), latency:percentile(99),
+      latency.max, latency.mean
+   ))
+end

@@ -1,0 +1,134 @@
+"""Shared fixtures: settings in a temp dir, the real app in-process, and the Docker engine gate."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import docker
+import docker.errors
+import pytest
+
+from responder.app import create_app
+from responder.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator
+
+    from aiohttp.test_utils import TestClient
+    from aiohttp.web import Application
+
+    ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
+
+TEST_IMAGE = "responder-test/busybox:1"
+_BUSYBOX_APPLETS = ("sh", "sleep", "ls", "cat", "echo", "top", "ps", "touch", "id")
+_docker_state: dict[str, str | None] = {}
+
+
+def _docker_required() -> bool:
+    return bool(os.environ.get("CI") or os.environ.get("RESPONDER_REQUIRE_DOCKER"))
+
+
+def _docker_problem() -> str | None:
+    """None when an engine answers, else why not; asked once per run."""
+    if "problem" not in _docker_state:
+        try:
+            client = docker.from_env(version="auto", timeout=5)
+            client.ping()
+            client.close()
+            _docker_state["problem"] = None
+        except docker.errors.DockerException as exc:
+            _docker_state["problem"] = str(exc)
+    return _docker_state["problem"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Docker tests fail without an engine when CI is set; elsewhere they skip, loudly."""
+    if item.get_closest_marker("docker") is None:
+        return
+    problem = _docker_problem()
+    if problem is None:
+        return
+    if _docker_required():
+        pytest.fail(f"Docker tests are required here (CI is set) but no engine answers: {problem}")
+    pytest.skip(f"no Docker engine: {problem}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it in capitals when Docker tests did not run."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if "no Docker engine" in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!",
+            f"{len(skipped)} DOCKER TESTS SKIPPED: no Docker engine answers "
+            "(start dockerd, or set CI=1 to make this a failure)",
+            red=True,
+            bold=True,
+        )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Defaults, with the data and playbook directories in a fresh temp dir."""
+    return Settings(data_dir=tmp_path / "data", playbooks=tmp_path / "playbooks")
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, settings: Settings) -> ClientFactory:
+    """Start the real app in-process, with settings changed by keyword (`auth=...`)."""
+
+    async def make(**changes: Any) -> TestClient[Any, Application]:
+        app = create_app(settings.model_copy(update=changes))
+        client: TestClient[Any, Application] = await aiohttp_client(app)
+        return client
+
+    return make
+
+
+def _busybox_tar() -> bytes:
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(busybox, arcname="bin/busybox")
+        for applet in _BUSYBOX_APPLETS:
+            link = tarfile.TarInfo(f"bin/{applet}")
+            link.type = tarfile.SYMTYPE
+            link.linkname = "busybox"
+            tar.addfile(link)
+        tmp = tarfile.TarInfo("tmp")
+        tmp.type = tarfile.DIRTYPE
+        tmp.mode = 0o1777
+        tar.addfile(tmp)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client of the real engine (tests using it carry the `docker` marker)."""
+    client = docker.from_env(version="auto", timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: docker.DockerClient) -> str:
+    """A local image holding a static busybox, imported without any registry."""
+    try:
+        docker_client.images.get(TEST_IMAGE)
+    except docker.errors.ImageNotFound:
+        repository, tag = TEST_IMAGE.split(":")
+        docker_client.api.import_image_from_data(_busybox_tar(), repository=repository, tag=tag)
+    return TEST_IMAGE
+
+
+def payload_path(*parts: str) -> Path:
+    """A recorded payload under tests/payloads/."""
+    return Path(__file__).parent.joinpath("payloads", *parts)

@@ -1,0 +1,187 @@
+"""The real `responder serve` process: kill -9 under load loses nothing acknowledged; SIGTERM is graceful."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+
+from responder.journal import JOURNAL_FILE, EventQuery, JournalReader
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Server:
+    """`python -m responder serve` on a free port with its own data directory."""
+
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "RESPONDER_LOG_LEVEL": "WARNING"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "responder",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                "--playbooks",
+                str(data_dir / "none"),
+                *extra,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("server did not start within 20 s")
+
+    def stop(self) -> None:
+        """Kill it if it still runs, and reap it."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        if self.process.stderr:
+            self.process.stderr.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """A data directory for one server lifetime or several."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[Server]:
+    """A running server, stopped at the end."""
+    running = Server(data_dir)
+    yield running
+    running.stop()
+
+
+def body(worker: int, n: int) -> dict[str, Any]:
+    """A unique Falco body."""
+    return {"rule": "Load", "priority": "Notice", "output": f"w{worker} n{n}", "time": n}
+
+
+async def _load(url: str, acknowledged: list[str], stop: asyncio.Event) -> None:
+    async def worker(session: aiohttp.ClientSession, index: int) -> None:
+        for n in range(100_000):
+            if stop.is_set():
+                return
+            try:
+                async with session.post(f"{url}/v1/events/falco", json=body(index, n)) as response:
+                    if response.status in (200, 202):
+                        acknowledged.extend(e["id"] for e in (await response.json())["events"])
+            except (aiohttp.ClientError, TimeoutError):
+                return
+
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(*(worker(session, i) for i in range(32)))
+
+
+async def test_kill_9_under_load_loses_no_acknowledged_event(
+    data_dir: Path, server: Server
+) -> None:
+    """Every event answered 2xx before SIGKILL is in the journal after restart."""
+    acknowledged: list[str] = []
+    stop = asyncio.Event()
+    load = asyncio.create_task(_load(server.url, acknowledged, stop))
+    for _ in range(2000):  # up to 20 s for 300 acknowledgements
+        if len(acknowledged) >= 300:
+            break
+        await asyncio.sleep(0.01)
+    server.process.send_signal(signal.SIGKILL)
+    stop.set()
+    await load
+    server.stop()
+    restarted = await asyncio.to_thread(Server, data_dir)
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{restarted.url}/readyz") as response,
+        ):
+            assert (await response.json())["checks"]["journal"]["ok"]
+    finally:
+        restarted.stop()
+    reader = JournalReader(data_dir / JOURNAL_FILE)
+    stored = {row.id for row in reader.events(EventQuery(limit=1_000_000))}
+    reader.close()
+    assert len(acknowledged) >= 300
+    missing = set(acknowledged) - stored
+    assert not missing, f"{len(missing)} acknowledged events lost"
+
+
+async def test_sigterm_finishes_the_request_in_flight(server: Server) -> None:
+    """A body half sent when SIGTERM arrives is still journaled and answered; then the process exits 0."""
+    payload = b'{"rule": "Slow", "priority": "Notice", "output": "in flight"}'
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"POST /v1/events/falco HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload[:10]
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    server.process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    writer.write(payload[10:])
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert status_line.startswith(b"HTTP/1.1 202")
+    assert server.process.wait(15) == 0
+
+
+async def test_slow_body_times_out_with_408_and_the_connection_closes(data_dir: Path) -> None:
+    """A body that never finishes arriving gets 408 after the body timeout; shutdown is then prompt."""
+    config = data_dir.parent / "responder.yaml"
+    config.write_text("server:\n  body_timeout: 0.5\n")
+    server = await asyncio.to_thread(Server, data_dir, "--config", str(config))
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST /v1/events/falco HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        rest = await asyncio.wait_for(reader.read(), 10)  # the server closes: EOF arrives
+        writer.close()
+        assert status_line.startswith(b"HTTP/1.1 408")
+        assert b"did not arrive within 0.5 s" in rest
+        server.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.process.wait, 10) == 0
+    finally:
+        server.stop()
