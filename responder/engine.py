@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from responder.settings import DockerSettings
 
-__all__ = ["DockerEngine", "SdkEngine", "classify"]
+__all__ = ["DockerEngine", "SdkEngine", "classify", "probe_socket"]
 
 T = TypeVar("T")
 _SERVER_ERROR = 500
@@ -55,6 +55,24 @@ def classify(exc: Exception) -> Exception:
     return exc
 
 
+def probe_socket(url: str | None, timeout: float) -> None:
+    """Connect to a Unix-socket engine with a socket we close ourselves; TransientError if none.
+
+    The SDK leaks its socket when a Unix-socket connect fails (docker/docker-py#3356), so
+    look first; it also words the error better. Other transports are left to the SDK.
+    """
+    address = url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
+    if not address.startswith("unix://"):
+        return
+    path = address.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            raise TransientError(f"Docker engine unreachable at unix://{path}: {exc}") from None
+
+
 class SdkEngine:
     """The docker SDK behind `DockerEngine`.
 
@@ -68,27 +86,10 @@ class SdkEngine:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
-    def _socket_path(self) -> str | None:
-        url = self._settings.url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
-        return url.removeprefix("unix://") if url.startswith("unix://") else None
-
-    def _probe(self) -> None:
-        # The SDK leaks its socket when a Unix-socket connect fails (docker/docker-py#3356),
-        # so look first with a socket we close ourselves; it also words the error better.
-        path = self._socket_path()
-        if path is None:
-            return
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(self._settings.timeout)
-            try:
-                probe.connect(path)
-            except OSError as exc:
-                raise TransientError(f"Docker engine unreachable at unix://{path}: {exc}") from None
-
     def _get_client(self) -> docker.DockerClient:
         with self._lock:
             if self._client is None:
-                self._probe()
+                probe_socket(self._settings.url, self._settings.timeout)
                 # "auto" asks the engine its API version, so that old and new engines both work.
                 kwargs: dict[str, Any] = {"version": "auto", "timeout": self._settings.timeout}
                 if self._settings.url:

@@ -14,6 +14,8 @@ import docker.errors
 import pytest
 
 from responder.app import create_app
+from responder.engine import probe_socket
+from responder.errors import TransientError
 from responder.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,11 +39,12 @@ def _docker_problem() -> str | None:
     """None when an engine answers, else why not; asked once per run."""
     if "problem" not in _docker_state:
         try:
+            probe_socket(None, 5)
             client = docker.from_env(version="auto", timeout=5)
             client.ping()
             client.close()
             _docker_state["problem"] = None
-        except docker.errors.DockerException as exc:
+        except (docker.errors.DockerException, TransientError) as exc:
             _docker_state["problem"] = str(exc)
     return _docker_state["problem"]
 
