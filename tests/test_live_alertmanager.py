@@ -1,0 +1,157 @@
+"""A real Alertmanager (Debian `prometheus-alertmanager`) delivering to the real app with a bearer token."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from responder.app import create_app
+from responder.journal import EventQuery
+from responder.settings import AuthSettings, Settings
+from responder.web.state import JOURNAL
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from aiohttp.test_utils import TestServer
+
+TOKEN = "am-bearer-token-7f3a"
+CONFIG = """
+route:
+  receiver: responder
+  group_by: [alertname, container]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: responder
+    webhook_configs:
+      - url: http://127.0.0.1:{port}/v1/events/alertmanager
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: {token_file}
+"""
+
+
+def _binary() -> str:
+    found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if found:
+        return found
+    message = "no Alertmanager binary (apt-get install prometheus-alertmanager)"
+    if os.environ.get("CI") or os.environ.get("RESPONDER_REQUIRE_DOCKER"):
+        pytest.fail(f"the live Alertmanager test is required in CI: {message}")
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def responder_server(aiohttp_server: Any, tmp_path: Path) -> TestServer:
+    """The real app with a bearer token, listening on a real port."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        playbooks=tmp_path / "playbooks",
+        auth=AuthSettings(token=SecretStr(TOKEN)),
+    )
+    server: TestServer = await aiohttp_server(create_app(settings))
+    return server
+
+
+@pytest.fixture
+async def alertmanager(responder_server: TestServer, tmp_path: Path) -> AsyncIterator[str]:
+    """Alertmanager configured to deliver to `responder_server`; yields its URL."""
+    binary = _binary()
+    token_file = tmp_path / "am-token"
+    token_file.write_text(TOKEN)
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG.format(port=responder_server.port, token_file=token_file))
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={tmp_path / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"{url}/-/ready") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def _post_alert(url: str, ends_at: datetime | None = None) -> None:
+    alert: dict[str, Any] = {
+        "labels": {
+            "alertname": "ContainerHighCPU",
+            "container": "checkout-2",
+            "severity": "critical",
+        },
+        "annotations": {"summary": "checkout-2 above 95% CPU for 5m"},
+        "startsAt": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+    }
+    if ends_at is not None:
+        alert["endsAt"] = ends_at.isoformat()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/api/v2/alerts", json=[alert]) as response,
+    ):
+        assert response.status == 200, await response.text()
+
+
+async def _wait_for(server: TestServer, status: str) -> list[Any]:
+    journal = server.app[JOURNAL]
+    for _ in range(300):  # up to 30 s: Alertmanager delivers after group_wait / group_interval
+        rows = [
+            r for r in await journal.events(EventQuery(source="alertmanager")) if r.status == status
+        ]
+        if rows:
+            return rows
+        await asyncio.sleep(0.1)
+    pytest.fail(f"Alertmanager delivered no {status} alert within 30 s")
+
+
+async def test_live_alertmanager_delivers_firing_then_resolved(
+    responder_server: TestServer, alertmanager: str
+) -> None:
+    """Alertmanager's own webhook, with its bearer token, is accepted and journaled per status."""
+    await _post_alert(alertmanager)
+    [firing] = await _wait_for(responder_server, "firing")
+    assert firing.name == "ContainerHighCPU"
+    assert firing.container_name == "checkout-2"
+    assert firing.priority.label == "Critical"
+    await _post_alert(alertmanager, ends_at=datetime.now(UTC) - timedelta(seconds=1))
+    [resolved] = await _wait_for(responder_server, "resolved")
+    assert resolved.container_name == "checkout-2"
+    event = await responder_server.app[JOURNAL].event(resolved.id)
+    assert event is not None
+    assert event.raw["group"]["receiver"] == "responder"  # type: ignore[index,call-overload]
