@@ -7,17 +7,18 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from responder.actions import ActionRegistry, default_actions
 from responder.engine import DockerEngine, SdkEngine
 from responder.intake import routes as intake_routes
 from responder.intake.routes import INTAKE_PATHS
 from responder.journal import Journal
 from responder.metrics import Metrics
-from responder.playbooks import load_playbooks
+from responder.playbooks import PlaybookSet, load_playbooks
 from responder.web import health, views
 from responder.web.auth import Authenticator, auth_middleware
 from responder.web.errors import error_middleware
 from responder.web.inflight import InFlight
-from responder.web.state import ENGINE, IN_FLIGHT, JOURNAL, METRICS, PLAYBOOKS, SETTINGS
+from responder.web.state import ACTIONS, ENGINE, IN_FLIGHT, JOURNAL, METRICS, PLAYBOOKS, SETTINGS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -40,6 +41,19 @@ async def _journal_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[ENGINE].close()
+
+
+def startup_playbooks(settings: Settings, actions: ActionRegistry) -> PlaybookSet:
+    """The playbooks to serve with; a missing directory is an empty set, a bad file stops start-up."""
+    if not settings.playbooks.exists():
+        log.warning(
+            "no playbook directory at %s: events are journaled, none is acted on",
+            settings.playbooks,
+        )
+        return PlaybookSet(directory=settings.playbooks)
+    loaded = load_playbooks([settings.playbooks], actions, directory=settings.playbooks)
+    log.info("%d playbooks loaded from %s", len(loaded.playbooks), settings.playbooks)
+    return loaded
 
 
 def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web.Application:
@@ -73,7 +87,9 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     app[IN_FLIGHT] = in_flight
     app[JOURNAL] = Journal(settings.data_dir, metrics)
     app[ENGINE] = engine or SdkEngine(settings.docker)
-    app[PLAYBOOKS] = load_playbooks(settings.playbooks)
+    actions = ActionRegistry(default_actions())
+    app[ACTIONS] = actions
+    app[PLAYBOOKS] = startup_playbooks(settings, actions)
     app.cleanup_ctx.extend([_journal_ctx, _engine_ctx])
     app.add_routes([*intake_routes.routes(), *views.routes(), *health.routes()])
     return app

@@ -13,6 +13,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from responder.containers import ContainerInfo
 from responder.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ class DockerEngine(Protocol):
 
     async def version(self) -> dict[str, Any]:
         """The engine's version information."""
+
+    async def container(self, ref: str) -> ContainerInfo | None:
+        """The container by id or name, or None if the engine has no such container."""
 
     async def close(self) -> None:
         """Release connections and threads."""
@@ -119,6 +123,18 @@ class SdkEngine:
     async def version(self) -> dict[str, Any]:
         """The engine's `/version` answer."""
         return await self.run(lambda client: dict(client.version()))
+
+    async def container(self, ref: str) -> ContainerInfo | None:
+        """Inspect by id or name; None when it does not exist."""
+
+        def inspect(client: docker.DockerClient) -> ContainerInfo | None:
+            try:
+                attrs = client.api.inspect_container(ref)
+            except docker.errors.NotFound:
+                return None
+            return ContainerInfo.from_inspect(attrs)
+
+        return await self.run(inspect)
 
     async def close(self) -> None:
         """Close the client's connections and stop the pool."""

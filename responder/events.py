@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Mapping  # noqa: TC003 - pydantic needs it at runtime
-from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue

@@ -9,14 +9,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from responder.channels import CHANNEL_KINDS, Channel, ChannelName, LogChannel
 from responder.errors import ConfigError
+from responder.policy import Incidents, Limits, Protection
 from responder.targets import TargetRules
 from responder.yamlfile import Located, describe_problem, load_yaml_documents
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ENVIRONMENT", "Settings", "load_settings"]
+    from pydantic_core import ErrorDetails
+
+__all__ = ["ENVIRONMENT", "Incidents", "Limits", "Protection", "Settings", "load_settings"]
 
 _Model = ConfigDict(frozen=True, extra="forbid")
 
@@ -70,6 +74,10 @@ class DockerSettings(BaseModel):
     timeout: float = Field(default=10.0, gt=0, description="seconds per Docker API call")
 
 
+def _default_channels() -> dict[str, Channel]:
+    return {"oncall": LogChannel()}
+
+
 class Settings(BaseModel):
     """Everything the responder needs; every field has a default so no file is required."""
 
@@ -83,12 +91,35 @@ class Settings(BaseModel):
     tls: TlsSettings | None = None
     docker: DockerSettings = DockerSettings()
     targets: TargetRules = TargetRules()
+    channels: dict[ChannelName, Channel] = Field(
+        default_factory=_default_channels,
+        description="named notification channels; by default `oncall` writes to the log",
+    )
+    protection: Protection = Protection()
+    limits: Limits = Limits()
+    incidents: Incidents = Incidents()
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Settings:
         if self.auth.token is not None and self.auth.token_file is not None:
             raise ValueError("set RESPONDER_TOKEN or RESPONDER_TOKEN_FILE, not both")
         return self
+
+    def channel_names(self) -> set[str]:
+        """The names a playbook's `notify` step may use."""
+        return set(self.channels)
+
+    def check_secrets(self, environ: Mapping[str, str] | None = None) -> None:
+        """Read every channel secret once; one ConfigError lists each that cannot be read."""
+        problems = []
+        for name, channel in sorted(self.channels.items()):
+            for field, ref in channel.secret_refs().items():
+                try:
+                    ref.resolve(environ)
+                except ConfigError as exc:
+                    problems.append(f"channels.{name}.{field}: {exc}")
+        if problems:
+            raise ConfigError("unreadable secrets:\n  " + "\n  ".join(problems))
 
     @property
     def mutual_tls(self) -> bool:
@@ -148,6 +179,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "RESPONDER_TLS_CERT": ("tls", "cert"),
     "RESPONDER_TLS_KEY": ("tls", "key"),
     "RESPONDER_TLS_CLIENT_CA": ("tls", "client_ca"),
+    "RESPONDER_DRY_RUN": ("incidents", "dry_run"),
     "DOCKER_HOST": ("docker", "url"),
 }
 _FORBIDDEN_IN_FILE = (("auth", "token"),)
@@ -208,7 +240,7 @@ def _describe(
     error: ValidationError, doc: Located | None, origin: dict[tuple[str, ...], str]
 ) -> str:
     lines = []
-    for problem in error.errors(include_url=False):
+    for problem in map(_plain, error.errors(include_url=False)):
         loc = tuple(str(part) for part in problem["loc"])
         if loc in origin:
             lines.append(f"{origin[loc]}: {'.'.join(loc)}: {problem['msg']}")
@@ -217,3 +249,20 @@ def _describe(
         else:
             lines.append(f"{'.'.join(loc) or 'settings'}: {problem['msg']}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _plain(problem: ErrorDetails) -> ErrorDetails:
+    """The problem as the file spells it: no union tag (`webhook`), no `[key]`, no `Value error, `."""
+    loc = problem["loc"]
+    if len(loc) >= 3 and loc[0] == "channels" and loc[2] in CHANNEL_KINDS:  # noqa: PLR2004
+        loc = (*loc[:2], *loc[3:])
+    plain = problem.copy()
+    plain["loc"] = tuple(part for part in loc if part != "[key]")
+    plain["msg"] = plain["msg"].removeprefix("Value error, ")
+    kinds = ", ".join(CHANNEL_KINDS)
+    if problem["type"] == "union_tag_not_found" and loc[:1] == ("channels",):
+        plain["msg"] = f"missing kind: one of {kinds}"
+    elif problem["type"] == "union_tag_invalid" and loc[:1] == ("channels",):
+        plain["loc"] = (*plain["loc"], "kind")
+        plain["msg"] = f"unknown kind {problem.get('ctx', {}).get('tag')!r}: one of {kinds}"
+    return plain

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,21 @@ class Located:
 
 
 class _LineLoader(yaml.SafeLoader):
-    """A SafeLoader (no Python objects from tags) whose nodes keep their marks for us."""
+    """A SafeLoader (no Python objects from tags) with YAML 1.2 booleans.
+
+    YAML 1.1 reads `yes`, `no`, `on` and `off` as booleans, so `environment: on` or a playbook
+    named `off` would silently change meaning; here only true/false are booleans.
+    """
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:

@@ -52,11 +52,12 @@ async def test_readyz_counts_loaded_playbook_files(
 ) -> None:
     """The playbooks check reports the directory and what was loaded from it."""
     (tmp_path / "playbooks").mkdir()
-    (tmp_path / "playbooks" / "a.yaml").write_text("name: a\n---\nname: b\n")
+    steps = "match: {}\nsteps: [{action: docker:pause}]\n"
+    (tmp_path / "playbooks" / "a.yaml").write_text(f"name: a\n{steps}---\nname: b\n{steps}")
     client = await make_client()
     answer = await (await client.get("/readyz")).json()
     assert answer["checks"]["playbooks"]["files"] == 1
-    assert answer["checks"]["playbooks"]["documents"] == 2
+    assert answer["checks"]["playbooks"]["playbooks"] == 2
 
 
 async def test_metrics_are_prometheus_text(make_client: ClientFactory) -> None:

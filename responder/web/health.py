@@ -49,7 +49,7 @@ async def readyz(request: web.Request) -> web.Response:
             "ok": True,
             "directory": str(playbooks.directory),
             "files": len(playbooks.files),
-            "documents": len(playbooks.documents),
+            "playbooks": len(playbooks.playbooks),
         },
     }
     ready = all(check["ok"] for check in checks.values())

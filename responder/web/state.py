@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from responder.actions import ActionRegistry
 from responder.engine import DockerEngine
 from responder.journal import Journal
 from responder.metrics import Metrics
@@ -11,9 +12,10 @@ from responder.playbooks import PlaybookSet
 from responder.settings import Settings
 from responder.web.inflight import InFlight
 
-__all__ = ["ENGINE", "IN_FLIGHT", "JOURNAL", "METRICS", "PLAYBOOKS", "SETTINGS"]
+__all__ = ["ACTIONS", "ENGINE", "IN_FLIGHT", "JOURNAL", "METRICS", "PLAYBOOKS", "SETTINGS"]
 
 SETTINGS = web.AppKey("settings", Settings)
+ACTIONS = web.AppKey("actions", ActionRegistry)
 METRICS = web.AppKey("metrics", Metrics)
 JOURNAL = web.AppKey("journal", Journal)
 ENGINE = web.AppKey("engine", DockerEngine)

@@ -1,0 +1,173 @@
+"""`responder plan EVENT_FILE`: which playbooks match and what each step would do. Nothing changes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from responder.cli._common import emit_json
+from responder.cli._loading import load_everything, read_body
+from responder.engine import SdkEngine
+from responder.errors import ConfigError, InputError, ResponderError
+from responder.intake.bodies import events_from_body
+from responder.planning import EventPlan, plan_event
+
+if TYPE_CHECKING:
+    import argparse
+
+    from responder.cli._loading import Loaded
+    from responder.cli._types import Subparsers
+    from responder.containers import ContainerInfo
+    from responder.events import Event
+
+__all__ = ["register"]
+
+
+def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
+    """Add `plan`."""
+    parser = commands.add_parser(
+        "plan",
+        parents=[parent],
+        help="dry-run playbooks against an event body",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "event_file", type=Path, metavar="EVENT_FILE", help="a Falco or Alertmanager body"
+    )
+    parser.add_argument("--playbooks", type=Path, metavar="DIR", help="playbooks to use instead")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(run=run)
+
+
+async def _lookup(
+    loaded: Loaded, events: list[Event]
+) -> dict[str, tuple[ContainerInfo | None, str]]:
+    engine = SdkEngine(loaded.settings.docker)
+    found: dict[str, tuple[ContainerInfo | None, str]] = {}
+    try:
+        for event in events:
+            if event.target is None:
+                found[event.id] = (None, "no container: the event is about the host or names none")
+                continue
+            try:
+                container = await engine.container(event.target.ref)
+            except ResponderError as exc:
+                found[event.id] = (None, f"not checked: {exc}")
+                continue
+            note = "live" if container else f"{event.target.ref!r} not found on the engine"
+            found[event.id] = (container, note)
+    finally:
+        await engine.close()
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the plan of every event in the body."""
+    loaded = load_everything(args, [args.playbooks] if args.playbooks else None)
+    try:
+        events = events_from_body(
+            read_body(args.event_file), datetime.now(UTC), loaded.settings.targets
+        )
+    except InputError as exc:
+        raise ConfigError(f"{args.event_file}: {exc.message}") from exc
+    containers = asyncio.run(_lookup(loaded, events))
+    plans = [
+        plan_event(
+            event,
+            playbooks=loaded.playbooks,
+            actions=loaded.actions,
+            templates=loaded.templates,
+            container=containers[event.id][0],
+            container_note=containers[event.id][1],
+        )
+        for event in events
+    ]
+    if args.json:
+        emit_json([_as_json(plan) for plan in plans])
+    else:
+        for plan in plans:
+            _print(plan)
+    return 0
+
+
+def _container_json(plan: EventPlan) -> dict[str, Any]:
+    container = plan.container
+    base: dict[str, Any] = {
+        "note": plan.container_note,
+        "target": plan.event.target.ref if plan.event.target else None,
+    }
+    if container:
+        base |= {
+            "id": container.id,
+            "name": container.name,
+            "image": container.image,
+            "labels": dict(container.labels),
+            "status": container.status,
+        }
+    return base
+
+
+def _as_json(plan: EventPlan) -> dict[str, Any]:
+    event = plan.event
+    return {
+        "dry_run": True,
+        "event": {
+            "source": event.source,
+            "name": event.name,
+            "priority": event.priority.label,
+            "status": event.status,
+            "hostname": event.hostname,
+        },
+        "container": _container_json(plan),
+        "playbooks": [
+            {
+                "name": v.playbook.name,
+                "where": v.playbook.where,
+                "matched": v.matched,
+                "reasons": list(v.reasons),
+            }
+            for v in plan.verdicts
+        ],
+        "plans": [
+            {
+                "playbook": p.playbook.name,
+                "version": p.playbook.digest[:12],
+                "steps": [step.to_json() for step in p.steps],
+            }
+            for p in plan.plans
+        ],
+    }
+
+
+def _print(plan: EventPlan) -> None:
+    out = sys.stdout
+    event = plan.event
+    host = f" on {event.hostname}" if event.hostname else ""
+    out.write(f"{event.source} {event.name!r} {event.priority.label} {event.status}{host}\n")
+    container = plan.container
+    if container:
+        detail = f"id {container.id}, image {container.image}, {container.status}"
+        out.write(f"  container: {container.name} ({detail})\n")
+    else:
+        out.write(f"  container: {plan.container_note}\n")
+    if not plan.verdicts:
+        out.write("  no playbooks loaded\n")
+    for verdict in plan.verdicts:
+        if not verdict.matched:
+            out.write(f"  - {verdict.playbook.name}: no match: {verdict.reasons[0]}\n")
+    for matched in plan.plans:
+        out.write(
+            f"  + {matched.playbook.name} ({matched.playbook.where}) matches: {'; '.join(matched.reasons)}\n"
+        )
+        for step in matched.steps:
+            if step.error:
+                line = f"ERROR rendering parameters: {step.error}"
+            elif step.skipped:
+                line = f"would skip: {step.skipped}"
+            else:
+                line = f"would {step.description}"
+            out.write(f"      {step.index + 1}. {step.action:<16} {line}\n")
+    out.write("  (dry-run: nothing was changed)\n")

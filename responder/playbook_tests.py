@@ -1,0 +1,223 @@
+"""Playbook unit tests, in the spirit of `promtool test rules`: an event in, matches and steps out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
+
+from responder.containers import ContainerInfo
+from responder.errors import ConfigError, InputError
+from responder.intake.bodies import events_from_body
+from responder.planning import plan_event
+from responder.yamlfile import describe_problem, load_yaml_documents
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from responder.actions import ActionRegistry
+    from responder.playbooks import PlaybookSet
+    from responder.targets import TargetRules
+    from responder.templates import Templates
+
+__all__ = ["CaseFile", "CaseResult", "describe_result", "find_case_files", "load_cases", "run_case"]
+
+_SUFFIXES = (".test.yaml", ".test.yml")
+_Strict = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExpectedMatch(BaseModel):
+    """A playbook expected to match, and optionally the actions it would run, in order."""
+
+    model_config = _Strict
+
+    playbook: str
+    steps: list[str] | None = None
+    skipped: list[str] | None = None
+
+
+class LiveContainer(BaseModel):
+    """The container as the engine would describe it during the test."""
+
+    model_config = _Strict
+
+    name: str
+    id: str = "0123456789ab"
+    image: str = ""
+    labels: dict[str, str] = {}
+    status: str = "running"
+
+
+class Case(BaseModel):
+    """One test: an event body as a sender would post it, and what should happen."""
+
+    model_config = _Strict
+
+    name: str
+    event: dict[str, JsonValue] | None = None
+    event_file: str | None = None
+    container: LiveContainer | None = None
+    expect: list[ExpectedMatch]
+
+    @model_validator(mode="after")
+    def _one_event(self) -> Case:
+        if (self.event is None) == (self.event_file is None):
+            raise ValueError("give exactly one of event or event_file")
+        return self
+
+
+class CaseFile(BaseModel):
+    """A `*.test.yaml` file."""
+
+    model_config = _Strict
+
+    tests: list[Case] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of one case: what differed, if anything."""
+
+    file: str
+    line: int
+    name: str
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        """No difference found."""
+        return not self.failures
+
+
+def find_case_files(paths: Iterable[Path]) -> list[Path]:
+    """Every `*.test.yaml` under the paths."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.name.endswith(_SUFFIXES)))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or directory")
+    return found
+
+
+def load_cases(paths: Iterable[Path]) -> list[tuple[Path, int, Case]]:
+    """(file, line, case) for every case; one ConfigError naming every bad file:line."""
+    cases: list[tuple[Path, int, Case]] = []
+    errors: list[str] = []
+    for path in find_case_files(paths):
+        for doc in load_yaml_documents(path):
+            try:
+                parsed = CaseFile.model_validate(doc.data)
+            except ValidationError as exc:
+                errors.extend(describe_problem(p, doc) for p in exc.errors(include_url=False))
+                continue
+            cases.extend((path, doc.line_of(("tests", i)), c) for i, c in enumerate(parsed.tests))
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return cases
+
+
+def _body(path: Path, case: Case) -> dict[str, JsonValue]:
+    if case.event is not None:
+        return case.event
+    assert case.event_file is not None  # noqa: S101 - the model requires one of the two
+    source = path.parent / case.event_file
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: event_file {case.event_file}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: event_file {case.event_file}: not a JSON object")
+    return data
+
+
+def _actual(
+    body: dict[str, JsonValue],
+    case: Case,
+    *,
+    playbooks: PlaybookSet,
+    actions: ActionRegistry,
+    templates: Templates,
+    rules: TargetRules,
+) -> dict[str, dict[str, list[str]]]:
+    actual: dict[str, dict[str, list[str]]] = {}
+    for event in events_from_body(body, datetime.now(UTC), rules):
+        live = case.container
+        container = (
+            ContainerInfo(live.id, live.name, live.image, live.labels, live.status)
+            if live
+            else None
+        )
+        if container is None and event.target is not None:
+            # Offline: a named target is taken to exist, with no labels and no image.
+            container = ContainerInfo(
+                event.target.id or "", event.target.name or event.target.ref, ""
+            )
+        plan = plan_event(
+            event,
+            playbooks=playbooks,
+            actions=actions,
+            templates=templates,
+            container=container,
+            container_note="test",
+        )
+        for matched in plan.plans:
+            entry = actual.setdefault(matched.playbook.name, {"steps": [], "skipped": []})
+            for step in matched.steps:
+                entry["skipped" if step.skipped or step.error else "steps"].append(step.action)
+    return actual
+
+
+def run_case(
+    path: Path,
+    line: int,
+    case: Case,
+    *,
+    playbooks: PlaybookSet,
+    actions: ActionRegistry,
+    templates: Templates,
+    rules: TargetRules,
+) -> CaseResult:
+    """Plan the case's event and compare with what it expects."""
+    try:
+        actual = _actual(
+            _body(path, case),
+            case,
+            playbooks=playbooks,
+            actions=actions,
+            templates=templates,
+            rules=rules,
+        )
+    except InputError as exc:
+        return CaseResult(
+            str(path), line, case.name, (f"the event is not accepted: {exc.message}",)
+        )
+    failures: list[str] = []
+    expected_names = [e.playbook for e in case.expect]
+    if expected_names != list(actual):
+        failures.append(f"playbooks: expected {expected_names}, got {list(actual)}")
+    for expected in case.expect:
+        got = actual.get(expected.playbook)
+        if got is None:
+            continue
+        for kind in ("steps", "skipped"):
+            want: list[str] | None = getattr(expected, kind)
+            if want is not None and want != got[kind]:
+                failures.append(f"{expected.playbook} {kind}: expected {want}, got {got[kind]}")
+    return CaseResult(str(path), line, case.name, tuple(failures))
+
+
+def describe_result(result: CaseResult) -> dict[str, Any]:
+    """For `test --json`."""
+    return {
+        "file": result.file,
+        "line": result.line,
+        "name": result.name,
+        "failures": list(result.failures),
+    }
