@@ -11,11 +11,12 @@ from pydantic import ValidationError
 from responder.matching import match_event
 
 if TYPE_CHECKING:
-    from responder.actions import ActionRegistry
+    from responder.actions import Action, ActionRegistry
     from responder.containers import ContainerInfo
     from responder.events import Event
     from responder.matching import Verdict
     from responder.playbooks import LoadedPlaybook, PlaybookSet
+    from responder.policy import Protection
     from responder.templates import Templates
 
 __all__ = ["EventPlan", "PlannedStep", "PlaybookPlan", "plan_event", "template_context"]
@@ -108,9 +109,9 @@ def template_context(
 
 
 def _skip_reason(
-    event: Event, container: ContainerInfo | None, needs_container: bool
+    event: Event, container: ContainerInfo | None, action: Action, protection: Protection | None
 ) -> str | None:
-    if not needs_container:
+    if not action.needs_container:
         return None
     if event.status == "resolved":
         return "resolved alert: containment never runs"
@@ -118,6 +119,10 @@ def _skip_reason(
         return "no container to act on (host event or none named)"
     if container is None:
         return f"container {event.target.ref!r} not found on the engine"
+    if protection is not None:
+        why = protection.reason(name=container.name, image=container.image, labels=container.labels)
+        if why:
+            return f"protected ({why})"
     return None
 
 
@@ -125,8 +130,10 @@ def _plan_steps(
     loaded: LoadedPlaybook,
     event: Event,
     container: ContainerInfo | None,
+    *,
     actions: ActionRegistry,
     templates: Templates,
+    protection: Protection | None,
 ) -> tuple[PlannedStep, ...]:
     context = template_context(event, container, loaded)
     target = container.name if container else (event.target.ref if event.target else None)
@@ -140,9 +147,10 @@ def _plan_steps(
         except (TemplateError, SecurityError, ValidationError) as exc:
             planned.append(PlannedStep(index, step.action, step.with_, "", error=str(exc)))
             continue
-        skipped = _skip_reason(event, container, action.needs_container)
+        skipped = _skip_reason(event, container, action, protection)
         description = action.describe(params, target)
-        planned.append(PlannedStep(index, step.action, rendered, description, skipped=skipped))
+        effective = params.model_dump(mode="json")
+        planned.append(PlannedStep(index, step.action, effective, description, skipped=skipped))
     return tuple(planned)
 
 
@@ -154,12 +162,22 @@ def plan_event(
     templates: Templates,
     container: ContainerInfo | None,
     container_note: str,
+    protection: Protection | None = None,
 ) -> EventPlan:
     """Match, then render every step of every matching playbook; nothing is changed."""
     verdicts = tuple(match_event(event, playbooks, container))
     plans = tuple(
         PlaybookPlan(
-            v.playbook, v.reasons, _plan_steps(v.playbook, event, container, actions, templates)
+            v.playbook,
+            v.reasons,
+            _plan_steps(
+                v.playbook,
+                event,
+                container,
+                actions=actions,
+                templates=templates,
+                protection=protection,
+            ),
         )
         for v in verdicts
         if v.matched

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from responder.actions import ActionRegistry
     from responder.playbooks import PlaybookSet
+    from responder.policy import Protection
     from responder.targets import TargetRules
     from responder.templates import Templates
 
@@ -145,6 +146,7 @@ def _actual(
     actions: ActionRegistry,
     templates: Templates,
     rules: TargetRules,
+    protection: Protection | None,
 ) -> dict[str, dict[str, list[str]]]:
     actual: dict[str, dict[str, list[str]]] = {}
     for event in events_from_body(body, datetime.now(UTC), rules):
@@ -166,6 +168,7 @@ def _actual(
             templates=templates,
             container=container,
             container_note="test",
+            protection=protection,
         )
         for matched in plan.plans:
             entry = actual.setdefault(matched.playbook.name, {"steps": [], "skipped": []})
@@ -183,6 +186,7 @@ def run_case(
     actions: ActionRegistry,
     templates: Templates,
     rules: TargetRules,
+    protection: Protection | None = None,
 ) -> CaseResult:
     """Plan the case's event and compare with what it expects."""
     try:
@@ -193,6 +197,7 @@ def run_case(
             actions=actions,
             templates=templates,
             rules=rules,
+            protection=protection,
         )
     except InputError as exc:
         return CaseResult(

@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             templates=loaded.templates,
             container=containers[event.id][0],
             container_note=containers[event.id][1],
+            protection=loaded.settings.protection,
         )
         for event in events
     ]

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             actions=loaded.actions,
             templates=loaded.templates,
             rules=loaded.settings.targets,
+            protection=loaded.settings.protection,
         )
         for path, line, case in cases
     ]
