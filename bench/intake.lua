@@ -6,6 +6,7 @@
 -- `output` and `output_fields`), so no two requests of any run send the same body and
 -- responder's body-hash deduplication never fires. The body has the shape and about the
 -- size of a real Falco `http_output` event (about 1.1 KB).
+-- Answers are counted by status (2xx, 202 and the rest), and over all threads in `done`.
 -- `done` prints one line, "BENCH_RESULT {json}", that bench/intake.py parses.
 
 local threads = {}
@@ -33,6 +34,7 @@ function init(args)
    ok = 0
    accepted = 0
    non2xx = 0
+   statuses = {}
    wrk.headers["Content-Type"] = "application/json"
 end
 
@@ -61,22 +63,32 @@ function response(status, headers, body)
    else
       non2xx = non2xx + 1
    end
+   statuses[status] = (statuses[status] or 0) + 1
 end
 
 function done(summary, latency, requests)
    local sent, ok_total, accepted_total, non2xx_total = 0, 0, 0, 0
+   local by_status = {}
    for _, thread in ipairs(threads) do
       sent = sent + thread:get("counter")
       ok_total = ok_total + thread:get("ok")
       accepted_total = accepted_total + thread:get("accepted")
       non2xx_total = non2xx_total + thread:get("non2xx")
+      for status, count in pairs(thread:get("statuses")) do
+         by_status[status] = (by_status[status] or 0) + count
+      end
+   end
+   local parts = {}
+   for status, count in pairs(by_status) do
+      table.insert(parts, string.format('"%d":%d', status, count))
    end
    local e = summary.errors
    io.write(string.format(
       'BENCH_RESULT {"duration_us":%d,"completed":%d,"sent":%d,"ok_2xx":%d,"status_202":%d,'
-         .. '"non_2xx":%d,"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},'
+         .. '"non_2xx":%d,"statuses":{%s},"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},'
          .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f}}\n',
       summary.duration, summary.requests, sent, ok_total, accepted_total, non2xx_total,
+      table.concat(parts, ","),
       e.connect, e.read, e.write, e.timeout,
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
       latency.max, latency.mean

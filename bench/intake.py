@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -55,7 +55,8 @@ BARE_SERVER = BENCH_DIR / "bare_server.py"
 JOURNAL_FILE = "journal.sqlite3"
 
 READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 30.0
+STOP_GRACE_S = 10.0
+STOP_TIMEOUT_S = 20.0
 PROBE_TIMEOUT_S = 1.0
 WRK_GRACE_S = 60.0
 WRK_SOCKET_TIMEOUT = "10s"
@@ -124,6 +125,7 @@ class WrkResult:
     ok_2xx: int
     status_202: int
     non_2xx: int
+    statuses: dict[str, int]
     socket_errors: int
     p50_ms: float
     p90_ms: float
@@ -150,6 +152,7 @@ class WrkResult:
                     ok_2xx=int(data["ok_2xx"]),
                     status_202=int(data["status_202"]),
                     non_2xx=int(data["non_2xx"]),
+                    statuses={str(k): int(v) for k, v in data["statuses"].items()},
                     socket_errors=sum(int(v) for v in errors.values()),
                     p50_ms=latency["p50"] / 1000,
                     p90_ms=latency["p90"] / 1000,
@@ -196,6 +199,7 @@ class Run:
     connections: int
     result: WrkResult
     journal: JournalCheck | None = None
+    stop_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,7 @@ class Options:
     profile: Path | None
     profile_format: str
     profile_connections: int | None
+    profile_gil: bool
     json_out: Path | None
 
 
@@ -250,6 +255,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="N",
         help="connections for the profiled run (default: the first of --connections)",
     )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (py-spy --gil): where Python CPU time goes",
+    )
     parser.add_argument("--json", dest="json_out", type=Path, metavar="FILE", help="write results")
     args = parser.parse_args(argv)
     try:
@@ -269,6 +279,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         profile=args.profile,
         profile_format=args.profile_format,
         profile_connections=args.profile_connections,
+        profile_gil=args.profile_gil,
         json_out=args.json_out,
     )
 
@@ -309,6 +320,10 @@ def http_status(port: int, method: str, path: str, body: bytes | None = None) ->
         conn.close()
 
 
+def _indent(text: str, prefix: str = "    | ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
 def _log_tail(log: Path, lines: int = 20) -> str:
     try:
         text = log.read_text(encoding="utf-8", errors="replace")
@@ -331,16 +346,36 @@ def wait_ready(
     raise BenchError(f"{name} not ready within {READY_TIMEOUT_S:g} s:\n{_log_tail(log)}")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> int | None:
-    """SIGINT (a graceful aiohttp shutdown), then SIGKILL if it hangs; returns the exit status."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+@dataclass
+class Managed:
+    """A server process, and what went wrong when it was stopped (empty: a clean stop)."""
+
+    proc: subprocess.Popen[bytes]
+    notes: list[str] = field(default_factory=list)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> list[str]:
+    """SIGINT (a graceful shutdown), SIGTERM if that is not heeded, SIGKILL as the last resort.
+
+    Returns a note for each step that was needed beyond the first, and for an unclean exit:
+    a server that ignores a signal under load has lost it, which is worth knowing.
+    """
+    notes: list[str] = []
+    for signum, grace in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGTERM, STOP_TIMEOUT_S)):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signum)
         try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
+            proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
-    return proc.returncode
+            notes.append(f"still running {grace:g} s after {signum.name}")
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=STOP_TIMEOUT_S)
+        notes.append("killed with SIGKILL")
+    elif proc.returncode != 0:
+        notes.append(f"exited with status {proc.returncode}")
+    return notes
 
 
 @contextlib.contextmanager
@@ -350,7 +385,7 @@ def server(
     log: Path,
     ready: Callable[[], bool],
     env: dict[str, str] | None = None,
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> Iterator[Managed]:
     """Run a server until the block ends, its output in `log`; it is always stopped.
 
     It runs in the log's directory, so that no `responder/` in the caller's working directory
@@ -365,11 +400,12 @@ def server(
             env=env,
             cwd=log.parent,
         )
+        managed = Managed(proc)
         try:
             wait_ready(name, proc, ready, log)
-            yield proc
+            yield managed
         finally:
-            stop(proc)
+            managed.notes.extend(stop(proc))
 
 
 def responder_env() -> dict[str, str]:
@@ -377,9 +413,16 @@ def responder_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("RESPONDER_")}
 
 
-def responder_command(port: int, data_dir: Path) -> list[str]:
-    """`responder serve` on loopback with a fresh data dir and an empty playbook directory."""
-    return [
+def responder_command(port: int, workdir: Path) -> tuple[list[str], Path]:
+    """`responder serve` on loopback, with a fresh data dir and an empty playbook directory.
+
+    Both are made in `workdir`; returns the command and the data directory.
+    """
+    data_dir = workdir / "data"
+    playbooks = workdir / "playbooks"
+    data_dir.mkdir()
+    playbooks.mkdir()
+    command = [
         sys.executable,
         "-m",
         "responder",
@@ -389,8 +432,9 @@ def responder_command(port: int, data_dir: Path) -> list[str]:
         "--data-dir",
         str(data_dir),
         "--playbooks",
-        str(data_dir / "playbooks"),
+        str(playbooks),
     ]
+    return command, data_dir
 
 
 @dataclass(frozen=True)
@@ -467,31 +511,54 @@ def _post_ready(port: int) -> Callable[[], bool]:
     return ready
 
 
+def format_statuses(statuses: dict[str, int]) -> str:
+    """`503 x 12, 500 x 1` for the answers outside 2xx, most frequent first."""
+    odd = [(s, n) for s, n in statuses.items() if not s.startswith("2")]
+    return ", ".join(f"{s} x {n}" for s, n in sorted(odd, key=lambda item: -item[1]))
+
+
+def explain_failures(
+    label: str, results: Sequence[WrkResult | None], managed: Managed, log: Path
+) -> None:
+    """Say right away why a run went wrong, with the end of the server's log."""
+    non_2xx: dict[str, int] = {}
+    for result in results:
+        for status, count in (result.statuses if result else {}).items():
+            non_2xx[status] = non_2xx.get(status, 0) + count
+    problems = []
+    if text := format_statuses(non_2xx):
+        problems.append(f"non-2xx answers: {text}")
+    if managed.notes:
+        problems.append(f"stop was not clean: {'; '.join(managed.notes)}")
+    if problems:
+        print(f"  {label}: {'; '.join(problems)}; end of its log:", flush=True)
+        print(_indent(_log_tail(log, 8)), flush=True)
+
+
 def bench_bare(load: Load, connections: int) -> Run:
     """One run of the bare handler."""
     port = free_port()
     command = [*load.placement.server_prefix(), sys.executable, str(BARE_SERVER)]
     command += ["--port", str(port)]
-    with (
-        tempfile.TemporaryDirectory(prefix="bare-bench-") as tmp,
-        server("bare", command, Path(tmp) / "server.log", _post_ready(port)),
-    ):
-        _, main = load.warm_and_measure(port, connections, "bare")
-    return Run("bare", connections, main)
+    with tempfile.TemporaryDirectory(prefix="bare-bench-") as tmp:
+        log = Path(tmp) / "server.log"
+        with server("bare", command, log, _post_ready(port)) as managed:
+            warm, main = load.warm_and_measure(port, connections, "bare")
+        explain_failures("bare", [warm, main], managed, log)
+    return Run("bare", connections, main, stop_notes=tuple(managed.notes))
 
 
 def bench_responder(load: Load, connections: int) -> Run:
     """One run of responder on a fresh journal, then the journal check."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="responder-bench-") as tmp:
-        data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        command = [*load.placement.server_prefix(), *responder_command(port, data_dir)]
+        serve, data_dir = responder_command(port, Path(tmp))
+        command = [*load.placement.server_prefix(), *serve]
         log = Path(tmp) / "server.log"
-        with server("responder", command, log, _healthz_ready(port), responder_env()) as proc:
+        with server("responder", command, log, _healthz_ready(port), responder_env()) as managed:
             warm, main = load.warm_and_measure(port, connections, "responder")
-        if proc.returncode != 0:
-            raise BenchError(f"responder exited with {proc.returncode}:\n{_log_tail(log)}")
+        explain_failures("responder", [warm, main], managed, log)
+        # Rows committed before an unclean stop are on disk all the same: the check stands.
         rows = journal_rows(data_dir)
     runs = [r for r in (warm, main) if r is not None]
     check = JournalCheck(
@@ -499,7 +566,7 @@ def bench_responder(load: Load, connections: int) -> Run:
         acknowledged=sum(r.ok_2xx for r in runs),
         sent=sum(r.sent for r in runs),
     )
-    return Run("responder", connections, main, check)
+    return Run("responder", connections, main, check, tuple(managed.notes))
 
 
 def find_py_spy() -> str | None:
@@ -516,11 +583,11 @@ def profile_responder(load: Load, connections: int, out: Path) -> None:
     options = load.options
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="responder-profile-") as tmp:
-        data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        command = [*load.placement.server_prefix(), *responder_command(port, data_dir)]
+        serve, _ = responder_command(port, Path(tmp))
+        command = [*load.placement.server_prefix(), *serve]
         log = Path(tmp) / "server.log"
-        with server("responder", command, log, _healthz_ready(port), responder_env()) as proc:
+        with server("responder", command, log, _healthz_ready(port), responder_env()) as managed:
+            proc = managed.proc
             if options.warmup:
                 load.run(port, connections, options.warmup, "pw")
             record = [
@@ -531,6 +598,7 @@ def profile_responder(load: Load, connections: int, out: Path) -> None:
                 f"--duration={options.duration}",
                 "--rate=200",
                 "--threads",
+                *(["--gil"] if options.profile_gil else []),
                 f"--format={options.profile_format}",
                 f"--output={out}",
             ]
@@ -595,6 +663,8 @@ def environment(wrk: str, placement: Placement) -> dict[str, str]:
         "wrk": tool_version([wrk, "--version"]),
         "responder": responder_source(),
         "placement": placement.describe(),
+        "load avg": " ".join(f"{x:.2f}" for x in os.getloadavg())
+        + " (1/5/15 min, before the runs)",
     }
 
 
@@ -695,6 +765,17 @@ def report(runs: Sequence[Run]) -> bool:
         if run.journal is not None:
             print(f"journal check at {run.connections} connections: {run.journal.describe()}")
             held = held and run.journal.ok
+    for run in runs:
+        if run.result.non_2xx:
+            print(
+                f"non-2xx from {run.server} at {run.connections} connections: "
+                f"{format_statuses(run.result.statuses)}"
+            )
+        if run.stop_notes:
+            print(
+                f"warning: {run.server} at {run.connections} connections did not stop cleanly: "
+                f"{'; '.join(run.stop_notes)}"
+            )
     for line in verdicts(runs):
         print(f"target: {line}")
     return held

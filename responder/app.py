@@ -71,7 +71,7 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
 
     def count_rejected(request: web.Request) -> None:
         if (source := INTAKE_PATHS.get(request.path)) is not None:
-            metrics.events_received.labels(source, "unauthorized").inc()
+            metrics.received(source, "unauthorized")
 
     in_flight = InFlight()
     app = web.Application(

@@ -15,6 +15,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._received: dict[tuple[str, str], Counter] = {}
         self.events_received = Counter(
             "responder_events_received",
             "Events received at intake, by source and outcome "
@@ -39,6 +40,13 @@ class Metrics:
             "Journal commits that failed; their requests were answered 503.",
             registry=self.registry,
         )
+
+    def received(self, source: str, outcome: str, count: int = 1) -> None:
+        """Count intake outcomes; label children are cached, this is on every request."""
+        child = self._received.get((source, outcome))
+        if child is None:
+            child = self._received[(source, outcome)] = self.events_received.labels(source, outcome)
+        child.inc(count)
 
     def render(self) -> bytes:
         """The text exposition format, for `GET /metrics`."""

@@ -95,7 +95,7 @@ def alertmanager_events(
         starts = alert.starts_at.isoformat() if alert.starts_at else ""
         time = (alert.ends_at if status == "resolved" else None) or alert.starts_at or received_at
         events.append(
-            Event(
+            Event.model_construct(  # validated just above; see falco_event
                 id=new_event_id(),
                 key=f"alertmanager:{_identity(alert)}:{status}:{starts}",
                 source="alertmanager",

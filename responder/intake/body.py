@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, JsonValue, ValidationError
+from pydantic_core import from_json
 
 from responder.errors import InputError
 
@@ -17,21 +17,20 @@ M = TypeVar("M", bound=BaseModel)
 _MAX_ERRORS = 20
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def read_json_object(
     request: web.Request, *, limit: int, read_timeout: float
-) -> dict[str, JsonValue]:
-    """The body as a JSON object, or an InputError: 413 too large, 408 too slow, 400 not JSON."""
+) -> tuple[bytes, dict[str, JsonValue]]:
+    """The body's bytes and its JSON object, or InputError: 413 too large, 408 too slow, 400 not JSON."""
     if request.content_length is not None and request.content_length > limit:
         raise InputError(
             413, f"body of {request.content_length} bytes exceeds the limit of {limit}"
         )
     try:
-        async with asyncio.timeout(read_timeout):
+        if request.content.is_eof():  # small bodies usually arrive with the headers
             raw = await request.read()
+        else:
+            async with asyncio.timeout(read_timeout):
+                raw = await request.read()
     except TimeoutError:
         raise InputError(408, f"the body did not arrive within {read_timeout:g} s") from None
     except web.HTTPRequestEntityTooLarge:
@@ -39,18 +38,15 @@ async def read_json_object(
     if not raw:
         raise InputError(400, "empty body: expected a JSON object")
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise InputError(400, f"body is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            400, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        raise InputError(400, f"body is not valid JSON: {exc}") from None
+        # pydantic-core's parser: twice as fast as json.loads, refuses NaN and Infinity (not
+        # JSON), lone surrogates and nesting deeper than 200 levels.
+        body = from_json(raw, allow_inf_nan=False)
+    except ValueError as exc:
+        what = "UTF-8 text" if "unicode" in str(exc) else "valid JSON"
+        raise InputError(400, f"body is not {what}: {exc}") from None
     if not isinstance(body, dict):
         raise InputError(422, f"expected a JSON object, got {type(body).__name__}")
-    return body
+    return raw, body
 
 
 def validate(model: type[M], body: dict[str, JsonValue], what: str) -> M:

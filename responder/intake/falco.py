@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -47,12 +48,26 @@ def _event_time(payload: FalcoPayload, received_at: datetime) -> datetime:
     return received_at
 
 
-def falco_event(payload: FalcoPayload, body: dict[str, JsonValue], received_at: datetime) -> Event:
-    """Normalise one Falco body; its key is the Falcosidekick uuid, else a hash of the body."""
+def falco_event(
+    payload: FalcoPayload,
+    body: dict[str, JsonValue],
+    received_at: datetime,
+    raw: bytes | None = None,
+) -> Event:
+    """Normalise one Falco body; its key is the Falcosidekick uuid, else a hash of the body.
+
+    `raw`, the bytes as received, is what intake hashes: a re-send is the same bytes. Without
+    it (a recorded body read by `plan`), the canonical JSON of the body is hashed instead.
+    """
     fields = payload.output_fields or {}
-    key = f"falcosidekick:{payload.uuid}" if payload.uuid else f"falco:{body_digest(body)}"
+    if payload.uuid:
+        key = f"falcosidekick:{payload.uuid}"
+    else:
+        key = f"falco:{hashlib.sha256(raw).hexdigest() if raw is not None else body_digest(body)}"
     target: Target | None = falco_target(fields)
-    return Event(
+    # Every value below comes from the validated payload with the field's own type, so the
+    # Event is built without a second validation pass (the hot path of intake).
+    return Event.model_construct(
         id=new_event_id(),
         key=key,
         source="falco",

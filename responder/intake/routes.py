@@ -31,14 +31,17 @@ INTAKE_PATHS: dict[str, Source] = {
 }
 
 
-def _falco(body: dict[str, JsonValue], request: web.Request, received: datetime) -> list[Event]:
+def _falco(
+    raw: bytes, body: dict[str, JsonValue], request: web.Request, received: datetime
+) -> list[Event]:
     del request
-    return [falco_event(validate(FalcoPayload, body, "Falco event"), body, received)]
+    return [falco_event(validate(FalcoPayload, body, "Falco event"), body, received, raw)]
 
 
 def _alertmanager(
-    body: dict[str, JsonValue], request: web.Request, received: datetime
+    raw: bytes, body: dict[str, JsonValue], request: web.Request, received: datetime
 ) -> list[Event]:
+    del raw
     group = validate(AlertmanagerGroup, body, "Alertmanager webhook group")
     return alertmanager_events(group, body, received, request.app[SETTINGS].targets)
 
@@ -46,29 +49,28 @@ def _alertmanager(
 async def _intake(
     request: web.Request,
     source: Source,
-    normalise: Callable[[dict[str, JsonValue], web.Request, datetime], list[Event]],
+    normalise: Callable[[bytes, dict[str, JsonValue], web.Request, datetime], list[Event]],
 ) -> web.Response:
     settings, metrics = request.app[SETTINGS], request.app[METRICS]
     try:
-        body = await read_json_object(
+        raw, body = await read_json_object(
             request,
             limit=settings.server.max_body_bytes,
             read_timeout=settings.server.body_timeout,
         )
-        events = normalise(body, request, datetime.now(UTC))
+        events = normalise(raw, body, request, datetime.now(UTC))
         accepted = await request.app[JOURNAL].append(events)
     except InputError as exc:
-        outcome = {413: "too_large", 408: "timeout"}.get(exc.status, "invalid")
-        metrics.events_received.labels(source, outcome).inc()
+        metrics.received(source, {413: "too_large", 408: "timeout"}.get(exc.status, "invalid"))
         raise
     except JournalUnavailableError:
-        metrics.events_received.labels(source, "journal_unavailable").inc()
+        metrics.received(source, "journal_unavailable")
         raise
     new = [a for a in accepted if not a.duplicate]
     if new:
-        metrics.events_received.labels(source, "accepted").inc(len(new))
+        metrics.received(source, "accepted", len(new))
     if len(new) < len(accepted):
-        metrics.events_received.labels(source, "duplicate").inc(len(accepted) - len(new))
+        metrics.received(source, "duplicate", len(accepted) - len(new))
     log.debug("%s: %d accepted, %d already journaled", source, len(new), len(accepted) - len(new))
     return web.json_response(
         {

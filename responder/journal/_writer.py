@@ -28,13 +28,15 @@ __all__ = ["Accepted", "JournalWriter"]
 log = logging.getLogger(__name__)
 
 _INSERT = """
-INSERT OR IGNORE INTO events
+INSERT INTO events
     (id, key, source, name, priority, status, hostname, container_id, container_name,
      time, received_at, body)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO NOTHING
 """
-_EXISTING = "SELECT id FROM events WHERE key = ?"
+_STORED = "SELECT key, id FROM events WHERE key IN ({})"
 _HEARTBEAT = "INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)"
+_KEYS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +57,27 @@ class _Job:
     def __post_init__(self) -> None:
         self.future = self.loop.create_future()
 
-    def settle(self, result: list[Accepted] | BaseException) -> None:
+
+def _settle(outcomes: list[tuple[_Job, list[Accepted] | BaseException]]) -> None:
+    """On the event loop: resolve every request of one commit."""
+    for job, result in outcomes:
+        if job.future.done():  # the waiting request was cancelled; the commit stands regardless
+            continue
+        if isinstance(result, BaseException):
+            job.future.set_exception(result)
+        else:
+            job.future.set_result(result)
+
+
+def _settle_all(batch: list[_Job], results: list[list[Accepted]] | BaseException) -> None:
+    """From the writer thread: one wake-up per loop for the whole batch, not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, list[Accepted] | BaseException]]] = {}
+    for index, job in enumerate(batch):
+        outcome = results if isinstance(results, BaseException) else results[index]
+        by_loop.setdefault(job.loop, []).append((job, outcome))
+    for loop, outcomes in by_loop.items():
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
-            self.loop.call_soon_threadsafe(_settle, self.future, result)
-
-
-def _settle(future: asyncio.Future[list[Accepted]], result: list[Accepted] | BaseException) -> None:
-    if future.done():  # the waiting request was cancelled; the commit stands regardless
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+            loop.call_soon_threadsafe(_settle, outcomes)
 
 
 def _row(event: Event) -> tuple[object, ...]:
@@ -152,7 +163,7 @@ class JournalWriter:
         started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = [self._apply(conn, job) for job in batch]
+            results = self._apply_batch(conn, batch)
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - any fault fails this batch, never the thread
             with contextlib.suppress(sqlite3.Error):
@@ -160,25 +171,30 @@ class JournalWriter:
                     conn.execute("ROLLBACK")
             self._metrics.journal_errors.inc()
             log.error("journal commit of %d requests failed: %s", len(batch), exc)  # noqa: TRY400 - the cause is the message
-            error = JournalUnavailableError(f"the journal cannot be written: {exc}")
-            for job in batch:
-                job.settle(error)
+            _settle_all(batch, JournalUnavailableError(f"the journal cannot be written: {exc}"))
             return
         self._metrics.journal_commit_seconds.observe(time.perf_counter() - started)
         self._metrics.journal_batch_size.observe(len(batch))
-        for job, result in zip(batch, results, strict=True):
-            job.settle(result)
+        _settle_all(batch, results)
 
     @staticmethod
-    def _apply(conn: sqlite3.Connection, job: _Job) -> list[Accepted]:
-        if job.events is None:
+    def _apply_batch(conn: sqlite3.Connection, batch: list[_Job]) -> list[list[Accepted]]:
+        """Insert every event of the batch at once, then read back which id each key holds."""
+        events = [event for job in batch for event in job.events or ()]
+        if any(job.events is None for job in batch):
             conn.execute(_HEARTBEAT, (time.time(),))
-            return []
-        accepted = []
-        for event in job.events:
-            if conn.execute(_INSERT, _row(event)).rowcount == 1:
-                accepted.append(Accepted(event.id, event.key, duplicate=False))
-            else:
-                (existing,) = conn.execute(_EXISTING, (event.key,)).fetchone()
-                accepted.append(Accepted(existing, event.key, duplicate=True))
-        return accepted
+        stored: dict[str, str] = {}
+        if events:
+            conn.executemany(_INSERT, [_row(event) for event in events])
+            keys = list({event.key for event in events})
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                chunk = keys[start : start + _KEYS_PER_QUERY]
+                query = _STORED.format(",".join("?" * len(chunk)))
+                stored.update(conn.execute(query, chunk).fetchall())
+        return [
+            [
+                Accepted(stored[e.key], e.key, duplicate=stored[e.key] != e.id)
+                for e in job.events or ()
+            ]
+            for job in batch
+        ]
