@@ -105,9 +105,12 @@ class JournalWriter:
         self._path = path
         self._metrics = metrics
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
+        # Appends made in one turn of the event loop reach the writer as one queue item:
+        # one cross-thread wake-up for all of them instead of one each.
+        self._pending: list[_Job] = []
 
     def open(self) -> None:
         """Open the file and start the writer thread; raises if the journal cannot be created."""
@@ -127,6 +130,7 @@ class JournalWriter:
         """Finish every queued append, then stop the thread and close the file."""
         if self._thread is None:
             return
+        self._flush()
         self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
@@ -134,15 +138,23 @@ class JournalWriter:
     async def _submit(self, events: Sequence[Event] | None) -> list[Accepted]:
         if self._thread is None:
             raise JournalUnavailableError("the journal is closed")
-        job = _Job(events, asyncio.get_running_loop())
-        self._queue.put(job)
+        loop = asyncio.get_running_loop()
+        job = _Job(events, loop)
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append(job)
         return await job.future
+
+    def _flush(self) -> None:
+        if self._pending:
+            jobs, self._pending = self._pending, []
+            self._queue.put(jobs)
 
     def _run(self) -> None:
         assert self._conn is not None  # noqa: S101 - open() sets it before starting the thread
         try:
-            while (job := self._queue.get()) is not None:
-                batch = [job]
+            while (jobs := self._queue.get()) is not None:
+                batch = list(jobs)
                 stopping = False
                 while len(batch) < self._max_batch:
                     try:
@@ -152,7 +164,7 @@ class JournalWriter:
                     if more is None:
                         stopping = True
                         break
-                    batch.append(more)
+                    batch.extend(more)
                 self._commit(self._conn, batch)
                 if stopping:
                     break
