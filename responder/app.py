@@ -51,7 +51,12 @@ def startup_playbooks(settings: Settings, actions: ActionRegistry) -> PlaybookSe
             settings.playbooks,
         )
         return PlaybookSet(directory=settings.playbooks)
-    loaded = load_playbooks([settings.playbooks], actions, directory=settings.playbooks)
+    loaded = load_playbooks(
+        [settings.playbooks],
+        actions,
+        channels=settings.channel_names(),
+        directory=settings.playbooks,
+    )
     log.info("%d playbooks loaded from %s", len(loaded.playbooks), settings.playbooks)
     return loaded
 

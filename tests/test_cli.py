@@ -94,3 +94,17 @@ def test_console_script_runs_as_a_module() -> None:
         [sys.executable, "-m", "responder", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("responder ")
+
+
+def test_serve_refuses_to_start_with_a_bad_playbook(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A playbook naming an unconfigured channel stops start-up with file:line, never mid-incident."""
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "x.yaml").write_text(
+        "name: x\nmatch: {}\nsteps:\n  - action: notify\n    with: {channels: [pager]}\n"
+    )
+    status = main(["serve", "--playbooks", str(playbooks), "--data-dir", str(tmp_path / "d")])
+    assert status == 2
+    assert "x.yaml:5: steps.0.with.channels.0: unknown channel 'pager'" in capsys.readouterr().err
