@@ -151,12 +151,10 @@ def _actual(
     actual: dict[str, dict[str, list[str]]] = {}
     for event in events_from_body(body, datetime.now(UTC), rules):
         live = case.container
-        container = (
-            ContainerInfo(live.id, live.name, live.image, live.labels, live.status)
-            if live
-            else None
-        )
-        if container is None and event.target is not None:
+        container = None
+        if live is not None and event.target is not None:  # as plan: host events have none
+            container = ContainerInfo(live.id, live.name, live.image, live.labels, live.status)
+        elif event.target is not None:
             # Offline: a named target is taken to exist, with no labels and no image.
             container = ContainerInfo(
                 event.target.id or "", event.target.name or event.target.ref, ""
@@ -171,9 +169,14 @@ def _actual(
             protection=protection,
         )
         for matched in plan.plans:
-            entry = actual.setdefault(matched.playbook.name, {"steps": [], "skipped": []})
+            entry = actual.setdefault(
+                matched.playbook.name, {"steps": [], "skipped": [], "errors": []}
+            )
             for step in matched.steps:
-                entry["skipped" if step.skipped or step.error else "steps"].append(step.action)
+                if step.error:
+                    entry["errors"].append(f"{step.action}: {step.error}")
+                else:
+                    entry["skipped" if step.skipped else "steps"].append(step.action)
     return actual
 
 
@@ -211,6 +214,7 @@ def run_case(
         got = actual.get(expected.playbook)
         if got is None:
             continue
+        failures.extend(f"{expected.playbook} step error: {e}" for e in got["errors"])
         for kind in ("steps", "skipped"):
             want: list[str] | None = getattr(expected, kind)
             if want is not None and want != got[kind]:

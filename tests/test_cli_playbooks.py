@@ -237,3 +237,40 @@ def test_test_command_shows_expected_against_actual(
         "got ['docker:snapshot', 'docker:pause', 'notify']"
     ) in out
     assert "0 passed, 1 failed" in out
+
+
+def test_check_reports_step_errors_beside_schema_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in `match` does not hide an unknown action in the same playbook."""
+    write(
+        tmp_path / "pb",
+        "x.yaml",
+        'name: x\nmatch:\n  priorty: ">=Notice"\nsteps:\n  - action: docker:pase\n',
+    )
+    assert main(["check", str(tmp_path / "pb")]) == 1
+    err = capsys.readouterr().err
+    assert "x.yaml:3: match.priorty: unknown field" in err
+    assert "x.yaml:5: steps.0.action: unknown action 'docker:pase'" in err
+    assert "2 problems found" in err
+
+
+def test_test_command_uses_no_container_for_host_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As in `plan`, a host event has no container even when the case describes one."""
+    selector = PLAYBOOK.replace('  priority: ">=Notice"\n', "").replace(
+        "match:\n", "match:\n  container: {labels: {environment: production}}\n"
+    )
+    write(tmp_path / "pb", "a.yaml", selector)
+    body = shell_body("host", "host")
+    cases = write(
+        tmp_path / "cases",
+        "host.test.yaml",
+        "tests:\n  - name: host shell\n"
+        f"    event: {json.dumps(body)}\n"
+        "    container: {name: web, labels: {environment: production}}\n"
+        "    expect: []\n",
+    )
+    assert main(["test", str(cases), "--playbooks", str(tmp_path / "pb")]) == 0
+    assert "1 passed, 0 failed" in capsys.readouterr().out

@@ -104,6 +104,7 @@ class _Checker:
             self.errors.extend(
                 describe_problem(p, doc, prefix) for p in exc.errors(include_url=False)
             )
+            self.raw_steps(doc, data.get("steps"), prefix)
             return None
         params = []
         for index, step in enumerate(playbook.steps):
@@ -120,6 +121,16 @@ class _Checker:
             digest=hashlib.sha256(canonical.encode()).hexdigest(),
             params=tuple(params),
         )
+
+    def raw_steps(self, doc: Located, steps: Any, prefix: PathKey) -> None:  # noqa: ANN401
+        """Check actions and parameters even when the playbook around them is invalid."""
+        if not isinstance(steps, list):
+            return
+        for index, step in enumerate(steps):
+            if isinstance(step, dict) and isinstance(step.get("action"), str):
+                raw = step.get("with", {})
+                if isinstance(raw, dict):
+                    self.step(doc, (*prefix, "steps", index), step["action"], raw)
 
     def step(
         self, doc: Located, path: PathKey, name: str, raw: dict[str, Any]
