@@ -201,10 +201,10 @@ class WebhookChannel(_Channel):
 
 
 class LogChannel(_Channel):
-    """Messages written to the responder's log and to `notifications.log` in the data directory.
+    """Messages go to the responder's own log.
 
     The embedded default: until channels are configured, `oncall` is a log channel, so the
-    shipped playbooks load and their messages are kept somewhere a person can read them.
+    shipped playbooks load with no configuration at all.
     """
 
     kind: Literal["log"] = "log"

@@ -13,7 +13,8 @@ from responder.containers import ContainerInfo
 from responder.errors import ConfigError, InputError
 from responder.intake.bodies import events_from_body
 from responder.planning import plan_event
-from responder.yamlfile import describe_problem, load_yaml_documents
+from responder.playbooks._loader import TEST_SUFFIXES
+from responder.yamlfile import describe_problem, find_files, load_yaml_documents
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CaseFile", "CaseResult", "describe_result", "find_case_files", "load_cases", "run_case"]
 
-_SUFFIXES = (".test.yaml", ".test.yml")
 _Strict = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -96,15 +96,7 @@ class CaseResult:
 
 def find_case_files(paths: Iterable[Path]) -> list[Path]:
     """Every `*.test.yaml` under the paths."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.name.endswith(_SUFFIXES)))
-        elif path.exists():
-            found.append(path)
-        else:
-            raise ConfigError(f"{path}: no such file or directory")
-    return found
+    return find_files(paths, lambda name: name.endswith(TEST_SUFFIXES))
 
 
 def load_cases(paths: Iterable[Path]) -> list[tuple[Path, int, Case]]:

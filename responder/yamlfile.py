@@ -11,13 +11,19 @@ import yaml
 from responder.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from pydantic import ValidationError
     from pydantic_core import ErrorDetails
 
-__all__ = ["Located", "describe_problem", "format_validation_error", "load_yaml_documents"]
+__all__ = [
+    "Located",
+    "describe_problem",
+    "find_files",
+    "format_validation_error",
+    "load_yaml_documents",
+]
 
 Path_ = tuple[str | int, ...]
 
@@ -69,6 +75,22 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
         for index, item in enumerate(node.value):
             lines[(*path, index)] = item.start_mark.line + 1
             _walk(item, (*path, index), lines)
+
+
+def find_files(paths: Iterable[Path], keep: Callable[[str], bool]) -> list[Path]:
+    """Files under the directories whose name `keep` accepts, in name order.
+
+    Files named directly are taken as given; a path that does not exist is a ConfigError.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and keep(p.name)))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or directory")
+    return found
 
 
 def load_yaml_documents(path: Path) -> list[Located]:

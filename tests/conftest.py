@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import docker
 import docker.errors
 import pytest
+from _peers import peers_required
 
 from responder.app import create_app
 from responder.engine import probe_socket
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 TEST_IMAGE = "responder-test/busybox:1"
 _BUSYBOX_APPLETS = ("sh", "sleep", "ls", "cat", "echo", "top", "ps", "touch", "id")
 _docker_state: dict[str, str | None] = {}
-
-
-def _docker_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("RESPONDER_REQUIRE_DOCKER"))
 
 
 def _docker_problem() -> str | None:
@@ -56,7 +52,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     problem = _docker_problem()
     if problem is None:
         return
-    if _docker_required():
+    if peers_required():
         pytest.fail(f"Docker tests are required here (CI is set) but no engine answers: {problem}")
     pytest.skip(f"no Docker engine: {problem}")
 

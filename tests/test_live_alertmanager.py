@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+from _peers import free_port, require_binary
 from pydantic import SecretStr
 
 from responder.app import create_app
@@ -45,23 +43,6 @@ receivers:
 """
 
 
-def _binary() -> str:
-    found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if found:
-        return found
-    message = "no Alertmanager binary (apt-get install prometheus-alertmanager)"
-    if os.environ.get("CI") or os.environ.get("RESPONDER_REQUIRE_DOCKER"):
-        pytest.fail(f"the live Alertmanager test is required in CI: {message}")
-    pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def responder_server(aiohttp_server: Any, tmp_path: Path) -> TestServer:
     """The real app with a bearer token, listening on a real port."""
@@ -77,12 +58,14 @@ async def responder_server(aiohttp_server: Any, tmp_path: Path) -> TestServer:
 @pytest.fixture
 async def alertmanager(responder_server: TestServer, tmp_path: Path) -> AsyncIterator[str]:
     """Alertmanager configured to deliver to `responder_server`; yields its URL."""
-    binary = _binary()
+    binary = require_binary(
+        "prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager"
+    )
     token_file = tmp_path / "am-token"
     token_file.write_text(TOKEN)
     config = tmp_path / "alertmanager.yml"
     config.write_text(CONFIG.format(port=responder_server.port, token_file=token_file))
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         binary,
         f"--config.file={config}",

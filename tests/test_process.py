@@ -14,20 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+from _peers import free_port
 
 from responder.journal import JOURNAL_FILE, EventQuery, JournalReader
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Server:

@@ -6,16 +6,14 @@ promtool comes with the Debian package `prometheus`. Without it these tests skip
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+from _peers import require_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules" / "prometheus" / "responder_alerts.yml"
@@ -27,21 +25,15 @@ ADDS_CONTAINER_LABEL = re.compile(
 )
 
 
-def _promtool() -> str:
-    """The promtool binary; skips, or fails in CI, when it is not installed."""
-    found = shutil.which("promtool")
-    if found:
-        return found
-    message = "promtool not found: install it with `apt-get install prometheus`"
-    if os.environ.get("CI") or os.environ.get("RESPONDER_REQUIRE_DOCKER"):
-        pytest.fail(f"promtool is required here (CI is set): {message}")
-    pytest.skip(message)
-
-
 def _run_promtool(*args: str) -> subprocess.CompletedProcess[str]:
     """Run promtool at the project root; the assertions show its output when it fails."""
     return subprocess.run(
-        [_promtool(), *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+        [require_binary("promtool", package="prometheus"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
 
 

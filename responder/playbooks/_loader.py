@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from responder.errors import ConfigError
 from responder.playbooks._model import Playbook
 from responder.templates import Templates, is_template
-from responder.yamlfile import Located, describe_problem, load_yaml_documents
+from responder.yamlfile import Located, describe_problem, find_files, load_yaml_documents
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
     from responder.actions import Action, ActionParams, ActionRegistry
 
-__all__ = ["LoadedPlaybook", "PlaybookSet", "load_playbooks", "playbook_files"]
+__all__ = ["TEST_SUFFIXES", "LoadedPlaybook", "PlaybookSet", "load_playbooks", "playbook_files"]
 
 _SUFFIXES = (".yaml", ".yml")
-_TEST_SUFFIXES = (".test.yaml", ".test.yml")
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+"""Playbook unit test files (`responder test`); the loader leaves them out."""
 
 PathKey = tuple[str | int, ...]
 
@@ -63,22 +64,13 @@ class PlaybookSet:
         return next((p for p in self.playbooks if p.name == name), None)
 
 
+def _is_playbook_file(name: str) -> bool:
+    return name.endswith(_SUFFIXES) and not name.endswith(TEST_SUFFIXES)
+
+
 def playbook_files(paths: Iterable[Path]) -> list[Path]:
     """YAML files under the paths (directories searched recursively), test files left out."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.is_file())
-        elif path.exists():
-            candidates = [path]
-        else:
-            raise ConfigError(f"{path}: no such file or directory")
-        found.extend(
-            p
-            for p in candidates
-            if p.name.endswith(_SUFFIXES) and not p.name.endswith(_TEST_SUFFIXES)
-        )
-    return found
+    return find_files(paths, _is_playbook_file)
 
 
 class _Checker:
