@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -19,7 +18,7 @@ from pydantic import (
 )
 
 from responder.errors import ConfigError
-from responder.events import Priority
+from responder.events import Priority, PriorityName
 from responder.policy import PositiveDuration
 from responder.secrets import SecretRef
 
@@ -71,14 +70,6 @@ def _channel_name(value: str) -> str:
     return value
 
 
-def _priority(value: Any) -> Priority:  # noqa: ANN401 - validators see raw YAML
-    if isinstance(value, Priority):
-        return value
-    if isinstance(value, str):
-        return Priority.parse(value)
-    raise ValueError("a priority is a Falco level name such as Warning or Critical")
-
-
 def check_http_url(value: str) -> str:
     """`value` if it is an absolute http:// or https:// URL with a host, else ValueError."""
     if any(char.isspace() for char in value):
@@ -110,9 +101,7 @@ def _address(value: str) -> str:
 
 
 ChannelName = Annotated[str, AfterValidator(_channel_name)]
-PriorityLevel = Annotated[
-    Priority, BeforeValidator(_priority), PlainSerializer(lambda p: p.label, return_type=str)
-]
+PriorityLevel = Annotated[PriorityName, PlainSerializer(lambda p: p.label, return_type=str)]
 HttpUrlText = Annotated[str, AfterValidator(check_http_url)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[str, AfterValidator(_header_value)]

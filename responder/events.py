@@ -9,16 +9,18 @@ import random
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue
 
 __all__ = [
     "Event",
     "Priority",
+    "PriorityName",
     "Source",
     "Status",
     "Target",
+    "coerce_priority",
     "new_event_id",
 ]
 
@@ -61,6 +63,19 @@ _ALIASES: dict[str, Priority] = {p.name.lower(): p for p in Priority} | {
     "crit": Priority.CRITICAL,
     "emerg": Priority.EMERGENCY,
 }
+
+
+def coerce_priority(value: Any) -> Priority:  # noqa: ANN401 - validators see raw JSON or YAML
+    """A level name in any case (`Warning`, `info`) as a Priority; other types are refused."""
+    if isinstance(value, Priority):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a priority is a Falco level name such as Warning or Critical")  # noqa: TRY004 - pydantic wants ValueError
+    return Priority.parse(value)
+
+
+PriorityName = Annotated[Priority, BeforeValidator(coerce_priority)]
+"""A Priority field that accepts level names as senders and people write them."""
 
 
 class Target(BaseModel):

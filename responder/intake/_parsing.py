@@ -6,13 +6,11 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator, JsonValue
 
-from responder.events import Priority
-
-__all__ = ["FlexibleTime", "LenientPriority", "body_digest", "parse_time"]
+__all__ = ["FlexibleTime", "body_digest", "parse_time"]
 
 _GO_ZERO_YEAR = 1
 # Integer timestamps: Falco sends nanoseconds; others send seconds or milliseconds.
@@ -69,16 +67,7 @@ def _from_epoch(number: float) -> datetime:
         raise ValueError(f"epoch time out of range: {number}") from None
 
 
-def _priority(value: Any) -> Priority:  # noqa: ANN401 - validators see raw JSON
-    if isinstance(value, Priority):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("a priority must be a string such as 'Warning'")  # noqa: TRY004 - pydantic wants ValueError
-    return Priority.parse(value)
-
-
 FlexibleTime = Annotated[datetime | None, BeforeValidator(parse_time)]
-LenientPriority = Annotated[Priority, BeforeValidator(_priority)]
 
 
 def body_digest(body: JsonValue) -> str:

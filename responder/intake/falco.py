@@ -7,8 +7,8 @@ from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from responder.events import Event, Target, new_event_id
-from responder.intake._parsing import FlexibleTime, LenientPriority, body_digest, parse_time
+from responder.events import Event, PriorityName, Target, new_event_id
+from responder.intake._parsing import FlexibleTime, body_digest, parse_time
 from responder.targets import falco_target
 
 __all__ = ["FalcoPayload", "falco_event"]
@@ -23,7 +23,7 @@ class FalcoPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     rule: str = Field(min_length=1, max_length=1024)
-    priority: LenientPriority
+    priority: PriorityName
     output: str | None = None
     time: FlexibleTime = None
     hostname: str | None = None
