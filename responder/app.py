@@ -9,16 +9,29 @@ from aiohttp import web
 
 from responder.actions import ActionRegistry, default_actions
 from responder.engine import DockerEngine, SdkEngine
+from responder.incidents import Incidents
 from responder.intake import routes as intake_routes
 from responder.intake.routes import INTAKE_PATHS
 from responder.journal import Journal
 from responder.metrics import Metrics
 from responder.playbooks import PlaybookSet, load_playbooks
-from responder.web import health, views
+from responder.templates import Templates
+from responder.web import health, incidents, views
 from responder.web.auth import Authenticator, auth_middleware
 from responder.web.errors import error_middleware
 from responder.web.inflight import InFlight
-from responder.web.state import ACTIONS, ENGINE, IN_FLIGHT, JOURNAL, METRICS, PLAYBOOKS, SETTINGS
+from responder.web.state import (
+    ACTIONS,
+    ENGINE,
+    IN_FLIGHT,
+    INCIDENTS,
+    JOURNAL,
+    METRICS,
+    PLAYBOOKS,
+    SETTINGS,
+    WORKER,
+)
+from responder.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,6 +56,25 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[ENGINE].close()
 
 
+async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    incidents = app[INCIDENTS]
+    await incidents.open()
+    worker = Worker(
+        settings=app[SETTINGS],
+        journal=app[JOURNAL],
+        incidents=incidents,
+        engine=app[ENGINE],
+        actions=app[ACTIONS],
+        playbooks=app[PLAYBOOKS],
+        templates=Templates(),
+    )
+    app[WORKER] = worker
+    await worker.start()
+    yield
+    await worker.stop()
+    await incidents.close()
+
+
 def startup_playbooks(settings: Settings, actions: ActionRegistry) -> PlaybookSet:
     """The playbooks to serve with; a missing directory is an empty set, a bad file stops start-up."""
     if not settings.playbooks.exists():
@@ -65,7 +97,10 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     """The whole service as an aiohttp application; raises ConfigError on a bad setting or file."""
     metrics = Metrics()
     authenticator = Authenticator(
-        settings.read_token(), settings.auth.header, mutual_tls=settings.mutual_tls
+        settings.read_token(),
+        settings.auth.header,
+        mutual_tls=settings.mutual_tls,
+        admin_token=settings.read_admin_token(),
     )
     if not authenticator.enabled:
         log.warning(
@@ -95,6 +130,9 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     actions = ActionRegistry(default_actions())
     app[ACTIONS] = actions
     app[PLAYBOOKS] = startup_playbooks(settings, actions)
-    app.cleanup_ctx.extend([_journal_ctx, _engine_ctx])
-    app.add_routes([*intake_routes.routes(), *views.routes(), *health.routes()])
+    app[INCIDENTS] = Incidents(settings.data_dir)
+    app.cleanup_ctx.extend([_journal_ctx, _engine_ctx, _worker_ctx])
+    app.add_routes(
+        [*intake_routes.routes(), *views.routes(), *incidents.routes(), *health.routes()]
+    )
     return app

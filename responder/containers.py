@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ContainerInfo"]
+__all__ = ["ContainerInfo", "own_container_id"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,20 @@ class ContainerInfo:
             labels=dict(config.get("Labels") or {}),
             status=str(state.get("Status", "unknown")),
         )
+
+
+_CONTAINER_ID = re.compile(r"/(?:docker/)?containers/([0-9a-f]{64})/")
+
+
+def own_container_id() -> str | None:
+    """The id of the container this process runs in, or None on a host.
+
+    Docker mounts /etc/hostname and friends from `/var/lib/docker/containers/<id>/`, which
+    /proc/self/mountinfo shows whatever the network mode or hostname.
+    """
+    try:
+        mounts = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = _CONTAINER_ID.search(mounts)
+    return found.group(1) if found else None

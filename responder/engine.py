@@ -31,6 +31,9 @@ _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 class DockerEngine(Protocol):
     """What the responder needs from a Docker engine; actions grow this, one method at a time."""
 
+    async def run(self, fn: Callable[[docker.DockerClient], T]) -> T:
+        """Run `fn(client)` off the event loop; SDK errors come back classified."""
+
     async def ping(self) -> None:
         """Return if the engine answers; raise TransientError if not."""
 

@@ -63,6 +63,10 @@ class AuthSettings(BaseModel):
         min_length=1,
         description="header that carries the token for senders that cannot send a bearer token",
     )
+    admin_token: SecretStr | None = Field(
+        default=None, description="release over HTTP; from RESPONDER_ADMIN_TOKEN only"
+    )
+    admin_token_file: Path | None = Field(default=None, description="file holding the admin token")
 
 
 class DockerSettings(BaseModel):
@@ -144,15 +148,11 @@ class Settings(BaseModel):
 
     def read_token(self) -> SecretStr | None:
         """The intake token, read from its file when given by file (Docker secrets)."""
-        if self.auth.token_file is None:
-            return self.auth.token
-        try:
-            text = self.auth.token_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"token file {self.auth.token_file}: cannot read: {exc}") from exc
-        if not text:
-            raise ConfigError(f"token file {self.auth.token_file}: is empty")
-        return SecretStr(text)
+        return _token(self.auth.token, self.auth.token_file)
+
+    def read_admin_token(self) -> SecretStr | None:
+        """The credential for changing endpoints (release); None disables them over HTTP."""
+        return _token(self.auth.admin_token, self.auth.admin_token_file)
 
     def check_exposure(self) -> None:
         """Refuse to listen beyond loopback without a credential unless told `--insecure`."""
@@ -162,6 +162,18 @@ class Settings(BaseModel):
             f"refusing to listen on {self.server.host} with no credential: set RESPONDER_TOKEN "
             "or RESPONDER_TOKEN_FILE, configure mutual TLS, or pass --insecure"
         )
+
+
+def _token(value: SecretStr | None, path: Path | None) -> SecretStr | None:
+    if path is None:
+        return value
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"token file {path}: cannot read: {exc}") from exc
+    if not text:
+        raise ConfigError(f"token file {path}: is empty")
+    return SecretStr(text)
 
 
 # Each variable, the setting it fills, and (for flags) the argparse destination of the same name.
@@ -176,13 +188,15 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "RESPONDER_TOKEN": ("auth", "token"),
     "RESPONDER_TOKEN_FILE": ("auth", "token_file"),
     "RESPONDER_TOKEN_HEADER": ("auth", "header"),
+    "RESPONDER_ADMIN_TOKEN": ("auth", "admin_token"),
+    "RESPONDER_ADMIN_TOKEN_FILE": ("auth", "admin_token_file"),
     "RESPONDER_TLS_CERT": ("tls", "cert"),
     "RESPONDER_TLS_KEY": ("tls", "key"),
     "RESPONDER_TLS_CLIENT_CA": ("tls", "client_ca"),
     "RESPONDER_DRY_RUN": ("incidents", "dry_run"),
     "DOCKER_HOST": ("docker", "url"),
 }
-_FORBIDDEN_IN_FILE = (("auth", "token"),)
+_FORBIDDEN_IN_FILE = (("auth", "token"), ("auth", "admin_token"))
 
 
 def _put(tree: dict[str, Any], path: tuple[str, ...], value: object) -> None:

@@ -2,5 +2,22 @@
 
 from responder.actions._base import Action, ActionParams
 from responder.actions._registry import ActionRegistry, default_actions
+from responder.actions._results import (
+    ActionContext,
+    Artifact,
+    ReleaseOutcome,
+    StepOutcome,
+    StepStatus,
+)
 
-__all__ = ["Action", "ActionParams", "ActionRegistry", "default_actions"]
+__all__ = [
+    "Action",
+    "ActionContext",
+    "ActionParams",
+    "ActionRegistry",
+    "Artifact",
+    "ReleaseOutcome",
+    "StepOutcome",
+    "StepStatus",
+    "default_actions",
+]

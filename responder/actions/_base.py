@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from responder.actions._results import ReleaseOutcome
+
+if TYPE_CHECKING:
+    from responder.actions._results import ActionContext, StepOutcome
+    from responder.containers import ContainerInfo
 
 __all__ = ["Action", "ActionParams"]
 
@@ -34,6 +40,26 @@ class Action(ABC):
     @abstractmethod
     def describe(self, params: Any, target: str | None) -> str:  # noqa: ANN401 - each action's own model
         """What the step does (or would do) to `target`, in one line for a person."""
+
+    @abstractmethod
+    async def run(
+        self,
+        ctx: ActionContext,
+        params: Any,  # noqa: ANN401 - each action's own model
+        container: ContainerInfo | None,
+    ) -> StepOutcome:
+        """Do it (or, with `ctx.dry_run`, say what it would do); idempotent: "already" is success.
+
+        Docker calls go through `ctx.engine.run` (the one blocking-I/O seam); they raise
+        TransientError (retried by the worker) or PermanentError (not retried).
+        """
+
+    async def release(
+        self, ctx: ActionContext, undo: dict[str, JsonValue], container_ref: str
+    ) -> ReleaseOutcome:
+        """Undo what `run` recorded in `undo`; the default has nothing to undo."""
+        del ctx, undo, container_ref
+        return ReleaseOutcome(status="nothing", detail=f"{self.name}: {self.undo}")
 
     def parameters(self) -> list[dict[str, Any]]:
         """The parameter model as rows: name, type, default, description (for `responder actions`)."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from responder.actions.docker import Isolate, Kill, Pause, Snapshot, Stop
+from responder.actions.isolate import Isolate
+from responder.actions.lifecycle import Kill, Pause, Stop
 from responder.actions.notify import Notify
+from responder.actions.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -26,6 +26,7 @@ FLAG_VARIABLES = {
     "playbooks": "RESPONDER_PLAYBOOKS",
     "insecure": "RESPONDER_INSECURE",
     "log_level": "RESPONDER_LOG_LEVEL",
+    "dry_run": "RESPONDER_DRY_RUN",
 }
 
 

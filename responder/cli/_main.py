@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from responder import __version__
-from responder.cli import actions, check, events, plan, serve, testing
+from responder.cli import actions, check, events, incidents, plan, release, serve, testing
 from responder.cli._common import common_options
 from responder.errors import ConfigError
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-_COMMANDS = (serve, check, plan, testing, actions, events)
+_COMMANDS = (serve, check, plan, testing, actions, events, incidents, release)
 _CONFIG_ERROR = 2
 
 

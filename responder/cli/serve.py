@@ -42,6 +42,11 @@ def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
         help="allow a non-loopback address with no credential (env RESPONDER_INSECURE)",
     )
     parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run every playbook as a dry-run: nothing is changed (env RESPONDER_DRY_RUN)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level (env RESPONDER_LOG_LEVEL; default INFO)",

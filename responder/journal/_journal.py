@@ -31,6 +31,8 @@ class Journal:
         self._writer = JournalWriter(self.path, metrics)
         self._reader = JournalReader(self.path)
         self._reads = ThreadPoolExecutor(1, thread_name_prefix="journal-reader")
+        self.appended = asyncio.Event()
+        """Set after every append; the worker clears it and reads what is new."""
 
     async def open(self) -> None:
         """Create the data directory and the file; a journal that cannot be opened stops start-up."""
@@ -48,7 +50,9 @@ class Journal:
 
     async def append(self, events: Sequence[Event]) -> list[Accepted]:
         """Durably journal the events; raises JournalUnavailableError if that cannot be done."""
-        return await self._writer.append(events)
+        accepted = await self._writer.append(events)
+        self.appended.set()
+        return accepted
 
     async def check_writable(self) -> None:
         """Prove a write goes through, the same way events do."""
@@ -58,6 +62,12 @@ class Journal:
         """Rows for the events view, newest first."""
         return await asyncio.get_running_loop().run_in_executor(
             self._reads, self._reader.events, query
+        )
+
+    async def after(self, seq: int, limit: int = 256) -> list[tuple[int, Event]]:
+        """Events after `seq`, oldest first."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reads, self._reader.after, seq, limit
         )
 
     async def event(self, event_id: str) -> Event | None:

@@ -104,6 +104,17 @@ class JournalReader:
         )
         return Event.model_validate_json(found[0]) if found else None
 
+    def after(self, seq: int, limit: int) -> list[tuple[int, Event]]:
+        """Events journaled after `seq`, oldest first: what the worker has yet to dispatch."""
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+            )
+            .fetchall()
+        )
+        return [(row[0], Event.model_validate_json(row[1])) for row in rows]
+
     def count(self) -> int:
         """How many events the journal holds."""
         (total,) = self._connection().execute("SELECT count(*) FROM events").fetchone()

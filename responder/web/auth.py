@@ -24,8 +24,16 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="responder"'}
 class Authenticator:
     """Decides whether a request carries a valid credential; compares tokens in constant time."""
 
-    def __init__(self, token: SecretStr | None, header: str, *, mutual_tls: bool) -> None:
+    def __init__(
+        self,
+        token: SecretStr | None,
+        header: str,
+        *,
+        mutual_tls: bool,
+        admin_token: SecretStr | None = None,
+    ) -> None:
         self._token = token.get_secret_value().encode() if token else None
+        self._admin = admin_token.get_secret_value().encode() if admin_token else None
         self._header = header
         self._mutual_tls = mutual_tls
 
@@ -61,6 +69,22 @@ class Authenticator:
         if self._token is None or not hmac.compare_digest(presented.encode(), self._token):
             raise InputError(401, "invalid credential", headers=_CHALLENGE)
 
+    def check_admin(self, request: web.Request) -> None:
+        """Changing endpoints need their own credential, as a bearer token; 403 when none is set."""
+        if self._admin is None:
+            raise InputError(
+                403,
+                "release over HTTP is disabled: set RESPONDER_ADMIN_TOKEN (or _FILE), "
+                "or run `responder release ID` on the host",
+            )
+        presented = self._presented(request)
+        if presented is None or not hmac.compare_digest(presented.encode(), self._admin):
+            raise InputError(401, "this endpoint needs the admin credential", headers=_CHALLENGE)
+
+
+def _changes_state(request: web.Request) -> bool:
+    return request.method == "POST" and request.path.startswith("/v1/incidents/")
+
 
 def auth_middleware(
     authenticator: Authenticator, on_reject: Callable[[web.Request], None]
@@ -69,7 +93,9 @@ def auth_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(_PROTECTED_PREFIX):
+        if _changes_state(request):
+            authenticator.check_admin(request)
+        elif request.path.startswith(_PROTECTED_PREFIX):
             try:
                 authenticator.check(request)
             except InputError:

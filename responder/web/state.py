@@ -6,13 +6,25 @@ from aiohttp import web
 
 from responder.actions import ActionRegistry
 from responder.engine import DockerEngine
+from responder.incidents import Incidents
 from responder.journal import Journal
 from responder.metrics import Metrics
 from responder.playbooks import PlaybookSet
 from responder.settings import Settings
 from responder.web.inflight import InFlight
+from responder.worker import Worker
 
-__all__ = ["ACTIONS", "ENGINE", "IN_FLIGHT", "JOURNAL", "METRICS", "PLAYBOOKS", "SETTINGS"]
+__all__ = [
+    "ACTIONS",
+    "ENGINE",
+    "INCIDENTS",
+    "IN_FLIGHT",
+    "JOURNAL",
+    "METRICS",
+    "PLAYBOOKS",
+    "SETTINGS",
+    "WORKER",
+]
 
 SETTINGS = web.AppKey("settings", Settings)
 ACTIONS = web.AppKey("actions", ActionRegistry)
@@ -21,3 +33,5 @@ JOURNAL = web.AppKey("journal", Journal)
 ENGINE = web.AppKey("engine", DockerEngine)
 PLAYBOOKS = web.AppKey("playbooks", PlaybookSet)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
+INCIDENTS = web.AppKey("incidents", Incidents)
+WORKER = web.AppKey("worker", Worker)

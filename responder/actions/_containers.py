@@ -1,0 +1,70 @@
+"""What the Docker actions read about a container before they act, inside `engine.run`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+
+from responder.errors import PermanentError
+
+if TYPE_CHECKING:
+    from responder.containers import ContainerInfo
+
+__all__ = ["Live", "explain", "label", "live", "required"]
+
+
+@dataclass(frozen=True)
+class Live:
+    """A container as the engine describes it right now, not as it was when the incident opened."""
+
+    id: str
+    """The full id."""
+    name: str
+    status: str
+    """created, running, paused, restarting, removing, exited or dead."""
+    running: bool
+    """It has processes: running, paused or restarting."""
+    paused: bool
+    attrs: dict[str, Any]
+    """The whole `inspect` document."""
+
+    @property
+    def short_id(self) -> str:
+        """The 12-character id Docker shows (and adds as a network alias)."""
+        return self.id[:12]
+
+
+def live(client: docker.DockerClient, ref: str) -> Live:
+    """Inspect `ref` now; a container that is gone is a PermanentError that says so."""
+    try:
+        attrs: dict[str, Any] = client.api.inspect_container(ref)
+    except docker.errors.NotFound:
+        raise PermanentError(f"container {ref} no longer exists") from None
+    state = attrs.get("State") or {}
+    return Live(
+        id=str(attrs.get("Id", ref)),
+        name=str(attrs.get("Name", "")).lstrip("/") or ref,
+        status=str(state.get("Status", "unknown")),
+        running=bool(state.get("Running")),
+        paused=bool(state.get("Paused")),
+        attrs=attrs,
+    )
+
+
+def required(container: ContainerInfo | None, action: str) -> ContainerInfo:
+    """The step's container; an action that needs one and got none is a PermanentError."""
+    if container is None:
+        raise PermanentError(f"{action} needs a container, and this step has none")
+    return container
+
+
+def label(container: ContainerInfo) -> str:
+    """How a person knows the container: its name, else its short id."""
+    return container.name or container.id
+
+
+def explain(exc: docker.errors.APIError) -> str:
+    """The engine's own words for an error, without the URL around them."""
+    return str(exc.explanation or exc)

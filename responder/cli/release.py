@@ -1,0 +1,68 @@
+"""`responder release ID`: undo an incident's containment (unpause, reconnect, start)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from responder.actions import ActionRegistry, default_actions
+from responder.cli._common import emit_json, settings_from
+from responder.engine import SdkEngine
+from responder.errors import ConfigError, InputError
+from responder.incidents import INCIDENTS_FILE, Incidents, ReleaseRecord
+from responder.release import release_incident
+
+if TYPE_CHECKING:
+    import argparse
+
+    from responder.cli._types import Subparsers
+    from responder.settings import Settings
+
+__all__ = ["register"]
+
+
+def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
+    """Add `release`."""
+    parser = commands.add_parser(
+        "release", parents=[parent], help="undo an incident's containment", description=__doc__
+    )
+    parser.add_argument("incident_id", metavar="ID", help="the incident")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(run=run)
+
+
+async def _release(settings: Settings, incident_id: str) -> ReleaseRecord:
+    incidents = Incidents(settings.data_dir)
+    engine = SdkEngine(settings.docker)
+    await incidents.open()
+    try:
+        return await release_incident(
+            incident_id,
+            incidents=incidents,
+            engine=engine,
+            actions=ActionRegistry(default_actions()),
+            data_dir=settings.data_dir,
+        )
+    finally:
+        await incidents.close()
+        await engine.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when everything was restored, 1 when something could not be."""
+    settings = settings_from(args)
+    if not (settings.data_dir / INCIDENTS_FILE).exists():
+        raise ConfigError(f"no incidents in {settings.data_dir}")
+    try:
+        result = asyncio.run(_release(settings, args.incident_id))
+    except InputError as exc:
+        sys.stderr.write(f"responder: {exc.message}\n")
+        return 1
+    if args.json:
+        emit_json(result.model_dump(mode="json"))
+    else:
+        sys.stdout.write(f"incident {result.incident_id}: {result.state}\n")
+        for step in result.steps:
+            sys.stdout.write(f"  {step.action}: {step.release_status}: {step.release_detail}\n")
+    return 0 if result.state == "released" else 1

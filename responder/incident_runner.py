@@ -1,0 +1,242 @@
+"""Running an incident: safety gates, then its steps in order, one container at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from responder import __version__
+from responder.actions import ActionContext
+from responder.containers import own_container_id
+from responder.errors import ResponderError
+from responder.planning import template_context
+from responder.steps import Gate, StepPlan, run_step, window_start
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from responder.actions import ActionRegistry
+    from responder.containers import ContainerInfo
+    from responder.engine import DockerEngine
+    from responder.events import Event
+    from responder.incidents import IncidentRecord, Incidents, StepRecord
+    from responder.journal import Journal
+    from responder.playbooks import LoadedPlaybook, PlaybookSet
+    from responder.settings import Settings
+    from responder.templates import Templates
+
+__all__ = ["IncidentRunner", "final_state"]
+
+log = logging.getLogger(__name__)
+
+
+def final_state(
+    records: list[StepRecord], actions: ActionRegistry, gate: Gate, *, dry_run: bool
+) -> str:
+    """The incident's state from its steps: explicit about partial containment."""
+
+    def changes(record: StepRecord) -> bool:
+        action = actions.get(record.action)
+        return bool(action and action.changes_container and record.status in ("done", "already"))
+
+    changed = any(changes(r) for r in records)
+    if any(r.status == "failed" for r in records):
+        return "partially contained" if changed else "failed"
+    if gate.state:
+        return gate.state
+    if dry_run:
+        return "dry-run"
+    return "contained" if changed else "notified"
+
+
+class IncidentRunner:
+    """Runs incidents: at most `limits.concurrency` at once, never two on one container."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        journal: Journal,
+        incidents: Incidents,
+        engine: DockerEngine,
+        actions: ActionRegistry,
+        playbooks: PlaybookSet,
+        templates: Templates,
+    ) -> None:
+        self._settings = settings
+        self._journal = journal
+        self._incidents = incidents
+        self._engine = engine
+        self._actions = actions
+        self._playbooks = playbooks
+        self._templates = templates
+        self._slots = asyncio.Semaphore(settings.limits.concurrency)
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._self_id = own_container_id()
+        self._versions: dict[str, str] = {"responder": __version__}
+
+    @contextlib.asynccontextmanager
+    async def container_lock(self, incident_id: str) -> AsyncIterator[None]:
+        """Hold the lock of the incident's container: release never interleaves with steps."""
+        record = await self._incidents.run(lambda store: store.get(incident_id))
+        key = (record.container_id or record.target) if record else None
+        if key is None:
+            yield
+            return
+        container = await self.lookup(key)
+        async with self._locks[container.id if container else key]:
+            yield
+
+    async def lookup(self, ref: str) -> ContainerInfo | None:
+        """The live container, or None when it is gone or the engine does not answer."""
+        try:
+            return await self._engine.container(ref)
+        except ResponderError as exc:
+            log.warning("cannot look up container %s: %s", ref, exc)
+            return None
+
+    async def run(self, incident_id: str) -> None:
+        """Run (or resume) one incident; faults are logged, never raised."""
+        try:
+            await self._run_incident(incident_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "incident %s stopped on an unexpected error; it resumes at restart", incident_id
+            )
+
+    async def _run_incident(self, incident_id: str) -> None:
+        record = await self._incidents.run(lambda store: store.get(incident_id))
+        if record is None:
+            return
+        loaded = self._playbooks.by_name(record.playbook)
+        event = await self._journal.event(record.first_event)
+        if loaded is None or event is None:
+            why = (
+                f"playbook {record.playbook} is no longer loaded"
+                if loaded is None
+                else "event missing"
+            )
+            await self._incidents.run(lambda store: store.finish(incident_id, "failed", why))
+            return
+        container = await self.lookup(record.target) if record.target else None
+        lock = self._locks[container.id if container else (record.target or f"host:{incident_id}")]
+        async with self._slots, lock:
+            await self._steps(record, loaded, event, container)
+
+    async def _gate(  # noqa: PLR0911 - one return per safety rule, in order of precedence
+        self,
+        record: IncidentRecord,
+        loaded: LoadedPlaybook,
+        event: Event,
+        container: ContainerInfo | None,
+        *,
+        dry_run: bool,
+    ) -> Gate:
+        if event.status == "resolved":
+            return Gate("resolved alert: containment never runs", "resolved")
+        if record.target is None:
+            return Gate("no container to act on (host event or none named)")
+        if container is None:
+            return Gate(f"container {record.target!r} not found on the engine", "failed")
+        if (
+            self._settings.protection.protect_self
+            and self._self_id
+            and self._self_id.startswith(container.id)
+        ):
+            return Gate("protected (the responder's own container)", "protected")
+        why = self._settings.protection.reason(
+            name=container.name, image=container.image, labels=container.labels
+        )
+        if why:
+            return Gate(f"protected ({why})", "protected")
+        changes = any(
+            (a := self._actions.get(s.action)) and a.changes_container
+            for s in loaded.playbook.steps
+        )
+        if changes and not dry_run:
+            limits = self._settings.limits
+            since = window_start(limits.window)
+            allowed = await self._incidents.run(
+                lambda store: store.claim_containment(record.id, since, limits.max_containments)
+            )
+            if not allowed:
+                return Gate(
+                    f"HELD by the containment limit ({limits.max_containments} per window): "
+                    "notified, not contained",
+                    "held",
+                )
+        return Gate(None)
+
+    async def _steps(
+        self,
+        record: IncidentRecord,
+        loaded: LoadedPlaybook,
+        event: Event,
+        container: ContainerInfo | None,
+    ) -> None:
+        dry_run = self._settings.incidents.dry_run or loaded.playbook.dry_run
+        gate = await self._gate(record, loaded, event, container, dry_run=dry_run)
+        context = template_context(event, container, loaded, record.id)
+        ctx = ActionContext(
+            engine=self._engine,
+            incident_id=record.id,
+            evidence_dir=self._settings.data_dir / "evidence" / record.id,
+            dry_run=dry_run,
+            versions=await self._engine_versions(),
+        )
+        done = {step.index: step for step in record.steps if step.status != "pending"}
+        records: list[StepRecord] = []
+        for index, step in enumerate(loaded.playbook.steps):
+            result = done.get(index)
+            if result is None:
+                action = self._actions.get(step.action)
+                assert action is not None  # noqa: S101 - the loader checked every action
+                summary = _summary(record, event, container, records, gate)
+                plan = StepPlan(index, step, action, context, container, event, gate)
+                result = await run_step(
+                    plan,
+                    dataclasses.replace(ctx, summary=summary),
+                    self._templates,
+                    self._settings.limits,
+                )
+                await self._save(record.id, result)
+            records.append(result)
+            if result.status == "failed" and not step.continue_on_error:
+                break
+        state = final_state(records, self._actions, gate, dry_run=dry_run)
+        await self._incidents.run(lambda store: store.finish(record.id, state, gate.reason))
+        log.info("incident %s: %s", record.id, state)
+
+    async def _save(self, incident_id: str, step: StepRecord) -> None:
+        """Durable before the next step starts: a restart resumes after it."""
+        await self._incidents.run(lambda store: store.save_step(incident_id, step))
+
+    async def _engine_versions(self) -> dict[str, str]:
+        if "docker" not in self._versions:
+            with contextlib.suppress(ResponderError):
+                version = await self._engine.version()
+                self._versions["docker"] = str(version.get("Version", "unknown"))
+        return dict(self._versions)
+
+
+def _summary(
+    record: IncidentRecord,
+    event: Event,
+    container: ContainerInfo | None,
+    records: list[StepRecord],
+    gate: Gate,
+) -> str:
+    where = container.name if container else (record.target or "no container")
+    host = f" on {event.hostname}" if event.hostname else ""
+    done = "; ".join(f"{r.action}: {r.detail}" for r in records) or "nothing yet"
+    held = f" {gate.reason}." if gate.reason else ""
+    return (
+        f"{event.priority.label}: {event.name}{host}, container {where}. Playbook {record.playbook}: "
+        f"{done}.{held} Undo: responder release {record.id}"
+    )

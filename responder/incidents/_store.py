@@ -1,0 +1,249 @@
+"""The incident store: SQLite in the data directory, written by the worker and by release."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from responder.incidents._model import IncidentRecord, StepRecord
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["INCIDENTS_FILE", "IncidentStore", "NewIncident"]
+
+INCIDENTS_FILE = "incidents.sqlite3"
+_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id              TEXT PRIMARY KEY,
+    playbook        TEXT NOT NULL,
+    playbook_digest TEXT NOT NULL,
+    playbook_file   TEXT NOT NULL,
+    target          TEXT,
+    container_id    TEXT,
+    container_name  TEXT,
+    image           TEXT,
+    state           TEXT NOT NULL,
+    reason          TEXT,
+    dry_run         INTEGER NOT NULL,
+    changed_at      TEXT,
+    event_source    TEXT NOT NULL,
+    event_name      TEXT NOT NULL,
+    priority        TEXT NOT NULL,
+    first_event     TEXT NOT NULL,
+    event_count     INTEGER NOT NULL,
+    first_seen      TEXT NOT NULL,
+    last_seen       TEXT NOT NULL,
+    opened_at       TEXT NOT NULL,
+    finished_at     TEXT,
+    released_at     TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_match ON incidents (playbook, target, opened_at);
+CREATE INDEX IF NOT EXISTS incidents_state ON incidents (state);
+CREATE TABLE IF NOT EXISTS incident_events (
+    incident_id TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    PRIMARY KEY (incident_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    incident_id TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    record      TEXT NOT NULL,
+    PRIMARY KEY (incident_id, idx)
+);
+CREATE TABLE IF NOT EXISTS worker (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+_COLUMNS = (
+    "id, playbook, playbook_digest, playbook_file, target, container_id, container_name, image, "
+    "state, reason, dry_run, event_source, event_name, priority, first_event, event_count, "
+    "first_seen, last_seen, opened_at, finished_at, released_at"
+)
+
+
+def now() -> str:
+    """UTC now, ISO 8601."""
+    return datetime.now(UTC).isoformat()
+
+
+class NewIncident(dict[str, Any]):
+    """Column values of an incident about to be opened (a dict, for one INSERT)."""
+
+
+class IncidentStore:
+    """One connection, to be used from one thread at a time (the caller serialises)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._conn.execute("PRAGMA busy_timeout = 10000")
+        (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        if version > _VERSION:
+            raise sqlite3.DatabaseError(
+                f"incident store version {version} is newer than this responder"
+            )
+        self._conn.executescript(_SCHEMA)
+        self._conn.execute(f"PRAGMA user_version = {_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    # -- the worker's cursor over the journal -------------------------------------------------
+
+    def cursor(self) -> int:
+        """The last journal sequence number fully dispatched."""
+        row = self._conn.execute("SELECT value FROM worker WHERE key = 'cursor'").fetchone()
+        return int(row[0]) if row else 0
+
+    def dispatch(
+        self,
+        cursor: int,
+        opened: list[NewIncident],
+        joined: list[tuple[str, str, str]],
+    ) -> None:
+        """In one transaction: open incidents, count repeats (id, event id, time), move the cursor."""
+        with self._transaction():
+            for incident in opened:
+                names = ", ".join(incident)
+                marks = ", ".join(f":{k}" for k in incident)
+                self._conn.execute(f"INSERT INTO incidents ({names}) VALUES ({marks})", incident)  # noqa: S608 - our own column names
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO incident_events VALUES (?, ?)",
+                    (incident["id"], incident["first_event"]),
+                )
+            for incident_id, event_id, seen in joined:
+                added = self._conn.execute(
+                    "INSERT OR IGNORE INTO incident_events VALUES (?, ?)", (incident_id, event_id)
+                ).rowcount
+                if added:
+                    self._conn.execute(
+                        "UPDATE incidents SET event_count = event_count + 1, last_seen = ? "
+                        "WHERE id = ?",
+                        (seen, incident_id),
+                    )
+            self._conn.execute(
+                "INSERT OR REPLACE INTO worker (key, value) VALUES ('cursor', ?)", (str(cursor),)
+            )
+
+    def open_incident_for(self, playbook: str, target: str | None, since: str) -> str | None:
+        """The incident this playbook opened on this target since `since`, if any."""
+        row = self._conn.execute(
+            "SELECT id FROM incidents WHERE playbook = ? AND target IS ? AND opened_at >= ? "
+            "AND state NOT IN ('released', 'partially released') ORDER BY opened_at DESC LIMIT 1",
+            (playbook, target, since),
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- steps and states ----------------------------------------------------------------------
+
+    def save_step(self, incident_id: str, step: StepRecord) -> None:
+        """Record a step's latest state (durable before the next step starts)."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO steps (incident_id, idx, record) VALUES (?, ?, ?)",
+            (incident_id, step.index, step.model_dump_json()),
+        )
+
+    def finish(self, incident_id: str, state: str, reason: str | None) -> None:
+        """The incident's final state after its steps."""
+        self._conn.execute(
+            "UPDATE incidents SET state = ?, reason = ?, finished_at = ? WHERE id = ?",
+            (state, reason, now(), incident_id),
+        )
+
+    def released(self, incident_id: str, state: str) -> None:
+        """Mark a release."""
+        self._conn.execute(
+            "UPDATE incidents SET state = ?, released_at = ? WHERE id = ?",
+            (state, now(), incident_id),
+        )
+
+    def claim_containment(self, incident_id: str, since: str, limit: int) -> bool:
+        """Count this incident against the containment limit; True when it may go ahead.
+
+        Refused when `limit` incidents have changed a container since `since`. Atomic.
+        """
+        with self._transaction():
+            row = self._conn.execute(
+                "SELECT changed_at FROM incidents WHERE id = ?", (incident_id,)
+            ).fetchone()
+            if row and row[0]:
+                return True  # claimed before a restart: resuming is not a new containment
+            (count,) = self._conn.execute(
+                "SELECT count(*) FROM incidents WHERE changed_at >= ?", (since,)
+            ).fetchone()
+            if count >= limit:
+                return False
+            self._conn.execute(
+                "UPDATE incidents SET changed_at = ? WHERE id = ?", (now(), incident_id)
+            )
+            return True
+
+    def running(self) -> list[str]:
+        """Incidents whose steps did not finish: resumed at start-up, oldest first."""
+        rows = self._conn.execute(
+            "SELECT id FROM incidents WHERE state = 'running' ORDER BY opened_at"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def get(self, incident_id: str) -> IncidentRecord | None:
+        """One incident with its steps."""
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM incidents WHERE id = ?",  # noqa: S608 - our own column names
+            (incident_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        steps = [
+            StepRecord.model_validate_json(record)
+            for (record,) in self._conn.execute(
+                "SELECT record FROM steps WHERE incident_id = ? ORDER BY idx", (incident_id,)
+            )
+        ]
+        return _record(row, steps)
+
+    def list(self, limit: int = 50, before: str | None = None) -> list[IncidentRecord]:
+        """Newest first, without steps."""
+        sql = f"SELECT {_COLUMNS} FROM incidents"  # noqa: S608 - our own column names
+        params: list[Any] = []
+        if before:
+            sql += " WHERE id < ?"
+            params.append(before)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        return [_record(row, []) for row in self._conn.execute(sql, params)]
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _record(row: tuple[Any, ...], steps: list[StepRecord]) -> IncidentRecord:
+    names = [name.strip() for name in _COLUMNS.split(",")]
+    values = dict(zip(names, row, strict=True))
+    values["dry_run"] = bool(values["dry_run"])
+    return IncidentRecord.model_validate({**values, "steps": steps})
+
+
+def dumps(value: Any) -> str:  # noqa: ANN401 - JSON data
+    """Compact JSON."""
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -1,0 +1,80 @@
+"""Release: undo an incident's containment in reverse order, and say exactly what stayed."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from responder.actions import ActionContext, ReleaseOutcome
+from responder.errors import InputError
+from responder.incidents import ReleaseRecord
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from responder.actions import ActionRegistry
+    from responder.engine import DockerEngine
+    from responder.incidents import Incidents, IncidentState, StepRecord
+
+__all__ = ["release_incident"]
+
+log = logging.getLogger(__name__)
+
+
+async def _undo(
+    step: StepRecord, actions: ActionRegistry, ctx: ActionContext, ref: str
+) -> ReleaseOutcome:
+    action = actions.get(step.action)
+    if action is None or step.undo is None:
+        return ReleaseOutcome(status="nothing", detail=f"{step.action}: nothing to undo")
+    try:
+        return await action.release(ctx, step.undo, ref)
+    except Exception as exc:  # noqa: BLE001 - one step that cannot be undone does not stop the others
+        return ReleaseOutcome(status="failed", detail=f"{step.action}: could not be undone: {exc}")
+
+
+async def _save(incidents: Incidents, incident_id: str, step: StepRecord) -> None:
+    await incidents.run(lambda store: store.save_step(incident_id, step))
+
+
+async def release_incident(
+    incident_id: str,
+    *,
+    incidents: Incidents,
+    engine: DockerEngine,
+    actions: ActionRegistry,
+    data_dir: Path,
+) -> ReleaseRecord:
+    """Undo every step that recorded an undo, last first; releasing twice is harmless."""
+    record = await incidents.run(lambda store: store.get(incident_id))
+    if record is None:
+        raise InputError(404, f"no incident {incident_id!r}")
+    if record.state == "running":
+        raise InputError(
+            409, f"incident {incident_id} is still running its steps; release it when it finishes"
+        )
+    ref = record.container_id or record.target or ""
+    ctx = ActionContext(
+        engine=engine, incident_id=incident_id, evidence_dir=data_dir / "evidence" / incident_id
+    )
+    released: list[StepRecord] = []
+    for step in sorted(record.steps, key=lambda s: s.index, reverse=True):
+        if step.undo is None:
+            continue
+        outcome = await _undo(step, actions, ctx, ref)
+        updated = step.model_copy(
+            update={"release_status": outcome.status, "release_detail": outcome.detail}
+        )
+        await _save(incidents, incident_id, updated)
+        released.append(updated)
+    failed = [s for s in released if s.release_status == "failed"]
+    state: IncidentState = "partially released" if failed else "released"
+    await incidents.run(lambda store: store.released(incident_id, state))
+    log.info(
+        "incident %s %s (%d steps undone, %d failed)",
+        incident_id,
+        state,
+        len(released),
+        len(failed),
+    )
+    return ReleaseRecord(incident_id=incident_id, state=state, steps=tuple(released))

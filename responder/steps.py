@@ -1,0 +1,167 @@
+"""Running one step: safety first, then the action with a timeout and retries of transient faults."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from jinja2.exceptions import SecurityError, TemplateError
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from responder.errors import PermanentError, TransientError
+from responder.incidents import StepRecord
+
+if TYPE_CHECKING:
+    from responder.actions import Action, ActionContext, StepOutcome
+    from responder.containers import ContainerInfo
+    from responder.events import Event
+    from responder.playbooks import Step
+    from responder.policy import Limits
+    from responder.templates import Templates
+
+__all__ = ["Gate", "StepPlan", "run_step", "window_start"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Why container steps of this incident must not run, decided once per incident."""
+
+    reason: str | None
+    """None: go ahead; else the `skipped:` detail."""
+    state: str | None = None
+    """The incident state this implies (protected, held, resolved), if any."""
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Everything one step needs."""
+
+    index: int
+    step: Step
+    action: Action
+    context: dict[str, Any]
+    """Template context."""
+    container: ContainerInfo | None
+    event: Event
+    gate: Gate
+
+
+def _skipped(plan: StepPlan, reason: str, params: dict[str, Any]) -> StepRecord:
+    return StepRecord(
+        index=plan.index,
+        action=plan.step.action,
+        params=params,
+        status="skipped",
+        detail=f"skipped: {reason}",
+        started_at=datetime.now(UTC).isoformat(),
+        duration_ms=0.0,
+    )
+
+
+async def _attempts(
+    plan: StepPlan,
+    ctx: ActionContext,
+    params: Any,  # noqa: ANN401 - the action's own model
+    limits: Limits,
+) -> tuple[StepOutcome, int]:
+    timeout = (plan.step.timeout or limits.step_timeout).total_seconds()
+    retries = limits.retries if plan.step.retries is None else plan.step.retries
+    attempts = 0
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(
+            multiplier=limits.retry_backoff.total_seconds(),
+            max=limits.retry_backoff_max.total_seconds(),
+        ),
+        retry=retry_if_exception_type(TransientError),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            attempts += 1
+            try:
+                async with asyncio.timeout(timeout):
+                    outcome = await plan.action.run(ctx, params, plan.container)
+            except TimeoutError:
+                raise TransientError(f"no answer within {timeout:g} s") from None
+            return outcome, attempts
+    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+async def run_step(
+    plan: StepPlan, ctx: ActionContext, templates: Templates, limits: Limits
+) -> StepRecord:
+    """Render, check safety, run with retries; always returns a record, never raises."""
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).isoformat()
+    try:
+        rendered = templates.render_value(plan.step.with_, plan.context)
+        params = plan.action.params.model_validate(rendered)
+    except (TemplateError, SecurityError, ValidationError) as exc:
+        return StepRecord(
+            index=plan.index,
+            action=plan.step.action,
+            params=plan.step.with_,
+            status="failed",
+            detail="failed: its parameters could not be rendered",
+            started_at=started_at,
+            duration_ms=0.0,
+            error=str(exc),
+        )
+    shown = params.model_dump(mode="json")
+    if plan.action.needs_container and plan.gate.reason:
+        if plan.gate.state == "failed":
+            return _skipped(plan, plan.gate.reason, shown).model_copy(
+                update={
+                    "status": "failed",
+                    "detail": f"failed: {plan.gate.reason}",
+                    "error": plan.gate.reason,
+                }
+            )
+        return _skipped(plan, plan.gate.reason, shown)
+    try:
+        outcome, attempts = await _attempts(plan, ctx, params, limits)
+    except Exception as exc:
+        if not isinstance(exc, TransientError | PermanentError):
+            log.exception(
+                "step %d (%s) of incident %s", plan.index, plan.step.action, ctx.incident_id
+            )
+        kind = "gave up after retries" if isinstance(exc, TransientError) else "failed"
+        return StepRecord(
+            index=plan.index,
+            action=plan.step.action,
+            params=shown,
+            status="failed",
+            detail=f"{kind}: {exc}",
+            started_at=started_at,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            attempts=(limits.retries if plan.step.retries is None else plan.step.retries) + 1
+            if isinstance(exc, TransientError)
+            else 1,
+            error=str(exc),
+        )
+    return StepRecord(
+        index=plan.index,
+        action=plan.step.action,
+        params=shown,
+        status=outcome.status,
+        detail=outcome.detail,
+        started_at=started_at,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        attempts=attempts,
+        undo=outcome.undo,
+        artifacts=outcome.artifacts,
+        data=outcome.data,
+    )
+
+
+def window_start(window: timedelta) -> str:
+    """The start of a window ending now, as stored times are written."""
+    return (datetime.now(UTC) - window).isoformat()

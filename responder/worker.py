@@ -1,0 +1,194 @@
+"""The worker: follows the journal, opens or joins incidents, and hands them to the runner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from responder.events import new_event_id
+from responder.incident_runner import IncidentRunner
+from responder.incidents import NewIncident, now
+from responder.matching import match_event
+from responder.steps import window_start
+
+if TYPE_CHECKING:
+    from responder.actions import ActionRegistry
+    from responder.containers import ContainerInfo
+    from responder.engine import DockerEngine
+    from responder.events import Event
+    from responder.incidents import Incidents
+    from responder.journal import Journal
+    from responder.playbooks import LoadedPlaybook, PlaybookSet
+    from responder.settings import Settings
+    from responder.templates import Templates
+
+__all__ = ["Worker"]
+
+log = logging.getLogger(__name__)
+_BATCH = 256
+_IDLE_POLL = 1.0
+
+
+class Worker:
+    """Dispatches journaled events to incidents and runs them; see PRODUCT.md, The flow."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        journal: Journal,
+        incidents: Incidents,
+        engine: DockerEngine,
+        actions: ActionRegistry,
+        playbooks: PlaybookSet,
+        templates: Templates,
+    ) -> None:
+        self._settings = settings
+        self._journal = journal
+        self._incidents = incidents
+        self._playbooks = playbooks
+        self._runner = IncidentRunner(
+            settings=settings,
+            journal=journal,
+            incidents=incidents,
+            engine=engine,
+            actions=actions,
+            playbooks=playbooks,
+            templates=templates,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Resume unfinished incidents, then follow the journal."""
+        for incident_id in await self._incidents.run(lambda store: store.running()):
+            log.info("resuming incident %s", incident_id)
+            self._spawn(incident_id)
+        self._loop_task = asyncio.create_task(self._follow(), name="worker")
+
+    async def stop(self) -> None:
+        """Stop following; let running incidents finish their current step, then cancel."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._tasks:
+            _, pending = await asyncio.wait(
+                self._tasks, timeout=self._settings.server.shutdown_timeout
+            )
+            for task in pending:
+                task.cancel()  # resumed at the next start; actions are idempotent
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def container_lock(self, incident_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold the lock of the incident's container: release never interleaves with steps."""
+        return self._runner.container_lock(incident_id)
+
+    async def idle(self) -> None:
+        """Wait until every journaled event is dispatched and every incident has finished (tests)."""
+        while True:
+            cursor = await self._incidents.run(lambda store: store.cursor())
+            if not await self._journal.after(cursor, 1) and not self._tasks:
+                return
+            await asyncio.sleep(0.05)
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    async def _follow(self) -> None:
+        cursor = await self._incidents.run(lambda store: store.cursor())
+        while True:
+            self._journal.appended.clear()
+            batch = await self._journal.after(cursor, _BATCH)
+            if not batch:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_IDLE_POLL):
+                        await self._journal.appended.wait()
+                continue
+            try:
+                await self._dispatch(batch)
+            except Exception:  # a store fault: retry the same batch, never lose events
+                log.exception(
+                    "dispatching events %d-%d failed; retrying", batch[0][0], batch[-1][0]
+                )
+                await asyncio.sleep(_IDLE_POLL)
+                continue
+            cursor = batch[-1][0]
+
+    async def _dispatch(self, batch: list[tuple[int, Event]]) -> None:
+        opened: list[NewIncident] = []
+        joined: list[tuple[str, str, str]] = []
+        known: dict[tuple[str, str | None], str] = {}
+        cache: dict[str, ContainerInfo | None] = {}
+        for _, event in batch:
+            ref = event.target.ref if event.target else None
+            if ref is not None and ref not in cache:
+                cache[ref] = await self._runner.lookup(ref)
+            container = cache.get(ref) if ref else None
+            for verdict in match_event(event, self._playbooks, container):
+                if not verdict.matched:
+                    continue
+                loaded = verdict.playbook
+                target = container.id if container else ref
+                key = (loaded.name, target)
+                existing = known.get(key) or await self._open_for(loaded, target)
+                if existing:
+                    joined.append((existing, event.id, event.received_at.isoformat()))
+                    continue
+                incident = _new_incident(loaded, event, target, container)
+                known[key] = incident["id"]
+                opened.append(incident)
+        cursor = batch[-1][0]
+        await self._incidents.run(lambda store: store.dispatch(cursor, opened, joined))
+        for incident in opened:
+            log.info(
+                "incident %s opened: %s on %s",
+                incident["id"],
+                incident["playbook"],
+                incident["target"],
+            )
+            self._spawn(incident["id"])
+
+    async def _open_for(self, loaded: LoadedPlaybook, target: str | None) -> str | None:
+        cooldown = loaded.playbook.cooldown or self._settings.incidents.cooldown
+        since = window_start(cooldown)
+        return await self._incidents.run(
+            lambda store: store.open_incident_for(loaded.name, target, since)
+        )
+
+    def _spawn(self, incident_id: str) -> None:
+        task = asyncio.create_task(self._runner.run(incident_id), name=f"incident {incident_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- running an incident -------------------------------------------------------------------
+
+
+def _new_incident(
+    loaded: LoadedPlaybook, event: Event, target: str | None, container: ContainerInfo | None
+) -> NewIncident:
+    seen = event.received_at.isoformat()
+    return NewIncident(
+        id=new_event_id(),
+        playbook=loaded.name,
+        playbook_digest=loaded.digest,
+        playbook_file=loaded.where,
+        target=target,
+        container_id=container.id if container else (event.target.id if event.target else None),
+        container_name=container.name
+        if container
+        else (event.target.name if event.target else None),
+        image=container.image if container else None,
+        state="running",
+        reason=None,
+        dry_run=int(loaded.playbook.dry_run),
+        event_source=event.source,
+        event_name=event.name,
+        priority=event.priority.label,
+        first_event=event.id,
+        event_count=1,
+        first_seen=seen,
+        last_seen=seen,
+        opened_at=now(),
+    )

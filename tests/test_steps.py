@@ -1,0 +1,136 @@
+"""Running one step: retries of transient faults only, timeouts, and safety gates."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pytest
+
+from responder.actions import Action, ActionContext, ActionParams, StepOutcome
+from responder.engine import SdkEngine
+from responder.errors import PermanentError, TransientError
+from responder.events import Event, Priority, new_event_id
+from responder.playbooks import Step
+from responder.policy import Limits
+from responder.settings import DockerSettings
+from responder.steps import Gate, StepPlan, run_step
+from responder.templates import Templates
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from responder.containers import ContainerInfo
+
+
+class Flaky(Action):
+    """Fails with the given errors, one per attempt, then succeeds."""
+
+    name: ClassVar[str] = "test:flaky"
+    summary: ClassVar[str] = "fails, then works"
+    undo: ClassVar[str] = "nothing"
+    changes_container: ClassVar[bool] = True
+    params: ClassVar[type[ActionParams]] = ActionParams
+
+    def __init__(self, *errors: Exception, sleep: float = 0) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+        self.sleep = sleep
+
+    def describe(self, params: Any, target: str | None) -> str:
+        """One line."""
+        del params
+        return f"flaky on {target}"
+
+    async def run(
+        self, ctx: ActionContext, params: Any, container: ContainerInfo | None
+    ) -> StepOutcome:
+        """Raise the next error, or succeed."""
+        del ctx, params, container
+        self.calls += 1
+        if self.sleep:
+            await asyncio.sleep(self.sleep)
+        if self.errors:
+            raise self.errors.pop(0)
+        return StepOutcome(status="done", detail="worked")
+
+
+FAST = Limits(
+    retries=2, retry_backoff=timedelta(milliseconds=1), retry_backoff_max=timedelta(milliseconds=5)
+)
+
+
+OPEN = Gate(None)
+
+
+def plan(action: Action, gate: Gate = OPEN, timeout: timedelta | None = None) -> StepPlan:
+    """A plan for one step of `action` on no particular container."""
+    now = datetime.now(UTC)
+    event = Event(
+        id=new_event_id(),
+        key="k",
+        source="falco",
+        name="r",
+        priority=Priority.NOTICE,
+        status="firing",
+        time=now,
+        received_at=now,
+    )
+    step = Step.model_validate({"action": action.name, "timeout": timeout})
+    return StepPlan(0, step, action, {}, None, event, gate)
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> ActionContext:
+    """A context whose engine is never used by these actions."""
+    return ActionContext(engine=SdkEngine(DockerSettings()), incident_id="I", evidence_dir=tmp_path)
+
+
+async def test_transient_faults_are_retried_until_success(ctx: ActionContext) -> None:
+    """Two daemon faults, then success: done after three attempts."""
+    action = Flaky(TransientError("daemon restarting"), TransientError("503"))
+    record = await run_step(plan(action), ctx, Templates(), FAST)
+    assert record.status == "done"
+    assert record.attempts == 3
+
+
+async def test_retries_give_up_with_the_cause_recorded(ctx: ActionContext) -> None:
+    """Past the retry budget the step fails and says why."""
+    action = Flaky(*(TransientError("daemon unreachable") for _ in range(5)))
+    record = await run_step(plan(action), ctx, Templates(), FAST)
+    assert record.status == "failed"
+    assert action.calls == 3
+    assert "gave up after retries: daemon unreachable" in record.detail
+
+
+async def test_permanent_faults_are_not_retried(ctx: ActionContext) -> None:
+    """A missing container fails at once."""
+    action = Flaky(PermanentError("not found: no such container"))
+    record = await run_step(plan(action), ctx, Templates(), FAST)
+    assert record.status == "failed"
+    assert action.calls == 1
+
+
+async def test_a_step_that_hangs_times_out_and_is_retried(ctx: ActionContext) -> None:
+    """A timeout counts as transient: each attempt is cut off, then the step fails."""
+    action = Flaky(sleep=5)
+    record = await run_step(
+        plan(action, timeout=timedelta(milliseconds=50)), ctx, Templates(), FAST
+    )
+    assert record.status == "failed"
+    assert "no answer within 0.05 s" in record.detail
+    assert action.calls == 3
+
+
+async def test_a_gate_skips_container_steps_without_running_them(ctx: ActionContext) -> None:
+    """Protected: the action is never called."""
+    action = Flaky()
+    record = await run_step(
+        plan(action, Gate("protected (label responder.protect=true)", "protected")),
+        ctx,
+        Templates(),
+        FAST,
+    )
+    assert record.status == "skipped"
+    assert action.calls == 0

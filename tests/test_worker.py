@@ -1,0 +1,345 @@
+"""The worker against a real engine: incidents from posted events, safety, the limit, release, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pydantic import SecretStr
+
+from responder.actions import ActionRegistry, default_actions
+from responder.events import new_event_id
+from responder.incidents import IncidentStore, NewIncident, StepRecord, now
+from responder.intake.falco import FalcoPayload, falco_event
+from responder.journal import Journal
+from responder.metrics import Metrics
+from responder.playbooks import load_playbooks
+from responder.policy import Incidents, Limits, Protection
+from responder.release import release_incident
+from responder.settings import AuthSettings
+from responder.web.state import ACTIONS, ENGINE, INCIDENTS, SETTINGS, WORKER
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    import docker
+    from aiohttp.test_utils import TestClient
+    from aiohttp.web import Application
+    from conftest import ClientFactory
+
+pytestmark = pytest.mark.docker
+
+PLAYBOOK = """\
+name: contain-shell
+match:
+  rules: [Terminal shell in container]
+steps:
+  - action: docker:snapshot
+  - action: docker:isolate
+  - action: docker:pause
+  - action: notify
+    with: {channels: [oncall]}
+"""
+FAST = Limits(
+    retries=1,
+    retry_backoff=timedelta(milliseconds=10),
+    retry_backoff_max=timedelta(milliseconds=50),
+)
+
+
+def shell(container: Any, n: int = 0) -> dict[str, Any]:
+    """A Falco body about a shell in `container`."""
+    return {
+        "rule": "Terminal shell in container",
+        "priority": "Notice",
+        "output": f"shell in {container.name} #{n}",
+        "time": 1_790_000_000_000_000_000 + n,
+        "output_fields": {"container.id": container.id[:12], "container.name": container.name},
+    }
+
+
+@pytest.fixture
+def playbooks(tmp_path: Path) -> Path:
+    """The test playbook directory."""
+    directory = tmp_path / "playbooks"
+    directory.mkdir()
+    (directory / "shell.yaml").write_text(PLAYBOOK)
+    return directory
+
+
+@pytest.fixture
+def containers(docker_client: docker.DockerClient, test_image: str) -> Iterator[Any]:
+    """A factory of running containers on a network of their own, removed afterwards."""
+    made: list[Any] = []
+    network = docker_client.networks.create(f"resp-net-{secrets.token_hex(3)}")
+
+    def make(**labels: str) -> Any:
+        container = docker_client.containers.run(
+            test_image,
+            ["sleep", "300"],
+            detach=True,
+            labels=labels,
+            name=f"resp-{secrets.token_hex(4)}",
+            network=network.name,
+        )
+        made.append(container)
+        return container
+
+    yield make
+    for container in made:
+        container.remove(force=True)
+    network.remove()
+
+
+async def settle(client: TestClient[Any, Application]) -> None:
+    """Wait (bounded) until the worker has dispatched and finished everything."""
+    async with asyncio.timeout(60):
+        await client.app[WORKER].idle()
+
+
+async def incidents_of(client: TestClient[Any, Application]) -> list[Any]:
+    """Every incident, newest first, with steps."""
+    store = client.app[INCIDENTS]
+    rows = await store.run(lambda s: s.list(100))
+    return [await get_incident(client, row.id) for row in rows]
+
+
+async def get_incident(client: TestClient[Any, Application], incident_id: str) -> Any:
+    """One incident with its steps."""
+    return await client.app[INCIDENTS].run(lambda s: s.get(incident_id))
+
+
+async def test_posted_event_contains_the_container_with_hashed_evidence(
+    make_client: ClientFactory,
+    playbooks: Path,
+    containers: Any,
+) -> None:
+    """Snapshot, isolate, pause: the container ends paused and cut off; the manifest matches the files."""
+    target = containers()
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    assert (await client.post("/v1/events/falco", json=shell(target))).status == 202
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.state == "contained", incident.steps
+    assert [s.status for s in incident.steps] == ["done", "done", "done", "done"]
+    target.reload()
+    assert target.status == "paused"
+    assert list(target.attrs["NetworkSettings"]["Networks"]) == []
+    evidence = client.app[SETTINGS].data_dir / "evidence" / incident.id
+    manifest = json.loads((evidence / "manifest.json").read_text())
+    for artifact in manifest["artifacts"]:
+        if artifact["kind"] == "commit":
+            continue
+        data = (evidence / artifact["name"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == artifact["sha256"]
+        assert len(data) == artifact["size"]
+
+
+async def test_repeats_within_the_cooldown_join_the_incident(
+    make_client: ClientFactory,
+    playbooks: Path,
+    containers: Any,
+) -> None:
+    """Three events about one container make one incident that counts three events."""
+    target = containers()
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    for n in range(3):
+        await client.post("/v1/events/falco", json=shell(target, n))
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.event_count == 3
+
+
+async def test_dry_run_leaves_the_container_untouched(
+    make_client: ClientFactory,
+    playbooks: Path,
+    containers: Any,
+) -> None:
+    """Global dry-run: every container step says "would", the container still runs on its network."""
+    target = containers()
+    client = await make_client(playbooks=playbooks, limits=FAST, incidents=Incidents(dry_run=True))
+    await client.post("/v1/events/falco", json=shell(target))
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.state == "dry-run"
+    assert [s.status for s in incident.steps[1:3]] == ["would", "would"]
+    target.reload()
+    assert target.status == "running"
+    assert len(target.attrs["NetworkSettings"]["Networks"]) == 1
+
+
+async def test_protected_container_is_left_alone_and_notified(
+    make_client: ClientFactory,
+    playbooks: Path,
+    containers: Any,
+) -> None:
+    """The protection label skips every container step; notify still runs."""
+    target = containers(**{"responder.protect": "true"})
+    client = await make_client(playbooks=playbooks, limits=FAST, protection=Protection())
+    await client.post("/v1/events/falco", json=shell(target))
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.state == "protected"
+    assert [s.status for s in incident.steps] == ["skipped", "skipped", "skipped", "done"]
+    target.reload()
+    assert target.status == "running"
+
+
+async def test_past_the_limit_incidents_are_held(
+    make_client: ClientFactory,
+    playbooks: Path,
+    containers: Any,
+) -> None:
+    """With a limit of one containment per window, the second container is held, not contained."""
+    first, second = containers(), containers()
+    limits = FAST.model_copy(update={"max_containments": 1})
+    client = await make_client(playbooks=playbooks, limits=limits)
+    await client.post("/v1/events/falco", json=shell(first))
+    await settle(client)
+    await client.post("/v1/events/falco", json=shell(second))
+    await settle(client)
+    states = sorted(i.state for i in await incidents_of(client))
+    assert states == ["contained", "held"]
+    second.reload()
+    assert second.status == "running"
+
+
+async def test_release_restores_network_and_state_and_is_harmless_twice(
+    make_client: ClientFactory,
+    playbooks: Path,
+    containers: Any,
+) -> None:
+    """Release unpauses and reconnects; a second release changes nothing and still succeeds."""
+    target = containers()
+    network = next(iter(target.attrs["NetworkSettings"]["Networks"]))
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    await client.post("/v1/events/falco", json=shell(target))
+    await settle(client)
+    [incident] = await incidents_of(client)
+
+    app = client.app
+    for _ in range(2):
+        result = await release_incident(
+            incident.id,
+            incidents=app[INCIDENTS],
+            engine=app[ENGINE],
+            actions=app[ACTIONS],
+            data_dir=app[SETTINGS].data_dir,
+        )
+        assert result.state == "released", result
+    target.reload()
+    assert target.status == "running"
+    assert list(target.attrs["NetworkSettings"]["Networks"]) == [network]
+
+
+async def test_restart_resumes_an_unfinished_incident_after_its_last_recorded_step(
+    make_client: ClientFactory,
+    settings: Any,
+    playbooks: Path,
+    containers: Any,
+) -> None:
+    """An incident left "running" with step 1 recorded resumes at step 2 on start-up."""
+    target = containers()
+    journal = Journal(settings.data_dir, Metrics())
+    await journal.open()
+    body = shell(target)
+    event = falco_event(FalcoPayload.model_validate(body), body, datetime.now(UTC))
+    await journal.append([event])
+    await journal.close()
+    loaded = load_playbooks([playbooks], ActionRegistry(default_actions())).playbooks[0]
+    store = IncidentStore(settings.data_dir / "incidents.sqlite3")
+    incident_id = new_event_id()
+    seen = event.received_at.isoformat()
+    first = StepRecord(
+        index=0,
+        action="docker:snapshot",
+        status="done",
+        detail="taken before the crash",
+        started_at=seen,
+        duration_ms=1.0,
+        attempts=1,
+    )
+    store.dispatch(
+        1,
+        [
+            NewIncident(
+                id=incident_id,
+                playbook=loaded.name,
+                playbook_digest=loaded.digest,
+                playbook_file=loaded.where,
+                target=target.id[:12],
+                container_id=target.id[:12],
+                container_name=target.name,
+                image=None,
+                state="running",
+                reason=None,
+                dry_run=0,
+                event_source="falco",
+                event_name=event.name,
+                priority="Notice",
+                first_event=event.id,
+                event_count=1,
+                first_seen=seen,
+                last_seen=seen,
+                opened_at=now(),
+            )
+        ],
+        [],
+    )
+    store.save_step(incident_id, first)
+    store.close()
+
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.state == "contained"
+    assert incident.steps[0].detail == "taken before the crash"
+    assert [s.status for s in incident.steps[1:]] == ["done", "done", "done"]
+    target.reload()
+    assert target.status == "paused"
+
+
+async def test_incident_views_and_release_over_http_with_the_admin_credential(
+    make_client: ClientFactory, playbooks: Path, containers: Any
+) -> None:
+    """GET lists and shows incidents; release needs the admin token, not the intake token."""
+    target = containers()
+    auth = AuthSettings(token=SecretStr("intake-token"), admin_token=SecretStr("admin-token"))
+    client = await make_client(playbooks=playbooks, limits=FAST, auth=auth)
+    intake = {"Authorization": "Bearer intake-token"}
+    await client.post("/v1/events/falco", json=shell(target), headers=intake)
+    await settle(client)
+    listing = await (await client.get("/v1/incidents", headers=intake)).json()
+    [summary] = listing["incidents"]
+    assert summary["state"] == "contained"
+    detail = await (await client.get(f"/v1/incidents/{summary['id']}", headers=intake)).json()
+    assert [s["action"] for s in detail["steps"]] == [
+        "docker:snapshot",
+        "docker:isolate",
+        "docker:pause",
+        "notify",
+    ]
+    assert detail["release_command"] == f"responder release {summary['id']}"
+    url = f"/v1/incidents/{summary['id']}/release"
+    assert (await client.post(url, headers=intake)).status == 401
+    released = await client.post(url, headers={"Authorization": "Bearer admin-token"})
+    assert released.status == 200
+    assert (await released.json())["state"] == "released"
+    target.reload()
+    assert target.status == "running"
+
+
+async def test_release_over_http_is_refused_without_an_admin_credential(
+    make_client: ClientFactory, playbooks: Path
+) -> None:
+    """With no admin token configured, changing endpoints answer 403 and say how to enable them."""
+    client = await make_client(playbooks=playbooks)
+    response = await client.post("/v1/incidents/" + "0" * 26 + "/release")
+    assert response.status == 403
+    assert "RESPONDER_ADMIN_TOKEN" in (await response.json())["message"]
