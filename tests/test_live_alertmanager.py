@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,15 +16,26 @@ from pydantic import SecretStr
 from responder.app import create_app
 from responder.journal import EventQuery
 from responder.settings import AuthSettings, Settings
-from responder.web.state import JOURNAL
+from responder.web.state import INCIDENTS, JOURNAL, WORKER
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    import docker
     from aiohttp.test_utils import TestServer
 
 TOKEN = "am-bearer-token-7f3a"
+PLAYBOOK = """\
+name: pause-compromised
+match:
+  alertnames: [ContainerCompromised]
+  status: firing
+steps:
+  - action: docker:pause
+  - action: notify
+    with: {channels: [oncall]}
+"""
 CONFIG = """
 route:
   receiver: responder
@@ -46,9 +58,12 @@ receivers:
 @pytest.fixture
 async def responder_server(aiohttp_server: Any, tmp_path: Path) -> TestServer:
     """The real app with a bearer token, listening on a real port."""
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "compromised.yaml").write_text(PLAYBOOK)
     settings = Settings(
         data_dir=tmp_path / "data",
-        playbooks=tmp_path / "playbooks",
+        playbooks=playbooks,
         auth=AuthSettings(token=SecretStr(TOKEN)),
     )
     server: TestServer = await aiohttp_server(create_app(settings))
@@ -92,11 +107,16 @@ async def alertmanager(responder_server: TestServer, tmp_path: Path) -> AsyncIte
         await process.wait()
 
 
-async def _post_alert(url: str, ends_at: datetime | None = None) -> None:
+async def _post_alert(
+    url: str,
+    ends_at: datetime | None = None,
+    alertname: str = "ContainerHighCPU",
+    container: str = "checkout-2",
+) -> None:
     alert: dict[str, Any] = {
         "labels": {
-            "alertname": "ContainerHighCPU",
-            "container": "checkout-2",
+            "alertname": alertname,
+            "container": container,
             "severity": "critical",
         },
         "annotations": {"summary": "checkout-2 above 95% CPU for 5m"},
@@ -138,3 +158,29 @@ async def test_live_alertmanager_delivers_firing_then_resolved(
     event = await responder_server.app[JOURNAL].event(resolved.id)
     assert event is not None
     assert event.raw["group"]["receiver"] == "responder"  # type: ignore[index,call-overload]
+
+
+@pytest.mark.docker
+async def test_live_alertmanager_alert_contains_the_named_container(
+    responder_server: TestServer,
+    alertmanager: str,
+    docker_client: docker.DockerClient,
+    test_image: str,
+) -> None:
+    """A real Alertmanager delivery naming a real container ends with that container paused."""
+    container = docker_client.containers.run(
+        test_image, ["sleep", "300"], detach=True, name=f"am-target-{secrets.token_hex(3)}"
+    )
+    try:
+        await _post_alert(
+            alertmanager, alertname="ContainerCompromised", container=str(container.name)
+        )
+        async with asyncio.timeout(30):
+            await _wait_for(responder_server, "firing")
+            await responder_server.app[WORKER].idle()
+        rows = await responder_server.app[INCIDENTS].run(lambda store: store.list(10))
+        assert [(r.playbook, r.state) for r in rows] == [("pause-compromised", "contained")]
+        container.reload()
+        assert container.status == "paused"
+    finally:
+        container.remove(force=True)
