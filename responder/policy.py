@@ -13,7 +13,7 @@ from responder.durations import Duration
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Incidents", "Limits", "PositiveDuration", "Protection"]
+__all__ = ["IncidentSettings", "Limits", "PositiveDuration", "Protection"]
 
 _Model = ConfigDict(frozen=True, extra="forbid")
 
@@ -110,7 +110,7 @@ class Limits(BaseModel):
         return self
 
 
-class Incidents(BaseModel):
+class IncidentSettings(BaseModel):
     """How incidents are opened."""
 
     model_config = _Model

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from responder.channels import CHANNEL_KINDS, Channel, ChannelName, LogChannel
 from responder.errors import ConfigError
-from responder.policy import Incidents, Limits, Protection
+from responder.policy import IncidentSettings, Limits, Protection
 from responder.targets import TargetRules
 from responder.yamlfile import Located, describe_problem, load_yaml_documents
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from pydantic_core import ErrorDetails
 
-__all__ = ["ENVIRONMENT", "Incidents", "Limits", "Protection", "Settings", "load_settings"]
+__all__ = ["ENVIRONMENT", "IncidentSettings", "Limits", "Protection", "Settings", "load_settings"]
 
 _Model = ConfigDict(frozen=True, extra="forbid")
 
@@ -101,7 +101,7 @@ class Settings(BaseModel):
     )
     protection: Protection = Protection()
     limits: Limits = Limits()
-    incidents: Incidents = Incidents()
+    incidents: IncidentSettings = IncidentSettings()
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Settings:

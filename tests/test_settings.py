@@ -20,7 +20,7 @@ from responder.channels import (
 from responder.errors import ConfigError
 from responder.events import Priority
 from responder.secrets import SecretRef
-from responder.settings import Incidents, Limits, Protection, Settings, load_settings
+from responder.settings import IncidentSettings, Limits, Protection, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,7 +179,7 @@ def test_no_file_gives_safe_defaults_for_channels_protection_limits_and_incident
         retry_backoff=timedelta(seconds=1),
         retry_backoff_max=timedelta(seconds=30),
     )
-    assert settings.incidents == Incidents(cooldown=timedelta(minutes=10), dry_run=False)
+    assert settings.incidents == IncidentSettings(cooldown=timedelta(minutes=10), dry_run=False)
 
 
 def test_webhook_channel_is_parsed_with_headers_signature_and_timeout(tmp_path: Path) -> None:
@@ -677,7 +677,7 @@ def test_retry_backoff_max_below_the_initial_backoff_is_refused(tmp_path: Path) 
 def test_incidents_cooldown_and_dry_run_are_read_from_the_file(tmp_path: Path) -> None:
     """The default cooldown and global dry-run come from the `incidents` section."""
     settings = load_yaml(tmp_path, "incidents:\n  cooldown: 30m\n  dry_run: true\n")
-    assert settings.incidents == Incidents(cooldown=timedelta(minutes=30), dry_run=True)
+    assert settings.incidents == IncidentSettings(cooldown=timedelta(minutes=30), dry_run=True)
 
 
 def test_dry_run_variable_sets_global_dry_run() -> None:

@@ -19,7 +19,7 @@ from responder.intake.falco import FalcoPayload, falco_event
 from responder.journal import Journal
 from responder.metrics import Metrics
 from responder.playbooks import load_playbooks
-from responder.policy import Incidents, Limits, Protection
+from responder.policy import IncidentSettings, Limits, Protection
 from responder.release import release_incident
 from responder.settings import AuthSettings
 from responder.web.state import ACTIONS, ENGINE, INCIDENTS, SETTINGS, WORKER
@@ -163,7 +163,9 @@ async def test_dry_run_leaves_the_container_untouched(
 ) -> None:
     """Global dry-run: every container step says "would", the container still runs on its network."""
     target = containers()
-    client = await make_client(playbooks=playbooks, limits=FAST, incidents=Incidents(dry_run=True))
+    client = await make_client(
+        playbooks=playbooks, limits=FAST, incidents=IncidentSettings(dry_run=True)
+    )
     await client.post("/v1/events/falco", json=shell(target))
     await settle(client)
     [incident] = await incidents_of(client)
