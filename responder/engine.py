@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -112,12 +114,29 @@ class SdkEngine:
             try:
                 return fn(self._get_client())
             except Exception as exc:
+                if isinstance(exc, requests.exceptions.ConnectionError):
+                    self._forget_client()
                 mapped = classify(exc)
                 if mapped is exc:
                     raise
                 raise mapped from exc
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _forget_client(self) -> None:
+        """After a refused connection, start again from our own socket probe.
+
+        docker-py leaves the refused socket unclosed (docker/docker-py#3356); collecting it now
+        closes its descriptor, and until the engine answers again the probe, not the SDK,
+        meets the refusals.
+        """
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
 
     async def ping(self) -> None:
         """Raise TransientError if the engine does not answer."""

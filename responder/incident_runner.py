@@ -13,8 +13,9 @@ from responder import __version__
 from responder.actions import ActionContext
 from responder.containers import own_container_id
 from responder.errors import ResponderError
+from responder.incidents import StepRecord, now
 from responder.planning import template_context
-from responder.steps import Gate, StepPlan, run_step, window_start
+from responder.steps import Gate, StepPlan, retry_policy, run_step, window_start
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from responder.containers import ContainerInfo
     from responder.engine import DockerEngine
     from responder.events import Event
-    from responder.incidents import IncidentRecord, Incidents, StepRecord
+    from responder.incidents import IncidentRecord, Incidents
     from responder.journal import Journal
     from responder.playbooks import LoadedPlaybook, PlaybookSet
     from responder.settings import Settings
@@ -99,6 +100,21 @@ class IncidentRunner:
             log.warning("cannot look up container %s: %s", ref, exc)
             return None
 
+    async def _resolve(self, ref: str) -> ContainerInfo | str | None:
+        """The live container; None when it is gone; the fault when the engine does not answer.
+
+        An engine that does not answer is a transient fault, retried like a step, never
+        mistaken for a missing container.
+        """
+        retrying = retry_policy(self._settings.limits)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._engine.container(ref)
+        except ResponderError as exc:
+            return f"the Docker engine does not answer: {exc}"
+        return None  # pragma: no cover - tenacity returns or reraises
+
     async def run(self, incident_id: str) -> None:
         """Run (or resume) one incident; faults are logged, never raised."""
         try:
@@ -124,10 +140,17 @@ class IncidentRunner:
             )
             await self._incidents.run(lambda store: store.finish(incident_id, "failed", why))
             return
-        container = await self.lookup(record.target) if record.target else None
+        found = await self._resolve(record.target) if record.target else None
+        container = found if not isinstance(found, str) else None
         lock = self._locks[container.id if container else (record.target or f"host:{incident_id}")]
         async with self._slots, lock:
-            await self._steps(record, loaded, event, container)
+            await self._steps(
+                record,
+                loaded,
+                event,
+                container,
+                unreachable=found if isinstance(found, str) else None,
+            )
 
     async def _gate(  # noqa: PLR0911 - one return per safety rule, in order of precedence
         self,
@@ -137,11 +160,14 @@ class IncidentRunner:
         container: ContainerInfo | None,
         *,
         dry_run: bool,
+        unreachable: str | None,
     ) -> Gate:
         if event.status == "resolved":
             return Gate("resolved alert: containment never runs", "resolved")
         if record.target is None:
             return Gate("no container to act on (host event or none named)")
+        if unreachable is not None:
+            return Gate(unreachable, "failed")
         if container is None:
             return Gate(f"container {record.target!r} not found on the engine", "failed")
         if (
@@ -179,9 +205,13 @@ class IncidentRunner:
         loaded: LoadedPlaybook,
         event: Event,
         container: ContainerInfo | None,
+        *,
+        unreachable: str | None,
     ) -> None:
         dry_run = self._settings.incidents.dry_run or loaded.playbook.dry_run
-        gate = await self._gate(record, loaded, event, container, dry_run=dry_run)
+        gate = await self._gate(
+            record, loaded, event, container, dry_run=dry_run, unreachable=unreachable
+        )
         context = template_context(event, container, loaded, record.id)
         ctx = ActionContext(
             engine=self._engine,
@@ -190,20 +220,27 @@ class IncidentRunner:
             dry_run=dry_run,
             versions=await self._engine_versions(),
         )
-        done = {step.index: step for step in record.steps if step.status != "pending"}
+        recorded = {step.index: step for step in record.steps}
         records: list[StepRecord] = []
         for index, step in enumerate(loaded.playbook.steps):
-            result = done.get(index)
-            if result is None:
+            result = recorded.get(index)
+            if result is None or result.status == "pending":
+                # "pending" was saved just before a run that a crash cut short: it may have
+                # made its change already, which the action then reports as "already".
+                resumed = result is not None
                 action = self._actions.get(step.action)
                 assert action is not None  # noqa: S101 - the loader checked every action
                 summary = _summary(record, event, container, records, gate)
                 plan = StepPlan(index, step, action, context, container, event, gate)
+                await self._save(
+                    record.id, StepRecord(index=index, action=step.action, started_at=now())
+                )
                 result = await run_step(
                     plan,
                     dataclasses.replace(ctx, summary=summary),
                     self._templates,
                     self._settings.limits,
+                    resumed=resumed,
                 )
                 await self._save(record.id, result)
             records.append(result)

@@ -33,6 +33,17 @@ async def _undo(
         return ReleaseOutcome(status="failed", detail=f"{step.action}: could not be undone: {exc}")
 
 
+def _ours(step: StepRecord) -> bool:
+    """Whether this incident made the change this step undoes.
+
+    "already" counts only when this step itself may have made it: resumed after a crash, or
+    retried after an attempt that timed out.
+    """
+    if step.undo is None:
+        return False
+    return step.status == "done" or (step.status == "already" and bool(step.data.get("resumed")))
+
+
 async def _save(incidents: Incidents, incident_id: str, step: StepRecord) -> None:
     await incidents.run(lambda store: store.save_step(incident_id, step))
 
@@ -59,7 +70,7 @@ async def release_incident(
     )
     released: list[StepRecord] = []
     for step in sorted(record.steps, key=lambda s: s.index, reverse=True):
-        if step.undo is None:
+        if not _ours(step):
             continue
         outcome = await _undo(step, actions, ctx, ref)
         updated = step.model_copy(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from responder.policy import Limits
     from responder.templates import Templates
 
-__all__ = ["Gate", "StepPlan", "run_step", "window_start"]
+__all__ = ["Gate", "StepPlan", "retry_policy", "run_step", "window_start"]
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +74,7 @@ async def _attempts(
     timeout = (plan.step.timeout or limits.step_timeout).total_seconds()
     retries = limits.retries if plan.step.retries is None else plan.step.retries
     attempts = 0
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(retries + 1),
-        wait=wait_exponential(
-            multiplier=limits.retry_backoff.total_seconds(),
-            max=limits.retry_backoff_max.total_seconds(),
-        ),
-        retry=retry_if_exception_type(TransientError),
-        reraise=True,
-    )
+    retrying = retry_policy(limits, retries)
     async for attempt in retrying:
         with attempt:
             attempts += 1
@@ -96,7 +88,12 @@ async def _attempts(
 
 
 async def run_step(
-    plan: StepPlan, ctx: ActionContext, templates: Templates, limits: Limits
+    plan: StepPlan,
+    ctx: ActionContext,
+    templates: Templates,
+    limits: Limits,
+    *,
+    resumed: bool = False,
 ) -> StepRecord:
     """Render, check safety, run with retries; always returns a record, never raises."""
     started = time.perf_counter()
@@ -147,6 +144,9 @@ async def run_step(
             else 1,
             error=str(exc),
         )
+    data = dict(outcome.data)
+    if outcome.status == "already" and (resumed or attempts > 1):
+        data["resumed"] = True  # an earlier attempt may have made the change: release undoes it
     return StepRecord(
         index=plan.index,
         action=plan.step.action,
@@ -158,7 +158,20 @@ async def run_step(
         attempts=attempts,
         undo=outcome.undo,
         artifacts=outcome.artifacts,
-        data=outcome.data,
+        data=data,
+    )
+
+
+def retry_policy(limits: Limits, retries: int | None = None) -> AsyncRetrying:
+    """Transient faults only, with exponential backoff capped by the limits; others raise at once."""
+    return AsyncRetrying(
+        stop=stop_after_attempt((limits.retries if retries is None else retries) + 1),
+        wait=wait_exponential(
+            multiplier=limits.retry_backoff.total_seconds(),
+            max=limits.retry_backoff_max.total_seconds(),
+        ),
+        retry=retry_if_exception_type(TransientError),
+        reraise=True,
     )
 
 

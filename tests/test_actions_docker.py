@@ -119,12 +119,12 @@ async def test_pause_freezes_the_container_and_records_unpause(
 async def test_pause_of_a_paused_container_is_already(
     ctx: ActionContext, resources: Resources
 ) -> None:
-    """Pausing twice is a success that says "already" and leaves nothing to undo."""
+    """Pausing twice is a success that says "already"; its undo serves only a resumed step."""
     container = resources.container()
     await Pause().run(ctx, NoParams(), container)
     outcome = await Pause().run(ctx, NoParams(), container)
     assert (outcome.status, outcome.detail) == ("already", f"{container.name} was already paused")
-    assert outcome.undo is None
+    assert outcome.undo == {"unpause": True}
 
 
 async def test_pause_release_unpauses(ctx: ActionContext, resources: Resources) -> None:
@@ -164,13 +164,13 @@ async def test_stop_stops_the_container_and_records_start(
 async def test_stop_of_a_stopped_container_is_already(
     ctx: ActionContext, resources: Resources
 ) -> None:
-    """Stopping a stopped container says "already" and records no start for release."""
+    """Stopping a stopped container says "already"; its undo serves only a resumed step."""
     container = resources.container()
     await Stop().run(ctx, StopParams(timeout=1), container)
     outcome = await Stop().run(ctx, StopParams(timeout=1), container)
     assert outcome.status == "already"
     assert outcome.detail == f"{container.name} was already stopped (exited)"
-    assert outcome.undo is None
+    assert outcome.undo == {"start": True}
 
 
 async def test_stop_release_starts_the_container(ctx: ActionContext, resources: Resources) -> None:

@@ -50,7 +50,14 @@ class Pause(Action):
         def pause(client: docker.DockerClient) -> StepOutcome:
             now = live(client, container.id)
             if now.paused:
-                return StepOutcome(status="already", detail=f"{now.name} was already paused")
+                # The undo is kept so that a step resumed after a crash (it paused, then the
+                # process died before recording it) can still be released; release undoes
+                # an "already" only for resumed steps.
+                return StepOutcome(
+                    status="already",
+                    detail=f"{now.name} was already paused",
+                    undo={"unpause": True},
+                )
             if not now.running:
                 return StepOutcome(
                     status="already",
@@ -112,8 +119,10 @@ class Stop(Action):
         def stop(client: docker.DockerClient) -> StepOutcome:
             now = live(client, container.id)
             if not now.running:
-                return StepOutcome(
-                    status="already", detail=f"{now.name} was already stopped ({now.status})"
+                return StepOutcome(  # undo kept for resumed steps, as in Pause
+                    status="already",
+                    detail=f"{now.name} was already stopped ({now.status})",
+                    undo={"start": True},
                 )
             client.api.stop(now.id, timeout=params.timeout)
             was = " (it was paused)" if now.paused else ""
