@@ -115,6 +115,50 @@ async def get_incident(client: TestClient[Any, Application], incident_id: str) -
     return await client.app[INCIDENTS].run(lambda s: s.get(incident_id))
 
 
+async def seed_running_incident(
+    data_dir: Path, playbooks: Path, target: Any, steps: list[StepRecord]
+) -> str:
+    """Leave the data directory as a crash would: the event journaled and dispatched, the
+    incident "running" with `steps` recorded. Returns the incident id.
+    """
+    journal = Journal(data_dir, Metrics())
+    await journal.open()
+    body = shell(target)
+    event = falco_event(FalcoPayload.model_validate(body), body, datetime.now(UTC))
+    await journal.append([event])
+    await journal.close()
+    loaded = load_playbooks([playbooks], ActionRegistry(default_actions())).playbooks[0]
+    store = IncidentStore(data_dir / "incidents.sqlite3")
+    incident_id = new_event_id()
+    seen = event.received_at.isoformat()
+    incident = NewIncident(
+        id=incident_id,
+        playbook=loaded.name,
+        playbook_digest=loaded.digest,
+        playbook_file=loaded.where,
+        target=target.id[:12],
+        container_id=target.id[:12],
+        container_name=target.name,
+        image=None,
+        state="running",
+        reason=None,
+        dry_run=0,
+        event_source="falco",
+        event_name=event.name,
+        priority="Notice",
+        first_event=event.id,
+        event_count=1,
+        first_seen=seen,
+        last_seen=seen,
+        opened_at=now(),
+    )
+    store.dispatch(1, [incident], [])
+    for step in steps:
+        store.save_step(incident_id, step)
+    store.close()
+    return incident_id
+
+
 async def test_posted_event_contains_the_container_with_hashed_evidence(
     make_client: ClientFactory,
     playbooks: Path,
@@ -248,16 +292,7 @@ async def test_restart_resumes_an_unfinished_incident_after_its_last_recorded_st
 ) -> None:
     """An incident left "running" with step 1 recorded resumes at step 2 on start-up."""
     target = containers()
-    journal = Journal(settings.data_dir, Metrics())
-    await journal.open()
-    body = shell(target)
-    event = falco_event(FalcoPayload.model_validate(body), body, datetime.now(UTC))
-    await journal.append([event])
-    await journal.close()
-    loaded = load_playbooks([playbooks], ActionRegistry(default_actions())).playbooks[0]
-    store = IncidentStore(settings.data_dir / "incidents.sqlite3")
-    incident_id = new_event_id()
-    seen = event.received_at.isoformat()
+    seen = datetime.now(UTC).isoformat()
     first = StepRecord(
         index=0,
         action="docker:snapshot",
@@ -267,36 +302,7 @@ async def test_restart_resumes_an_unfinished_incident_after_its_last_recorded_st
         duration_ms=1.0,
         attempts=1,
     )
-    store.dispatch(
-        1,
-        [
-            NewIncident(
-                id=incident_id,
-                playbook=loaded.name,
-                playbook_digest=loaded.digest,
-                playbook_file=loaded.where,
-                target=target.id[:12],
-                container_id=target.id[:12],
-                container_name=target.name,
-                image=None,
-                state="running",
-                reason=None,
-                dry_run=0,
-                event_source="falco",
-                event_name=event.name,
-                priority="Notice",
-                first_event=event.id,
-                event_count=1,
-                first_seen=seen,
-                last_seen=seen,
-                opened_at=now(),
-            )
-        ],
-        [],
-    )
-    store.save_step(incident_id, first)
-    store.close()
-
+    await seed_running_incident(settings.data_dir, playbooks, target, [first])
     client = await make_client(playbooks=playbooks, limits=FAST)
     await settle(client)
     [incident] = await incidents_of(client)
@@ -345,3 +351,34 @@ async def test_release_over_http_is_refused_without_an_admin_credential(
     response = await client.post("/v1/incidents/" + "0" * 26 + "/release")
     assert response.status == 403
     assert "RESPONDER_ADMIN_TOKEN" in (await response.json())["message"]
+
+
+async def test_a_step_in_flight_at_a_crash_is_released_after_resuming(
+    make_client: ClientFactory, settings: Any, tmp_path: Path, containers: Any
+) -> None:
+    """Regression: a pause that landed before the crash resumed as "already" and release left it paused."""
+    playbooks = tmp_path / "pause-only"
+    playbooks.mkdir()
+    (playbooks / "p.yaml").write_text(
+        "name: pause-only\nmatch: {rules: [Terminal shell in container]}\nsteps:\n  - action: docker:pause\n"
+    )
+    target = containers()
+    pending = StepRecord(index=0, action="docker:pause", started_at=datetime.now(UTC).isoformat())
+    incident_id = await seed_running_incident(settings.data_dir, playbooks, target, [pending])
+    target.pause()  # the pause reached the engine; the crash came before its result was saved
+
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert (incident.state, incident.steps[0].status) == ("contained", "already")
+    app = client.app
+    result = await release_incident(
+        incident_id,
+        incidents=app[INCIDENTS],
+        engine=app[ENGINE],
+        actions=app[ACTIONS],
+        data_dir=app[SETTINGS].data_dir,
+    )
+    assert result.state == "released"
+    target.reload()
+    assert target.status == "running"
