@@ -118,8 +118,9 @@ async def get_incident(client: TestClient[Any, Application], incident_id: str) -
 async def seed_running_incident(
     data_dir: Path, playbooks: Path, target: Any, steps: list[StepRecord]
 ) -> str:
-    """Leave the data directory as a crash would: the event journaled and dispatched, the
-    incident "running" with `steps` recorded. Returns the incident id.
+    """Leave the data directory as a crash would; returns the incident id.
+
+    The event is journaled and dispatched, the incident "running" with `steps` recorded.
     """
     journal = Journal(data_dir, Metrics())
     await journal.open()
