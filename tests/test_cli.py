@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from responder.cli import main
+from responder.cli._common import settings_from
+from responder.cli._main import build_parser
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -108,3 +110,11 @@ def test_serve_refuses_to_start_with_a_bad_playbook(
     status = main(["serve", "--playbooks", str(playbooks), "--data-dir", str(tmp_path / "d")])
     assert status == 2
     assert "x.yaml:5: steps.0.with.channels.0: unknown channel 'pager'" in capsys.readouterr().err
+
+
+def test_serve_dry_run_flag_makes_every_playbook_a_dry_run() -> None:
+    """`serve --dry-run` sets the global dry-run, as RESPONDER_DRY_RUN does."""
+    args = build_parser().parse_args(["serve", "--dry-run"])
+    assert settings_from(args).incidents.dry_run is True
+    plain = build_parser().parse_args(["serve"])
+    assert settings_from(plain).incidents.dry_run is False
