@@ -126,7 +126,9 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     app[METRICS] = metrics
     app[IN_FLIGHT] = in_flight
     app[JOURNAL] = Journal(settings.data_dir, metrics)
-    app[ENGINE] = engine or SdkEngine(settings.docker)
+    # As many Docker calls at once as containers may be worked on at once (and a few for
+    # look-ups and readiness), so that `limits.concurrency` is not capped by the pool.
+    app[ENGINE] = engine or SdkEngine(settings.docker, max_workers=settings.limits.concurrency + 4)
     actions = ActionRegistry(default_actions())
     app[ACTIONS] = actions
     app[PLAYBOOKS] = startup_playbooks(settings, actions)

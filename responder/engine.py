@@ -91,6 +91,7 @@ class SdkEngine:
 
     def __init__(self, settings: DockerSettings, *, max_workers: int = 8) -> None:
         self._settings = settings
+        self._max_workers = max_workers
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="docker")
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
@@ -100,7 +101,11 @@ class SdkEngine:
             if self._client is None:
                 probe_socket(self._settings.url, self._settings.timeout)
                 # "auto" asks the engine its API version, so that old and new engines both work.
-                kwargs: dict[str, Any] = {"version": "auto", "timeout": self._settings.timeout}
+                kwargs: dict[str, Any] = {
+                    "version": "auto",
+                    "timeout": self._settings.timeout,
+                    "max_pool_size": self._max_workers,  # one connection per worker thread
+                }
                 if self._settings.url:
                     self._client = docker.DockerClient(base_url=self._settings.url, **kwargs)
                 else:
