@@ -40,7 +40,6 @@ import argparse
 import contextlib
 import dataclasses
 import http.client
-import io
 import json
 import os
 import platform
@@ -50,7 +49,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -75,13 +73,14 @@ from intake import (
     server,
 )
 
+from responder.testing import TEST_IMAGE, ensure_test_image
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator, Sequence
     from types import FrameType
 
 REPO = Path(__file__).resolve().parent.parent
-IMAGE = "responder-test/busybox:1"  # the tests' image, made the same way
-BUSYBOX_APPLETS = ("sh", "sleep", "ls", "cat", "echo", "top", "ps", "touch", "id")
+IMAGE = TEST_IMAGE  # the tests' image, made the same way
 SLEEPER = ["sleep", "3600"]  # a container left behind by a SIGKILLed run exits within the hour
 LABEL = "responder-bench"
 RULE = "Responder benchmark containment"
@@ -221,31 +220,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 # -- containers ------------------------------------------------------------------------------
 
 
-def busybox_tar() -> bytes:
-    """A one-binary root filesystem: the host's static busybox and a few applet links."""
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(busybox, arcname="bin/busybox")
-        for applet in BUSYBOX_APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type = tarfile.SYMTYPE
-            link.linkname = "busybox"
-            tar.addfile(link)
-        tmp = tarfile.TarInfo("tmp")
-        tmp.type = tarfile.DIRTYPE
-        tmp.mode = 0o1777
-        tar.addfile(tmp)
-    return buffer.getvalue()
-
-
 def ensure_image(client: docker.DockerClient) -> str:
     """The test image, imported without any registry when missing; says which."""
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        repository, tag = IMAGE.split(":")
-        client.api.import_image_from_data(busybox_tar(), repository=repository, tag=tag)
+    if ensure_test_image(client, IMAGE):
         return f"{IMAGE} (imported from the host's busybox)"
     return f"{IMAGE} (present)"
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import shutil
-import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +14,7 @@ from responder.app import create_app
 from responder.engine import probe_socket
 from responder.errors import TransientError
 from responder.settings import Settings
+from responder.testing import TEST_IMAGE, ensure_test_image
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -26,8 +24,6 @@ if TYPE_CHECKING:
 
     ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
 
-TEST_IMAGE = "responder-test/busybox:1"
-_BUSYBOX_APPLETS = ("sh", "sleep", "ls", "cat", "echo", "top", "ps", "touch", "id")
 _docker_state: dict[str, str | None] = {}
 
 
@@ -92,23 +88,6 @@ def make_client(aiohttp_client: Any, settings: Settings) -> ClientFactory:
     return make
 
 
-def _busybox_tar() -> bytes:
-    busybox = shutil.which("busybox") or "/bin/busybox"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        tar.add(busybox, arcname="bin/busybox")
-        for applet in _BUSYBOX_APPLETS:
-            link = tarfile.TarInfo(f"bin/{applet}")
-            link.type = tarfile.SYMTYPE
-            link.linkname = "busybox"
-            tar.addfile(link)
-        tmp = tarfile.TarInfo("tmp")
-        tmp.type = tarfile.DIRTYPE
-        tmp.mode = 0o1777
-        tar.addfile(tmp)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the real engine (tests using it carry the `docker` marker)."""
@@ -120,11 +99,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def test_image(docker_client: docker.DockerClient) -> str:
     """A local image holding a static busybox, imported without any registry."""
-    try:
-        docker_client.images.get(TEST_IMAGE)
-    except docker.errors.ImageNotFound:
-        repository, tag = TEST_IMAGE.split(":")
-        docker_client.api.import_image_from_data(_busybox_tar(), repository=repository, tag=tag)
+    ensure_test_image(docker_client)
     return TEST_IMAGE
 
 
