@@ -222,6 +222,9 @@ class IncidentRunner:
         )
         recorded = {step.index: step for step in record.steps}
         records: list[StepRecord] = []
+        # After a failed step, container steps are not run, but notify steps still are: the
+        # people on call most need to hear about the containment that did not happen.
+        step_gate = gate
         for index, step in enumerate(loaded.playbook.steps):
             result = recorded.get(index)
             if result is None or result.status == "pending":
@@ -231,7 +234,7 @@ class IncidentRunner:
                 action = self._actions.get(step.action)
                 assert action is not None  # noqa: S101 - the loader checked every action
                 summary = _summary(record, event, container, records, gate)
-                plan = StepPlan(index, step, action, context, container, event, gate)
+                plan = StepPlan(index, step, action, context, container, event, step_gate)
                 await self._save(
                     record.id, StepRecord(index=index, action=step.action, started_at=now())
                 )
@@ -244,8 +247,8 @@ class IncidentRunner:
                 )
                 await self._save(record.id, result)
             records.append(result)
-            if result.status == "failed" and not step.continue_on_error:
-                break
+            if result.status == "failed" and not step.continue_on_error and step_gate is gate:
+                step_gate = Gate(f"not run: step {index + 1} ({step.action}) failed")
         state = final_state(records, self._actions, gate, dry_run=dry_run)
         await self._incidents.run(lambda store: store.finish(record.id, state, gate.reason))
         log.info("incident %s: %s", record.id, state)

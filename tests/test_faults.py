@@ -150,8 +150,11 @@ async def test_daemon_gone_mid_incident_is_retried_then_failed_and_the_server_se
         [failed] = await incidents_of(client)
         assert failed.state == "failed"
         assert failed.finished_at is not None
-        [step] = failed.steps
+        step, *rest = failed.steps
         assert (step.action, step.status) == ("docker:snapshot", "failed")
+        assert [(r.status, r.detail) for r in rest] == [
+            ("skipped", "skipped: not run: step 1 (docker:snapshot) failed")
+        ] * 2
         assert step.attempts == FAST.retries + 1
         waited = FAST.retry_backoff + min(2 * FAST.retry_backoff, FAST.retry_backoff_max)
         assert step.duration_ms is not None

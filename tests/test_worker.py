@@ -383,3 +383,23 @@ async def test_a_step_in_flight_at_a_crash_is_released_after_resuming(
     assert result.state == "released"
     target.reload()
     assert target.status == "running"
+
+
+async def test_after_a_failed_step_container_steps_stop_but_notify_still_runs(
+    make_client: ClientFactory, playbooks: Path
+) -> None:
+    """A container that is gone: its steps fail or are not run, and on-call is still told."""
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    body = {
+        "rule": "Terminal shell in container",
+        "priority": "Notice",
+        "output": "shell in a container that is gone",
+        "output_fields": {"container.name": f"gone-{secrets.token_hex(4)}"},
+    }
+    await client.post("/v1/events/falco", json=body)
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.state == "failed"
+    assert [s.status for s in incident.steps] == ["failed", "skipped", "skipped", "done"]
+    assert "not found on the engine" in incident.steps[0].detail
+    assert incident.steps[3].action == "notify"
