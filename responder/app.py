@@ -9,6 +9,7 @@ from aiohttp import web
 
 from responder.actions import ActionRegistry, default_actions
 from responder.engine import DockerEngine, SdkEngine
+from responder.incident_runner import IncidentRunner
 from responder.incidents import Incidents
 from responder.intake import routes as intake_routes
 from responder.intake.routes import INTAKE_PATHS
@@ -59,7 +60,7 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     incidents = app[INCIDENTS]
     await incidents.open()
-    worker = Worker(
+    runner = IncidentRunner(
         settings=app[SETTINGS],
         journal=app[JOURNAL],
         incidents=incidents,
@@ -67,6 +68,13 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
         actions=app[ACTIONS],
         playbooks=app[PLAYBOOKS],
         templates=Templates(),
+    )
+    worker = Worker(
+        settings=app[SETTINGS],
+        journal=app[JOURNAL],
+        incidents=incidents,
+        playbooks=app[PLAYBOOKS],
+        runner=runner,
     )
     app[WORKER] = worker
     await worker.start()

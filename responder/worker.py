@@ -8,21 +8,18 @@ import logging
 from typing import TYPE_CHECKING
 
 from responder.events import new_event_id
-from responder.incident_runner import IncidentRunner
 from responder.incidents import NewIncident, now
 from responder.matching import match_event
 from responder.steps import window_start
 
 if TYPE_CHECKING:
-    from responder.actions import ActionRegistry
     from responder.containers import ContainerInfo
-    from responder.engine import DockerEngine
     from responder.events import Event
+    from responder.incident_runner import IncidentRunner
     from responder.incidents import Incidents
     from responder.journal import Journal
     from responder.playbooks import LoadedPlaybook, PlaybookSet
     from responder.settings import Settings
-    from responder.templates import Templates
 
 __all__ = ["Worker"]
 
@@ -40,24 +37,14 @@ class Worker:
         settings: Settings,
         journal: Journal,
         incidents: Incidents,
-        engine: DockerEngine,
-        actions: ActionRegistry,
         playbooks: PlaybookSet,
-        templates: Templates,
+        runner: IncidentRunner,
     ) -> None:
         self._settings = settings
         self._journal = journal
         self._incidents = incidents
         self._playbooks = playbooks
-        self._runner = IncidentRunner(
-            settings=settings,
-            journal=journal,
-            incidents=incidents,
-            engine=engine,
-            actions=actions,
-            playbooks=playbooks,
-            templates=templates,
-        )
+        self._runner = runner
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
