@@ -8,14 +8,20 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from responder.actions import ActionRegistry, default_actions
+from responder.audit import AUDIT_FILE, AuditLog
 from responder.engine import DockerEngine, SdkEngine
+from responder.followup import FollowUp
 from responder.incident_runner import IncidentRunner
 from responder.incidents import Incidents
 from responder.intake import routes as intake_routes
 from responder.intake.routes import INTAKE_PATHS
 from responder.journal import Journal
 from responder.metrics import Metrics
+from responder.notifications import Notifications
+from responder.notifiers import build_notifiers
+from responder.outbox import Deliverer, Outbox
 from responder.playbooks import PlaybookSet, load_playbooks
+from responder.reports._writer import ReportWriter
 from responder.templates import Templates
 from responder.web import health, incidents, views
 from responder.web.auth import Authenticator, auth_middleware
@@ -23,11 +29,15 @@ from responder.web.errors import error_middleware
 from responder.web.inflight import InFlight
 from responder.web.state import (
     ACTIONS,
+    AUDIT,
+    DELIVERER,
     ENGINE,
+    FOLLOWUP,
     IN_FLIGHT,
     INCIDENTS,
     JOURNAL,
     METRICS,
+    OUTBOX,
     PLAYBOOKS,
     SETTINGS,
     WORKER,
@@ -42,6 +52,32 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+
+
+async def _audit_ctx(app: web.Application) -> AsyncIterator[None]:
+    audit = app[AUDIT]
+    await audit.open()
+    log.info("audit log at %s", audit.path)
+    yield
+    await audit.close()
+
+
+async def _outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    outbox = app[OUTBOX]
+    await outbox.open()
+    settings = app[SETTINGS]
+    deliverer = Deliverer(
+        outbox=outbox,
+        notifiers=build_notifiers(settings.channels),
+        settings=settings.notifications,
+        metrics=app[METRICS],
+        audit=app[AUDIT],
+    )
+    app[DELIVERER] = deliverer
+    await deliverer.start()
+    yield
+    await deliverer.stop()
+    await outbox.close()
 
 
 async def _journal_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -60,6 +96,32 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     incidents = app[INCIDENTS]
     await incidents.open()
+    settings = app[SETTINGS]
+    templates = Templates()
+    audit = app[AUDIT]
+    notifications = Notifications(
+        channels=settings.channels,
+        outbox=app[OUTBOX],
+        templates=templates,
+        audit=audit,
+        data_dir=settings.data_dir,
+        public_url=settings.server.public_url,
+    )
+    reports = ReportWriter(
+        incidents=incidents,
+        event=app[JOURNAL].event,
+        outbox=app[OUTBOX],
+        audit=audit,
+        data_dir=settings.data_dir,
+        public_url=settings.server.public_url,
+    )
+    followup = FollowUp(
+        audit=audit,
+        notifications=notifications,
+        write_report=reports.write,
+        event=app[JOURNAL].event,
+    )
+    app[FOLLOWUP] = followup
     runner = IncidentRunner(
         settings=app[SETTINGS],
         journal=app[JOURNAL],
@@ -67,7 +129,8 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
         engine=app[ENGINE],
         actions=app[ACTIONS],
         playbooks=app[PLAYBOOKS],
-        templates=Templates(),
+        templates=templates,
+        followup=followup,
     )
     worker = Worker(
         settings=app[SETTINGS],
@@ -75,6 +138,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
         incidents=incidents,
         playbooks=app[PLAYBOOKS],
         runner=runner,
+        audit=audit,
     )
     app[WORKER] = worker
     await worker.start()
@@ -103,6 +167,7 @@ def startup_playbooks(settings: Settings, actions: ActionRegistry) -> PlaybookSe
 
 def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web.Application:
     """The whole service as an aiohttp application; raises ConfigError on a bad setting or file."""
+    settings.check_secrets()  # a channel that cannot authenticate fails now, not at 3 a.m.
     metrics = Metrics()
     authenticator = Authenticator(
         settings.read_token(),
@@ -141,7 +206,10 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     app[ACTIONS] = actions
     app[PLAYBOOKS] = startup_playbooks(settings, actions)
     app[INCIDENTS] = Incidents(settings.data_dir)
-    app.cleanup_ctx.extend([_journal_ctx, _engine_ctx, _worker_ctx])
+    app[OUTBOX] = Outbox(settings.data_dir)
+    app[AUDIT] = AuditLog(settings.data_dir / AUDIT_FILE, on_error=metrics.audit_errors.inc)
+    # Opened in this order, closed in reverse: the audit log outlives everything that writes it.
+    app.cleanup_ctx.extend([_audit_ctx, _journal_ctx, _engine_ctx, _outbox_ctx, _worker_ctx])
     app.add_routes(
         [*intake_routes.routes(), *views.routes(), *incidents.routes(), *health.routes()]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from email.utils import parseaddr
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from responder.errors import ConfigError
 from responder.events import Priority, PriorityName
 from responder.policy import PositiveDuration
 from responder.secrets import SecretRef
+from responder.templates import Templates
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -100,7 +102,15 @@ def _address(value: str) -> str:
     return value
 
 
+def _template(value: str) -> str:
+    problems = Templates().problems(value)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
 ChannelName = Annotated[str, AfterValidator(_channel_name)]
+MessageTemplate = Annotated[str, AfterValidator(_template)]
 PriorityLevel = Annotated[PriorityName, PlainSerializer(lambda p: p.label, return_type=str)]
 HttpUrlText = Annotated[str, AfterValidator(check_http_url)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
@@ -113,7 +123,7 @@ class _Channel(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    template: str | None = Field(
+    template: MessageTemplate | None = Field(
         default=None, description="message template (sandboxed Jinja); the kind's default if unset"
     )
     min_priority: PriorityLevel | None = Field(
@@ -245,6 +255,9 @@ class EmailChannel(_Channel):
     password: SecretRef | None = Field(default=None, description="SMTP password, by reference")
     sender: EmailAddress = Field(description="the From address")
     recipients: tuple[EmailAddress, ...] = Field(min_length=1, description="the To addresses")
+    ca_file: Path | None = Field(
+        default=None, description="PEM bundle to trust instead of the system CAs (internal CA)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -254,9 +267,11 @@ class EmailChannel(_Channel):
         return data
 
     @model_validator(mode="after")
-    def _login_pair(self) -> EmailChannel:
+    def _login_and_tls(self) -> EmailChannel:
         if (self.username is None) != (self.password is None):
             raise ValueError("give both username and password, or neither")
+        if self.ca_file is not None and self.security == "none":
+            raise ValueError("ca_file needs security starttls or tls")
         return self
 
 

@@ -13,45 +13,31 @@ from responder import __version__
 from responder.actions import ActionContext
 from responder.containers import own_container_id
 from responder.errors import ResponderError
+from responder.gates import SafetyGates, final_state
 from responder.incidents import StepRecord, now
+from responder.messages import MessageFacts
+from responder.notifiers import MessageStep
 from responder.planning import template_context
-from responder.steps import Gate, StepPlan, retry_policy, run_step, window_start
+from responder.steps import Gate, StepPlan, retry_policy, run_step
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
+    from typing import Any
 
-    from responder.actions import ActionRegistry
+    from responder.actions import ActionRegistry, NotifySink
     from responder.containers import ContainerInfo
     from responder.engine import DockerEngine
     from responder.events import Event
+    from responder.followup import FollowUp
     from responder.incidents import IncidentRecord, Incidents
     from responder.journal import Journal
     from responder.playbooks import LoadedPlaybook, PlaybookSet
     from responder.settings import Settings
     from responder.templates import Templates
 
-__all__ = ["IncidentRunner", "final_state"]
+__all__ = ["IncidentRunner"]
 
 log = logging.getLogger(__name__)
-
-
-def final_state(
-    records: list[StepRecord], actions: ActionRegistry, gate: Gate, *, dry_run: bool
-) -> str:
-    """The incident's state from its steps: explicit about partial containment."""
-
-    def changes(record: StepRecord) -> bool:
-        action = actions.get(record.action)
-        return bool(action and action.changes_container and record.status in ("done", "already"))
-
-    changed = any(changes(r) for r in records)
-    if any(r.status == "failed" for r in records):
-        return "partially contained" if changed else "failed"
-    if gate.state:
-        return gate.state
-    if dry_run:
-        return "dry-run"
-    return "contained" if changed else "notified"
 
 
 class IncidentRunner:
@@ -67,6 +53,7 @@ class IncidentRunner:
         actions: ActionRegistry,
         playbooks: PlaybookSet,
         templates: Templates,
+        followup: FollowUp,
     ) -> None:
         self._settings = settings
         self._journal = journal
@@ -75,9 +62,12 @@ class IncidentRunner:
         self._actions = actions
         self._playbooks = playbooks
         self._templates = templates
+        self._notifications = followup.notifications
+        self._audit = followup.audit
+        self._write_report = followup.write_report
+        self._gates = SafetyGates(settings, incidents, actions, own_container_id())
         self._slots = asyncio.Semaphore(settings.limits.concurrency)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._self_id = own_container_id()
         self._versions: dict[str, str] = {"responder": __version__}
 
     @contextlib.asynccontextmanager
@@ -152,53 +142,6 @@ class IncidentRunner:
                 unreachable=found if isinstance(found, str) else None,
             )
 
-    async def _gate(  # noqa: PLR0911 - one return per safety rule, in order of precedence
-        self,
-        record: IncidentRecord,
-        loaded: LoadedPlaybook,
-        event: Event,
-        container: ContainerInfo | None,
-        *,
-        dry_run: bool,
-        unreachable: str | None,
-    ) -> Gate:
-        if event.status == "resolved":
-            return Gate("resolved alert: containment never runs", "resolved")
-        if record.target is None:
-            return Gate("no container to act on (host event or none named)")
-        if unreachable is not None:
-            return Gate(unreachable, "failed")
-        if container is None:
-            return Gate(f"container {record.target!r} not found on the engine", "failed")
-        if (
-            self._settings.protection.protect_self
-            and self._self_id
-            and self._self_id.startswith(container.id)
-        ):
-            return Gate("protected (the responder's own container)", "protected")
-        why = self._settings.protection.reason(
-            name=container.name, image=container.image, labels=container.labels
-        )
-        if why:
-            return Gate(f"protected ({why})", "protected")
-        changes = any(
-            (a := self._actions.get(s.action)) and a.changes_container
-            for s in loaded.playbook.steps
-        )
-        if changes and not dry_run:
-            limits = self._settings.limits
-            since = window_start(limits.window)
-            allowed = await self._incidents.run(
-                lambda store: store.claim_containment(record.id, since, limits.max_containments)
-            )
-            if not allowed:
-                return Gate(
-                    f"HELD by the containment limit ({limits.max_containments} per window): "
-                    "notified, not contained",
-                    "held",
-                )
-        return Gate(None)
-
     async def _steps(
         self,
         record: IncidentRecord,
@@ -209,9 +152,11 @@ class IncidentRunner:
         unreachable: str | None,
     ) -> None:
         dry_run = self._settings.incidents.dry_run or loaded.playbook.dry_run
-        gate = await self._gate(
+        gate = await self._gates.decide(
             record, loaded, event, container, dry_run=dry_run, unreachable=unreachable
         )
+        if gate.state in ("protected", "held"):
+            self._audit.record(f"incident.{gate.state}", incident=record.id, reason=gate.reason)
         context = template_context(event, container, loaded, record.id)
         ctx = ActionContext(
             engine=self._engine,
@@ -233,25 +178,87 @@ class IncidentRunner:
                 resumed = result is not None
                 action = self._actions.get(step.action)
                 assert action is not None  # noqa: S101 - the loader checked every action
-                summary = _summary(record, event, container, records, gate)
                 plan = StepPlan(index, step, action, context, container, event, step_gate)
                 await self._save(
                     record.id, StepRecord(index=index, action=step.action, started_at=now())
                 )
+                self._audit.record(
+                    "step.started",
+                    incident=record.id,
+                    index=index,
+                    action=step.action,
+                    resumed=resumed,
+                )
+                sink = self._sink(record, loaded, context, records, gate, dry_run=dry_run)
                 result = await run_step(
                     plan,
-                    dataclasses.replace(ctx, summary=summary),
+                    dataclasses.replace(ctx, notify=sink),
                     self._templates,
                     self._settings.limits,
                     resumed=resumed,
                 )
                 await self._save(record.id, result)
+                self._audit.record(
+                    "step.finished",
+                    incident=record.id,
+                    index=index,
+                    action=step.action,
+                    status=result.status,
+                    detail=result.detail,
+                    error=result.error,
+                    attempts=result.attempts,
+                    duration_ms=result.duration_ms,
+                )
             records.append(result)
             if result.status == "failed" and not step.continue_on_error and step_gate is gate:
                 step_gate = Gate(f"not run: step {index + 1} ({step.action}) failed")
         state = final_state(records, self._actions, gate, dry_run=dry_run)
         await self._incidents.run(lambda store: store.finish(record.id, state, gate.reason))
+        self._audit.record("incident.finished", incident=record.id, state=state, reason=gate.reason)
         log.info("incident %s: %s", record.id, state)
+        await self._write_report(record.id)
+
+    def _sink(
+        self,
+        record: IncidentRecord,
+        loaded: LoadedPlaybook,
+        context: dict[str, Any],
+        records: Sequence[StepRecord],
+        gate: Gate,
+        *,
+        dry_run: bool,
+    ) -> NotifySink:
+        """What a `notify` step queues: the incident as it stands at that step."""
+        done = list(records)
+        ahead = [
+            MessageStep(action=s.action, status="pending", detail="next")
+            for s in loaded.playbook.steps[len(done) + 1 :]
+            if s.action != "notify"
+        ]
+        changes_ahead = any(
+            (a := self._actions.get(s.action)) and a.changes_container and not gate.reason
+            for s in loaded.playbook.steps[len(done) + 1 :]
+        )
+        state = (
+            "running" if changes_ahead else final_state(done, self._actions, gate, dry_run=dry_run)
+        )
+        undoable = not dry_run and any(r.undo is not None for r in done)
+        facts = MessageFacts(
+            record=record,
+            context=context,
+            steps=[*done, *ahead],
+            state=state,
+            dry_run=dry_run,
+            report=self._notifications.report(record),
+            release_command=record.release_command() if undoable or changes_ahead else None,
+        )
+        index = len(done)
+
+        async def notify(channels: Sequence[str], note: str | None) -> str:
+            facts.note = note
+            return await self._notifications.for_step(facts, index, channels)
+
+        return notify
 
     async def _save(self, incident_id: str, step: StepRecord) -> None:
         """Durable before the next step starts: a restart resumes after it."""
@@ -263,20 +270,3 @@ class IncidentRunner:
                 version = await self._engine.version()
                 self._versions["docker"] = str(version.get("Version", "unknown"))
         return dict(self._versions)
-
-
-def _summary(
-    record: IncidentRecord,
-    event: Event,
-    container: ContainerInfo | None,
-    records: list[StepRecord],
-    gate: Gate,
-) -> str:
-    where = container.name if container else (record.target or "no container")
-    host = f" on {event.hostname}" if event.hostname else ""
-    done = "; ".join(f"{r.action}: {r.detail}" for r in records) or "nothing yet"
-    held = f" {gate.reason}." if gate.reason else ""
-    return (
-        f"{event.priority.label}: {event.name}{host}, container {where}. Playbook {record.playbook}: "
-        f"{done}.{held} Undo: responder release {record.id}"
-    )

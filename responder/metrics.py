@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["Metrics"]
 
@@ -38,6 +38,30 @@ class Metrics:
         self.journal_errors = Counter(
             "responder_journal_errors",
             "Journal commits that failed; their requests were answered 503.",
+            registry=self.registry,
+        )
+
+        self.notifications = Counter(
+            "responder_notifications",
+            "Notification delivery attempts by channel and outcome (sent, retry, failed).",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.outbox_pending = Gauge(
+            "responder_outbox_pending",
+            "Notifications queued and not yet delivered, by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.outbox_failing = Gauge(
+            "responder_outbox_failing",
+            "Queued notifications whose last delivery attempt failed, by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.audit_errors = Counter(
+            "responder_audit_errors",
+            "Audit lines that could not be written.",
             registry=self.registry,
         )
 

@@ -13,7 +13,13 @@ from responder.durations import Duration
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["IncidentSettings", "Limits", "PositiveDuration", "Protection"]
+__all__ = [
+    "IncidentSettings",
+    "Limits",
+    "NotificationSettings",
+    "PositiveDuration",
+    "Protection",
+]
 
 _Model = ConfigDict(frozen=True, extra="forbid")
 
@@ -119,3 +125,29 @@ class IncidentSettings(BaseModel):
         default=timedelta(minutes=10), description="default for playbooks without their own"
     )
     dry_run: bool = Field(default=False, description="act on nothing: every step says 'would'")
+
+
+class NotificationSettings(BaseModel):
+    """How the outbox delivers: retries with backoff until a channel answers, or gives up."""
+
+    model_config = _Model
+
+    retry_backoff: PositiveDuration = Field(
+        default=timedelta(seconds=2), description="first wait after a failed delivery; doubles"
+    )
+    retry_backoff_max: PositiveDuration = Field(
+        default=timedelta(minutes=5), description="longest wait between two attempts"
+    )
+    give_up_after: PositiveDuration = Field(
+        default=timedelta(hours=24), description="a message still failing this long is given up"
+    )
+    poll_interval: PositiveDuration = Field(
+        default=timedelta(seconds=2),
+        description="how often to look for messages queued by other processes (CLI release)",
+    )
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> NotificationSettings:
+        if self.retry_backoff_max < self.retry_backoff:
+            raise ValueError("retry_backoff_max must be at least retry_backoff")
+        return self

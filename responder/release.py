@@ -8,13 +8,17 @@ from typing import TYPE_CHECKING
 from responder.actions import ActionContext, ReleaseOutcome
 from responder.errors import InputError
 from responder.incidents import ReleaseRecord
+from responder.messages import MessageFacts
+from responder.notifiers import MessageStep
+from responder.planning import template_context
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from responder.actions import ActionRegistry
     from responder.engine import DockerEngine
-    from responder.incidents import Incidents, IncidentState, StepRecord
+    from responder.followup import FollowUp
+    from responder.incidents import IncidentRecord, Incidents, IncidentState, StepRecord
 
 __all__ = ["release_incident"]
 
@@ -55,8 +59,14 @@ async def release_incident(
     engine: DockerEngine,
     actions: ActionRegistry,
     data_dir: Path,
+    followup: FollowUp,
+    requested_by: str,
 ) -> ReleaseRecord:
-    """Undo every step that recorded an undo, last first; releasing twice is harmless."""
+    """Undo every step that recorded an undo, last first; releasing twice is harmless.
+
+    Then the channels that heard about the incident hear about its release (PagerDuty:
+    resolve), the report is written again, and the audit log says who released what.
+    """
     record = await incidents.run(lambda store: store.get(incident_id))
     if record is None:
         raise InputError(404, f"no incident {incident_id!r}")
@@ -81,6 +91,18 @@ async def release_incident(
     failed = [s for s in released if s.release_status == "failed"]
     state: IncidentState = "partially released" if failed else "released"
     await incidents.run(lambda store: store.released(incident_id, state))
+    followup.audit.record(
+        "incident.released",
+        incident=incident_id,
+        state=state,
+        requested_by=requested_by,
+        steps=[
+            {"index": s.index, "action": s.action, "release": s.release_status} for s in released
+        ],
+    )
+    if record.state not in ("released", "partially released") or released:
+        await _announce(record, released, state, followup)
+    await followup.write_report(incident_id)
     log.info(
         "incident %s %s (%d steps undone, %d failed)",
         incident_id,
@@ -89,3 +111,38 @@ async def release_incident(
         len(failed),
     )
     return ReleaseRecord(incident_id=incident_id, state=state, steps=tuple(released))
+
+
+async def _announce(
+    before: IncidentRecord, released: list[StepRecord], state: IncidentState, followup: FollowUp
+) -> None:
+    """Queue the release notice for every channel the incident was sent to."""
+    event = await followup.event(before.first_event)
+    context = template_context(event, None, None, before.id) if event else {}
+    context["container"] = {
+        "id": before.container_id or "",
+        "name": before.container_name or "",
+        "image": before.image or "",
+    }
+    context["playbook"] = {"name": before.playbook}
+    record = before.model_copy(update={"state": state})
+    steps = [
+        MessageStep(
+            action=s.action,
+            status=s.release_status or "nothing",
+            detail=s.release_detail or "",
+            error=s.release_detail if s.release_status == "failed" else None,
+        )
+        for s in released
+    ]
+    facts = MessageFacts(
+        record=record,
+        context=context,
+        steps=steps,
+        state=state,
+        dry_run=before.dry_run,
+        report=followup.notifications.report(record),
+        release_command=record.release_command() if state == "partially released" else None,
+    )
+    detail = await followup.notifications.for_release(facts)
+    log.info("incident %s release notice: %s", before.id, detail)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from responder.channels import CHANNEL_KINDS, Channel, ChannelName, LogChannel
+from responder.channels import CHANNEL_KINDS, Channel, ChannelName, HttpUrlText, LogChannel
 from responder.errors import ConfigError
-from responder.policy import IncidentSettings, Limits, Protection
+from responder.policy import IncidentSettings, Limits, NotificationSettings, Protection
 from responder.targets import TargetRules
 from responder.yamlfile import Located, describe_problem, load_yaml_documents
 
@@ -39,6 +39,10 @@ class ServerSettings(BaseModel):
     body_timeout: float = Field(default=10.0, gt=0, description="seconds to receive a body; 408")
     shutdown_timeout: float = Field(default=30.0, ge=0, description="grace for in-flight requests")
     access_log: bool = Field(default=False, description="log one line per HTTP request")
+    public_url: HttpUrlText | None = Field(
+        default=None,
+        description="the responder's address as on-call reaches it; messages then link reports",
+    )
 
 
 class TlsSettings(BaseModel):
@@ -102,6 +106,7 @@ class Settings(BaseModel):
     protection: Protection = Protection()
     limits: Limits = Limits()
     incidents: IncidentSettings = IncidentSettings()
+    notifications: NotificationSettings = NotificationSettings()
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Settings:
@@ -194,6 +199,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "RESPONDER_TLS_KEY": ("tls", "key"),
     "RESPONDER_TLS_CLIENT_CA": ("tls", "client_ca"),
     "RESPONDER_DRY_RUN": ("incidents", "dry_run"),
+    "RESPONDER_PUBLIC_URL": ("server", "public_url"),
     "DOCKER_HOST": ("docker", "url"),
 }
 _FORBIDDEN_IN_FILE = (("auth", "token"), ("auth", "admin_token"))

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from jinja2 import Template
 
-__all__ = ["CONTEXT_NAMES", "Templates", "is_template"]
+__all__ = ["CONTEXT_NAMES", "Templates", "is_template", "strip_controls"]
 
 CONTEXT_NAMES = frozenset({"event", "target", "container", "playbook", "incident"})
 """What a template may refer to; anything else is an error at load."""
@@ -33,11 +33,16 @@ def is_template(text: str) -> bool:
     return any(marker in text for marker in _MARKERS)
 
 
+def strip_controls(text: str) -> str:
+    """`text` without control, line-separator and bidi characters (tab and newline stay)."""
+    return _CONTROL.sub("", text)
+
+
 def _finalize(value: Any) -> Any:  # noqa: ANN401 - whatever an expression yields
     """Every value inserted into output: controls removed, so alert text cannot forge lines."""
     if value is None:
         return ""
-    return _CONTROL.sub("", value) if isinstance(value, str) else value
+    return strip_controls(value) if isinstance(value, str) else value
 
 
 class Templates:

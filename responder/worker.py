@@ -13,11 +13,15 @@ from responder.matching import match_event
 from responder.steps import window_start
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from responder.audit import AuditLog
     from responder.containers import ContainerInfo
     from responder.events import Event
     from responder.incident_runner import IncidentRunner
     from responder.incidents import Incidents
     from responder.journal import Journal
+    from responder.matching import Verdict
     from responder.playbooks import LoadedPlaybook, PlaybookSet
     from responder.settings import Settings
 
@@ -39,12 +43,14 @@ class Worker:
         incidents: Incidents,
         playbooks: PlaybookSet,
         runner: IncidentRunner,
+        audit: AuditLog,
     ) -> None:
         self._settings = settings
         self._journal = journal
         self._incidents = incidents
         self._playbooks = playbooks
         self._runner = runner
+        self._audit = audit
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -106,14 +112,18 @@ class Worker:
     async def _dispatch(self, batch: list[tuple[int, Event]]) -> None:
         opened: list[NewIncident] = []
         joined: list[tuple[str, str, str]] = []
+        sources: dict[str, str] = {}
         known: dict[tuple[str, str | None], str] = {}
         cache: dict[str, ContainerInfo | None] = {}
-        for _, event in batch:
+        for seq, event in batch:
+            self._audit_accepted(seq, event)
             ref = event.target.ref if event.target else None
             if ref is not None and ref not in cache:
                 cache[ref] = await self._runner.lookup(ref)
             container = cache.get(ref) if ref else None
-            for verdict in match_event(event, self._playbooks, container):
+            verdicts = match_event(event, self._playbooks, container)
+            self._audit_verdicts(event, verdicts)
+            for verdict in verdicts:
                 if not verdict.matched:
                     continue
                 loaded = verdict.playbook
@@ -122,12 +132,27 @@ class Worker:
                 existing = known.get(key) or await self._open_for(loaded, target)
                 if existing:
                     joined.append((existing, event.id, event.received_at.isoformat()))
+                    self._audit.record(
+                        "incident.joined", incident=existing, event=event.id, playbook=loaded.name
+                    )
                     continue
                 incident = _new_incident(loaded, event, target, container)
                 known[key] = incident["id"]
                 opened.append(incident)
+                sources[loaded.digest] = loaded.source
+                self._audit.record(
+                    "incident.opened",
+                    incident=incident["id"],
+                    event=event.id,
+                    playbook=loaded.name,
+                    playbook_digest=loaded.digest,
+                    target=target,
+                )
         cursor = batch[-1][0]
-        await self._incidents.run(lambda store: store.dispatch(cursor, opened, joined))
+        # The audit lines are on disk before the cursor moves: a crash in between repeats
+        # some lines at the next start, never loses one.
+        await self._audit.flush()
+        await self._incidents.run(lambda store: store.dispatch(cursor, opened, joined, sources))
         for incident in opened:
             log.info(
                 "incident %s opened: %s on %s",
@@ -136,6 +161,30 @@ class Worker:
                 incident["target"],
             )
             self._spawn(incident["id"])
+
+    def _audit_accepted(self, seq: int, event: Event) -> None:
+        self._audit.record(
+            "event.accepted",
+            event=event.id,
+            journal_seq=seq,
+            source=event.source,
+            name=event.name,
+            status=event.status,
+            priority=event.priority.label,
+            target=event.target.ref if event.target else None,
+            received_at=event.received_at.isoformat(),
+        )
+
+    def _audit_verdicts(self, event: Event, verdicts: Sequence[Verdict]) -> None:
+        matched = [v.playbook.name for v in verdicts if v.matched]
+        # Why each playbook did not match: its first failing condition is the reason.
+        why_not = {v.playbook.name: v.reasons[0] for v in verdicts if not v.matched and v.reasons}
+        if matched:
+            self._audit.record(
+                "event.matched", event=event.id, playbooks=matched, not_matched=why_not
+            )
+        else:
+            self._audit.record("event.unmatched", event=event.id, not_matched=why_not)
 
     async def _open_for(self, loaded: LoadedPlaybook, target: str | None) -> str | None:
         cooldown = loaded.playbook.cooldown or self._settings.incidents.cooldown
@@ -148,8 +197,6 @@ class Worker:
         task = asyncio.create_task(self._runner.run(incident_id), name=f"incident {incident_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # -- running an incident -------------------------------------------------------------------
 
 
 def _new_incident(

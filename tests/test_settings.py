@@ -348,12 +348,12 @@ def test_channel_min_priority_is_read_as_a_falco_priority(tmp_path: Path) -> Non
         tmp_path,
         """
         channels:
-          teams: {kind: teams, webhook_url: {env: T}, min_priority: warn, template: "{{ rule }}"}
+          teams: {kind: teams, webhook_url: {env: T}, min_priority: warn, template: "{{ event.name }}"}
         """,
     )
     channel = settings.channels["teams"]
     assert channel.min_priority is Priority.WARNING
-    assert channel.template == "{{ rule }}"
+    assert channel.template == "{{ event.name }}"
     assert channel.wants(Priority.CRITICAL)
     assert not channel.wants(Priority.NOTICE)
 
@@ -710,3 +710,11 @@ def test_documented_example_configuration_loads(tmp_path: Path, document: str) -
     settings = load_settings(write(tmp_path / "responder.yaml", example), environ={})
     kinds = {channel.kind for channel in settings.channels.values()}
     assert kinds == {"webhook", "slack", "teams", "pagerduty", "email"}
+
+
+def test_a_channel_template_with_an_unknown_name_is_refused(tmp_path: Path) -> None:
+    """A channel template is checked at load like a playbook's: unknown names are errors."""
+    config = tmp_path / "config.yaml"
+    config.write_text("channels:\n  oncall: {kind: log, template: '{{ rule }} on {{ host }}'}\n")
+    with pytest.raises(ConfigError, match=r"template refers to unknown host, rule"):
+        load_settings(config, environ={})

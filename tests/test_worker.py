@@ -22,7 +22,7 @@ from responder.playbooks import load_playbooks
 from responder.policy import IncidentSettings, Limits, Protection
 from responder.release import release_incident
 from responder.settings import AuthSettings
-from responder.web.state import ACTIONS, ENGINE, INCIDENTS, SETTINGS, WORKER
+from responder.web.state import ACTIONS, ENGINE, FOLLOWUP, INCIDENTS, SETTINGS, WORKER
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -278,6 +278,8 @@ async def test_release_restores_network_and_state_and_is_harmless_twice(
             engine=app[ENGINE],
             actions=app[ACTIONS],
             data_dir=app[SETTINGS].data_dir,
+            followup=app[FOLLOWUP],
+            requested_by="test",
         )
         assert result.state == "released", result
     target.reload()
@@ -379,6 +381,8 @@ async def test_a_step_in_flight_at_a_crash_is_released_after_resuming(
         engine=app[ENGINE],
         actions=app[ACTIONS],
         data_dir=app[SETTINGS].data_dir,
+        followup=app[FOLLOWUP],
+        requested_by="test",
     )
     assert result.state == "released"
     target.reload()

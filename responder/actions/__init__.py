@@ -5,6 +5,7 @@ from responder.actions._registry import ActionRegistry, default_actions
 from responder.actions._results import (
     ActionContext,
     Artifact,
+    NotifySink,
     ReleaseOutcome,
     StepOutcome,
     StepStatus,
@@ -16,6 +17,7 @@ __all__ = [
     "ActionParams",
     "ActionRegistry",
     "Artifact",
+    "NotifySink",
     "ReleaseOutcome",
     "StepOutcome",
     "StepStatus",

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from responder.engine import DockerEngine
 
-__all__ = ["ActionContext", "Artifact", "ReleaseOutcome", "StepOutcome", "StepStatus"]
+__all__ = [
+    "ActionContext",
+    "Artifact",
+    "NotifySink",
+    "ReleaseOutcome",
+    "StepOutcome",
+    "StepStatus",
+]
 
 StepStatus = Literal["done", "already", "would", "skipped", "failed"]
 """done: changed as asked; already: it was so before (a success); would: dry-run;
@@ -60,6 +68,14 @@ class ReleaseOutcome(BaseModel):
     detail: str
 
 
+class NotifySink(Protocol):
+    """Queues the incident's messages for channels; answers one line saying where they went."""
+
+    async def __call__(self, channels: Sequence[str], note: str | None) -> str:
+        """Queue durably: when this returns, the messages are in the outbox."""
+        ...
+
+
 @dataclass(frozen=True)
 class ActionContext:
     """What an action may use: the engine seam, where evidence goes, and whether to change anything."""
@@ -70,5 +86,5 @@ class ActionContext:
     dry_run: bool = False
     versions: dict[str, str] = field(default_factory=dict)
     """responder and Docker versions, for manifests."""
-    summary: str = ""
-    """One line about the incident, for messages that have no template of their own."""
+    notify: NotifySink | None = None
+    """Where `notify` queues messages; None where nothing may be sent (plans, tests)."""

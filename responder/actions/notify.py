@@ -1,37 +1,42 @@
-"""The `notify` action: tell the named channels about the incident."""
+"""The `notify` action: queue the incident's message for the named channels, through the outbox."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
 from responder.actions._base import Action, ActionParams
 from responder.actions._results import StepOutcome
+from responder.errors import PermanentError
 
 if TYPE_CHECKING:
     from responder.actions._results import ActionContext
     from responder.containers import ContainerInfo
 
-log = logging.getLogger("responder.notify")
-
 __all__ = ["Notify"]
 
 
 class NotifyParams(ActionParams):
-    """Where to send, and optionally what to say (a template; the channel's default otherwise)."""
+    """Where to send, and optionally a line of the playbook's own at the top of the message."""
 
     channels: list[str] = Field(min_length=1, description="channel names from the configuration")
-    message: str | None = Field(default=None, description="message template; default per channel")
+    message: str | None = Field(
+        default=None,
+        description="a note added to the message (a template); the text is per channel",
+    )
 
 
 class Notify(Action):
-    """Notify on-call."""
+    """Notify on-call.
+
+    The step only queues: the outbox delivers with retries, so a channel that is down never
+    holds up containment. In dry-run it still sends, and the message says nothing was changed.
+    """
 
     name: ClassVar[str] = "notify"
     summary: ClassVar[str] = "send the incident to notification channels through the outbox"
-    undo: ClassVar[str] = "nothing; release sends its own notice"
+    undo: ClassVar[str] = "nothing; release sends its own notice to the same channels"
     changes_container: ClassVar[bool] = False
     needs_container: ClassVar[bool] = False
     params: ClassVar[type[ActionParams]] = NotifyParams
@@ -44,18 +49,9 @@ class Notify(Action):
     async def run(
         self, ctx: ActionContext, params: NotifyParams, container: ContainerInfo | None
     ) -> StepOutcome:
-        """Write the message to the responder's log under `responder.notify`.
-
-        Delivery to webhook, Slack, Teams, PagerDuty and email channels, through the persistent
-        outbox, comes with the notifiers; until then every channel gets the log line.
-        """
+        """Queue one message per channel; done once they are durably in the outbox."""
         del container
-        message = params.message or ctx.summary or f"incident {ctx.incident_id}"
-        prefix = "[dry-run] " if ctx.dry_run else ""
-        for channel in params.channels:
-            log.warning("%sincident %s -> %s: %s", prefix, ctx.incident_id, channel, message)
-        return StepOutcome(
-            status="done",
-            detail=f"logged for {', '.join(params.channels)}: {message}",
-            data={"message": message, "channels": list(params.channels)},
-        )
+        if ctx.notify is None:
+            raise PermanentError("notifications cannot be queued here (no outbox)")
+        detail = await ctx.notify(params.channels, params.message)
+        return StepOutcome(status="done", detail=detail, data={"channels": list(params.channels)})

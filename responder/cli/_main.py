@@ -7,7 +7,19 @@ import sys
 from typing import TYPE_CHECKING
 
 from responder import __version__
-from responder.cli import actions, check, events, incidents, plan, release, serve, testing
+from responder.cli import (
+    actions,
+    audit,
+    check,
+    events,
+    incidents,
+    notifiers,
+    plan,
+    release,
+    report,
+    serve,
+    testing,
+)
 from responder.cli._common import common_options
 from responder.errors import ConfigError
 
@@ -16,7 +28,19 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-_COMMANDS = (serve, check, plan, testing, actions, events, incidents, release)
+_COMMANDS = (
+    serve,
+    check,
+    plan,
+    testing,
+    actions,
+    notifiers,
+    events,
+    incidents,
+    report,
+    release,
+    audit,
+)
 _CONFIG_ERROR = 2
 
 

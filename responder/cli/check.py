@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_playbooks(
             paths, ActionRegistry(default_actions()), channels=settings.channel_names()
         )
+        try:
+            settings.check_secrets()
+        except ConfigError as exc:  # reported beside any playbook problem, not instead of it
+            errors.extend(line.strip() for line in str(exc).split("\n")[1:] if line.strip())
         config = str(args.config) if args.config else "built-in defaults"
         summary = (
             f"ok: {len(loaded.playbooks)} playbooks in {len(loaded.files)} files, "

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import sys
 from typing import TYPE_CHECKING
 
 from responder.actions import ActionRegistry, default_actions
 from responder.cli._common import emit_json, settings_from
+from responder.cli._followup import offline_followup
 from responder.engine import SdkEngine
 from responder.errors import ConfigError, InputError
 from responder.incidents import INCIDENTS_FILE, Incidents, ReleaseRecord
@@ -37,16 +39,26 @@ async def _release(settings: Settings, incident_id: str) -> ReleaseRecord:
     engine = SdkEngine(settings.docker)
     await incidents.open()
     try:
-        return await release_incident(
-            incident_id,
-            incidents=incidents,
-            engine=engine,
-            actions=ActionRegistry(default_actions()),
-            data_dir=settings.data_dir,
-        )
+        async with offline_followup(settings, incidents) as followup:
+            return await release_incident(
+                incident_id,
+                incidents=incidents,
+                engine=engine,
+                actions=ActionRegistry(default_actions()),
+                data_dir=settings.data_dir,
+                followup=followup,
+                requested_by=f"CLI by {_user()}",
+            )
     finally:
         await incidents.close()
         await engine.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
+        return "unknown user"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["INCIDENTS_FILE", "IncidentStore", "NewIncident"]
 
 INCIDENTS_FILE = "incidents.sqlite3"
-_VERSION = 1
+_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id              TEXT PRIMARY KEY,
@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS steps (
     idx         INTEGER NOT NULL,
     record      TEXT NOT NULL,
     PRIMARY KEY (incident_id, idx)
+);
+CREATE TABLE IF NOT EXISTS playbooks (
+    digest TEXT PRIMARY KEY,
+    source TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS worker (
     key   TEXT PRIMARY KEY,
@@ -108,9 +112,18 @@ class IncidentStore:
         cursor: int,
         opened: list[NewIncident],
         joined: list[tuple[str, str, str]],
+        sources: dict[str, str] | None = None,
     ) -> None:
-        """In one transaction: open incidents, count repeats (id, event id, time), move the cursor."""
+        """In one transaction: open incidents, count repeats (id, event id, time), move the cursor.
+
+        `sources` maps playbook digests to their canonical text, kept once per version so a
+        report can show exactly what ran even after the file has changed.
+        """
         with self._transaction():
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO playbooks (digest, source) VALUES (?, ?)",
+                (sources or {}).items(),
+            )
             for incident in opened:
                 names = ", ".join(incident)
                 marks = ", ".join(f":{k}" for k in incident)
@@ -142,6 +155,13 @@ class IncidentStore:
             "AND state NOT IN ('failed', 'released', 'partially released') "
             "ORDER BY opened_at DESC LIMIT 1",
             (playbook, target, since),
+        ).fetchone()
+        return row[0] if row else None
+
+    def playbook_source(self, digest: str) -> str | None:
+        """The canonical text of the playbook version with this digest, if it was kept."""
+        row = self._conn.execute(
+            "SELECT source FROM playbooks WHERE digest = ?", (digest,)
         ).fetchone()
         return row[0] if row else None
 

@@ -69,12 +69,12 @@ class JournalReader:
     """A read-only connection; use it from one thread at a time."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
+        self.path = path
         self._conn: sqlite3.Connection | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn = connect(self._path, readonly=True)
+            self._conn = connect(self.path, readonly=True)
         return self._conn
 
     def events(self, query: EventQuery) -> list[EventRow]:

@@ -39,6 +39,8 @@ class LoadedPlaybook:
     digest: str
     """sha256 of the playbook's canonical JSON: its version, for reports."""
     params: tuple[ActionParams, ...]
+    source: str = ""
+    """The playbook's canonical JSON (sorted keys), which `digest` hashes; kept with incidents."""
 
     @property
     def name(self) -> str:
@@ -112,6 +114,7 @@ class _Checker:
             line=doc.line_of(prefix),
             digest=hashlib.sha256(canonical.encode()).hexdigest(),
             params=tuple(params),
+            source=canonical,
         )
 
     def raw_steps(self, doc: Located, steps: Any, prefix: PathKey) -> None:  # noqa: ANN401

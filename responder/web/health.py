@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from responder.web.state import ENGINE, JOURNAL, METRICS, PLAYBOOKS
+from responder.web.state import ENGINE, JOURNAL, METRICS, OUTBOX, PLAYBOOKS
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -55,9 +55,31 @@ async def readyz(request: web.Request) -> web.Response:
     ready = all(check["ok"] for check in checks.values())
     failing = [name for name, check in checks.items() if not check["ok"]]
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "failing": failing, "checks": checks},
+        {
+            "status": "ready" if ready else "not ready",
+            "failing": failing,
+            "checks": checks,
+            "notifications": await _notifications(app),
+        },
         status=200 if ready else 503,
     )
+
+
+async def _notifications(app: web.Application) -> dict[str, Any]:
+    """Delivery per channel: shown, but never a reason to be unready.
+
+    A Slack outage must not take intake out of a load balancer: events keep being journaled
+    and contained, and the messages wait in the outbox.
+    """
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT):
+            stats = await app[OUTBOX].run(lambda store: store.stats())
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return {"ok": False, "error": str(exc) or type(exc).__name__, "channels": {}}
+    # Failing now: messages waiting after a failed attempt. Given-up messages stay counted in
+    # `failed` per channel (and in the incidents) without marking the channel down forever.
+    degraded = sorted(name for name, s in stats.items() if s["failing"])
+    return {"ok": not degraded, "degraded": degraded, "channels": stats}
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from responder.errors import InputError
 from responder.release import release_incident
-from responder.web.state import ACTIONS, ENGINE, INCIDENTS, SETTINGS, WORKER
+from responder.reports import FORMATS, collect_report, render
+from responder.web.state import (
+    ACTIONS,
+    ENGINE,
+    FOLLOWUP,
+    INCIDENTS,
+    JOURNAL,
+    OUTBOX,
+    SETTINGS,
+    WORKER,
+)
+
+if TYPE_CHECKING:
+    from responder.outbox import OutboxRecord
+    from responder.reports import ReportFormat
 
 __all__ = ["routes"]
 
@@ -41,7 +58,16 @@ async def get_incident(request: web.Request) -> web.Response:
     record = await request.app[INCIDENTS].run(lambda store: store.get(incident_id))
     if record is None:
         raise InputError(404, f"no incident {incident_id!r}")
-    body = record.model_dump(mode="json") | {"release_command": record.release_command()}
+    outbox = await request.app[OUTBOX].run(lambda store: store.for_incident(incident_id))
+    notifications = [
+        row.model_dump(mode="json", exclude={"message", "next_attempt_at"})
+        | {"title": row.message.title, "message_kind": row.message.kind}
+        for row in outbox
+    ]
+    body = record.model_dump(mode="json") | {
+        "release_command": record.release_command(),
+        "notifications": notifications,
+    }
     return web.json_response(body)
 
 
@@ -56,9 +82,70 @@ async def release(request: web.Request) -> web.Response:
             engine=app[ENGINE],
             actions=app[ACTIONS],
             data_dir=app[SETTINGS].data_dir,
+            followup=app[FOLLOWUP],
+            requested_by=f"HTTP from {request.remote or 'unknown'}",
         )
     status = 200 if result.state == "released" else 207
     return web.json_response(result.model_dump(mode="json"), status=status)
+
+
+_REPORT_TYPES: dict[ReportFormat, str] = {
+    "json": "application/json",
+    "md": "text/markdown",
+    "html": "text/html",
+}
+_ACCEPTED: dict[str, ReportFormat] = {mime: fmt for fmt, mime in _REPORT_TYPES.items()}
+_REPORT_HEADERS = {
+    # The HTML report needs nothing but its inline style: no script or remote load, ever.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Vary": "Accept",
+}
+
+
+async def notification_records(app: web.Application, incident_id: str) -> list[OutboxRecord]:
+    """The notifications queued for one incident and their delivery state, for its report."""
+    return await app[OUTBOX].run(lambda store: store.for_incident(incident_id))
+
+
+def _report_format(request: web.Request) -> ReportFormat:
+    """`?format=` when given, else the first report type the Accept header names, else JSON."""
+    asked = request.query.get("format")
+    if asked is not None:
+        for fmt in FORMATS:
+            if fmt == asked:
+                return fmt
+        raise InputError(400, f"query parameter 'format' must be one of {', '.join(FORMATS)}")
+    for media in request.headers.get("Accept", "").split(","):
+        fmt_for_media = _ACCEPTED.get(media.partition(";")[0].strip().lower())
+        if fmt_for_media is not None:
+            return fmt_for_media
+    return "json"
+
+
+async def incident_report(request: web.Request) -> web.Response:
+    """The incident's report, fresh from the stores: JSON, Markdown or self-contained HTML."""
+    app = request.app
+    incident_id = request.match_info["id"]
+    fmt = _report_format(request)
+    settings = app[SETTINGS]
+    report = await collect_report(
+        incident_id,
+        incidents=app[INCIDENTS],
+        event=app[JOURNAL].event,
+        outbox_records=partial(notification_records, app),
+        data_dir=settings.data_dir,
+        public_url=settings.server.public_url,
+    )
+    if report is None:
+        raise InputError(404, f"no incident {incident_id!r}")
+    return web.Response(
+        text=render(report, fmt),
+        content_type=_REPORT_TYPES[fmt],
+        charset="utf-8",
+        headers=_REPORT_HEADERS,
+    )
 
 
 def routes() -> list[web.RouteDef]:
@@ -67,4 +154,5 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/incidents", list_incidents),
         web.get(f"/v1/incidents/{_ID}", get_incident),
         web.post(f"/v1/incidents/{_ID}/release", release),
+        web.get(f"/v1/incidents/{_ID}/report", incident_report),
     ]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from responder.actions import ActionRegistry
+from responder.audit import AuditLog
 from responder.engine import DockerEngine
+from responder.followup import FollowUp
 from responder.incidents import Incidents
 from responder.journal import Journal
 from responder.metrics import Metrics
+from responder.outbox import Deliverer, Outbox
 from responder.playbooks import PlaybookSet
 from responder.settings import Settings
 from responder.web.inflight import InFlight
@@ -16,11 +19,15 @@ from responder.worker import Worker
 
 __all__ = [
     "ACTIONS",
+    "AUDIT",
+    "DELIVERER",
     "ENGINE",
+    "FOLLOWUP",
     "INCIDENTS",
     "IN_FLIGHT",
     "JOURNAL",
     "METRICS",
+    "OUTBOX",
     "PLAYBOOKS",
     "SETTINGS",
     "WORKER",
@@ -35,3 +42,7 @@ PLAYBOOKS = web.AppKey("playbooks", PlaybookSet)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
 INCIDENTS = web.AppKey("incidents", Incidents)
 WORKER = web.AppKey("worker", Worker)
+OUTBOX = web.AppKey("outbox", Outbox)
+DELIVERER = web.AppKey("deliverer", Deliverer)
+AUDIT = web.AppKey("audit", AuditLog)
+FOLLOWUP = web.AppKey("followup", FollowUp)

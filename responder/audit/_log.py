@@ -1,0 +1,274 @@
+"""The audit writer: one thread appends chained lines to the file, one write and fsync per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from responder.audit._chain import GENESIS, RESERVED, seal
+from responder.audit._fields import AuditValue, snapshot
+from responder.audit._tail import cut_torn_tail, last_line_head
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from pydantic import JsonValue
+
+__all__ = ["AUDIT_FILE", "AuditLog"]
+
+log = logging.getLogger(__name__)
+
+AUDIT_FILE = "audit.jsonl"
+_MAX_QUEUED = 100_000  # records waiting for the writer; past this they are dropped and counted
+_MAX_BATCH = 5_000  # items per write, so a backlog after a stall is not one enormous write
+_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    time: str
+    kind: str
+    fields: dict[str, JsonValue]
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    """Resolved on its own loop once every item queued before it has been written (or failed)."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+
+    def resolve(self) -> None:
+        """From the writer thread: wake the waiter."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            self.loop.call_soon_threadsafe(_set_done, self.future)
+
+
+class _Stop:
+    """Queued by close(): the writer exits after the batch holding it."""
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled flush
+        future.set_result(None)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class AuditLog:
+    """The append-only, hash-chained record of every decision, written by one daemon thread.
+
+    `record()` only queues; the thread writes everything queued in one `write()` and one fsync
+    under an exclusive `flock`, so other processes (`responder release`) can append to the same
+    file and the chain stays one chain. A failure to write never reaches the caller: the records
+    are counted as lost, `on_error` is called (from the thread that saw the failure; keep it
+    quick and thread-safe), and the next line that can be written is an `audit.lost` record
+    saying how many were lost and why. Records queued when the process dies are lost.
+    """
+
+    def __init__(self, path: Path, *, on_error: Callable[[], None] | None = None) -> None:
+        self.path = path
+        self._on_error = on_error
+        self._queue: queue.SimpleQueue[_Entry | _Flush | _Stop] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._lock = threading.Lock()  # the counters below are touched from both sides
+        self._errors = 0
+        self._lost = 0  # records not written since the last good batch
+        self._lost_reason = ""
+        self._failing = False  # log the first failure of a streak, not every batch of it
+        # What this writer found wrong with the file, kept until a batch carrying it is written.
+        self._notes: list[_Entry] = []
+        # The chain as this writer last left the file; a size of -1 makes the next batch read it.
+        self._size = -1
+        self._seq = 0
+        self._head = GENESIS
+
+    @property
+    def errors(self) -> int:
+        """How many failures so far: batches not written, records dropped or recorded too late."""
+        with self._lock:
+            return self._errors
+
+    async def open(self) -> None:
+        """Create the file if needed, cut off a torn last line, and start the writer thread."""
+        if self._thread is not None or self._closed:
+            raise RuntimeError("an audit log opens once")
+        await asyncio.to_thread(self._start)
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, kind: str, /, **fields: AuditValue) -> None:
+        """Queue one line; never blocks, never fails for the disk's sake (see the class doc)."""
+        reserved = RESERVED.intersection(fields)
+        if reserved:
+            raise ValueError(f"reserved audit field names: {', '.join(sorted(reserved))}")
+        entry = _Entry(_now(), kind, snapshot(fields))
+        if self._closed:
+            self._fail(1, "recorded after the audit log was closed")
+        elif self._queue.qsize() >= _MAX_QUEUED:
+            self._fail(1, f"more than {_MAX_QUEUED} records waiting: the disk is too slow")
+        else:
+            self._queue.put(entry)
+
+    async def flush(self) -> None:
+        """Return once every line recorded so far is written and fsynced, or counted as lost."""
+        if self._thread is None:
+            if self._closed:
+                return
+            raise RuntimeError("the audit log is not open")
+        loop = asyncio.get_running_loop()
+        marker = _Flush(loop, loop.create_future())
+        self._queue.put(marker)
+        await marker.future
+
+    async def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._closed = True
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_Stop())
+            await asyncio.to_thread(thread.join)
+        stragglers = 0  # queued from another thread as close began, or before an open never made
+        with contextlib.suppress(queue.Empty):
+            while True:
+                stragglers += isinstance(self._queue.get_nowait(), _Entry)
+        if stragglers:
+            self._fail(stragglers, "recorded after the audit log was closed")
+
+    def _start(self) -> None:
+        """On a worker thread: the first batch creates the file and recovers its tail."""
+        created = not self.path.exists()
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._commit([])
+        if created:  # make the new file's directory entry durable too
+            fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _run(self) -> None:
+        """The writer thread: take everything queued, write it as one batch, wake the flushers."""
+        stop = False
+        while not stop:
+            items = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(items) < _MAX_BATCH:
+                    items.append(self._queue.get_nowait())
+            entries = [item for item in items if isinstance(item, _Entry)]
+            if entries:
+                try:
+                    self._commit(entries)
+                except Exception as exc:  # noqa: BLE001 - whatever it was, count it and carry on
+                    self._fail(len(entries), str(exc) or type(exc).__name__)
+            for item in items:
+                if isinstance(item, _Flush):
+                    item.resolve()
+                stop = stop or isinstance(item, _Stop)
+
+    def _commit(self, entries: list[_Entry]) -> None:
+        """Append the entries as one write and one fsync, holding the lock every writer takes."""
+        fd = os.open(self.path, _OPEN_FLAGS, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size != self._size:  # first batch, or another writer appended since our last
+                size = self._catch_up(fd, size)
+            with self._lock:
+                lost, reason = self._lost, self._lost_reason
+            if lost:
+                notice = _Entry(_now(), "audit.lost", {"records": lost, "reason": reason})
+                entries = [notice, *entries]
+            entries = [*self._notes, *entries]
+            if entries:
+                size = self._append(fd, size, entries)
+            self._size = size
+        finally:
+            os.close(fd)  # releases the lock
+        self._notes.clear()
+        with self._lock:
+            self._lost -= lost
+            recovered_from_failure, self._failing = self._failing, False
+        if recovered_from_failure:
+            log.warning("audit log %s is being written again", self.path)
+
+    def _append(self, fd: int, size: int, entries: list[_Entry]) -> int:
+        """Seal and write the entries after the chain's head; the file's new size."""
+        seq, head, lines = self._seq, self._head, []
+        for entry in entries:
+            seq += 1
+            line, head = seal(seq, entry.time, entry.kind, entry.fields, head)
+            lines.append(line)
+        data = "".join(lines).encode()
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError:
+            # A partial batch (a full disk) would leave a torn line that breaks every later one.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+        self._seq, self._head = seq, head
+        return size + len(data)
+
+    def _catch_up(self, fd: int, size: int) -> int:
+        """Note a shrunk file, cut a torn tail, take the chain's head from the last line.
+
+        The notes are written ahead of the batch: `audit.truncated` (lines removed while this
+        writer ran, with the seq and hash it last wrote, which the file no longer proves) and
+        `audit.recovered` (a torn line cut off, with its size and sha256).
+        """
+        if size < self._size:  # writers only append: someone removed lines while we ran
+            log.error("audit log %s shrank from %d to %d bytes", self.path, self._size, size)
+            self._notes.append(
+                _Entry(
+                    _now(),
+                    "audit.truncated",
+                    {
+                        "from_bytes": self._size,
+                        "to_bytes": size,
+                        "last_seq": self._seq,
+                        "last_hash": self._head,
+                    },
+                )
+            )
+        torn = cut_torn_tail(fd, size)
+        if torn is not None:
+            size -= torn.removed_bytes
+            log.warning(
+                "audit log %s: removed a torn last line of %d bytes", self.path, torn.removed_bytes
+            )
+            self._notes.append(_Entry(_now(), "audit.recovered", torn.fields()))
+        self._seq, self._head = last_line_head(fd, size, self.path)
+        self._size = size  # seen: a failed write must not note the same change twice
+        return size
+
+    def _fail(self, records: int, reason: str) -> None:
+        """Count a failure and call the hook; log only the first of a streak."""
+        with self._lock:
+            self._errors += 1
+            self._lost += records
+            self._lost_reason = reason
+            first, self._failing = not self._failing, True
+        if first:
+            log.error("audit log %s: records not written (%d): %s", self.path, records, reason)
+        if self._on_error is not None:
+            self._on_error()

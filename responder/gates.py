@@ -1,0 +1,95 @@
+"""Safety gates, decided once per incident: resolved, no target, protected, held by the limit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from responder.steps import Gate, window_start
+
+if TYPE_CHECKING:
+    from responder.actions import ActionRegistry
+    from responder.containers import ContainerInfo
+    from responder.events import Event
+    from responder.incidents import IncidentRecord, Incidents, StepRecord
+    from responder.playbooks import LoadedPlaybook
+    from responder.settings import Settings
+
+__all__ = ["SafetyGates", "final_state"]
+
+
+def final_state(
+    records: list[StepRecord], actions: ActionRegistry, gate: Gate, *, dry_run: bool
+) -> str:
+    """The incident's state from its steps: explicit about partial containment."""
+
+    def changes(record: StepRecord) -> bool:
+        action = actions.get(record.action)
+        return bool(action and action.changes_container and record.status in ("done", "already"))
+
+    changed = any(changes(r) for r in records)
+    if any(r.status == "failed" for r in records):
+        return "partially contained" if changed else "failed"
+    if gate.state:
+        return gate.state
+    if dry_run:
+        return "dry-run"
+    return "contained" if changed else "notified"
+
+
+class SafetyGates:
+    """Whether an incident's container steps may run, and if not, why."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        incidents: Incidents,
+        actions: ActionRegistry,
+        self_id: str | None,
+    ) -> None:
+        self._settings = settings
+        self._incidents = incidents
+        self._actions = actions
+        self._self_id = self_id
+
+    async def decide(  # noqa: PLR0911 - one return per safety rule, in order of precedence
+        self,
+        record: IncidentRecord,
+        loaded: LoadedPlaybook,
+        event: Event,
+        container: ContainerInfo | None,
+        *,
+        dry_run: bool,
+        unreachable: str | None,
+    ) -> Gate:
+        """The first rule that stops container steps, or `Gate(None)` to go ahead."""
+        if event.status == "resolved":
+            return Gate("resolved alert: containment never runs", "resolved")
+        if record.target is None:
+            return Gate("no container to act on (host event or none named)")
+        if unreachable is not None:
+            return Gate(unreachable, "failed")
+        if container is None:
+            return Gate(f"container {record.target!r} not found on the engine", "failed")
+        protection = self._settings.protection
+        if protection.protect_self and self._self_id and self._self_id.startswith(container.id):
+            return Gate("protected (the responder's own container)", "protected")
+        why = protection.reason(name=container.name, image=container.image, labels=container.labels)
+        if why:
+            return Gate(f"protected ({why})", "protected")
+        changes = any(
+            (a := self._actions.get(s.action)) and a.changes_container
+            for s in loaded.playbook.steps
+        )
+        if changes and not dry_run:
+            limits = self._settings.limits
+            since = window_start(limits.window)
+            allowed = await self._incidents.run(
+                lambda store: store.claim_containment(record.id, since, limits.max_containments)
+            )
+            if not allowed:
+                return Gate(
+                    f"HELD by the containment limit ({limits.max_containments} per window): "
+                    "notified, not contained",
+                    "held",
+                )
+        return Gate(None)

@@ -1,0 +1,172 @@
+"""Messages to on-call: what fired, where, what was (or would be) done, what failed, how to undo it.
+
+The text is rendered from the channel's `template` or the default below, in the same sandbox as
+playbook templates: alert text is data in the context, inserted as text, never evaluated.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from responder.notifiers import Message, MessageKind, MessageStep
+from responder.templates import strip_controls
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from responder.incidents import IncidentRecord, StepRecord
+    from responder.templates import Templates
+
+__all__ = ["DEFAULT_TEMPLATE", "MessageFacts", "build_message", "report_location"]
+
+DEFAULT_TEMPLATE = """\
+{% if incident.kind == "release" -%}
+RELEASED: incident {{ incident.id }} ({{ playbook.name }}) is {{ incident.state }}.
+Container: {{ container.name or target.ref or "none" }} on {{ event.hostname or "unknown host" }}
+{% for step in incident.steps %}  - {{ step.action }}: {{ step.status }}: {{ step.detail }}
+{% endfor -%}
+{% if incident.failed %}NOT restored:
+{% for line in incident.failed %}  - {{ line }}
+{% endfor %}{% endif -%}
+{% else -%}
+{% if incident.dry_run -%}
+DRY RUN: nothing was changed. This is what the playbook would do.
+{% endif -%}
+{{ event.priority }}: {{ event.name }} ({{ event.source }}, {{ event.time }})
+Host: {{ event.hostname or "unknown" }}
+Container: {{ container.name or target.ref or "none" }}\
+{% if container.image %} (image {{ container.image }}){% endif %}
+Playbook: {{ playbook.name }}
+State: {{ incident.state }}
+{% if incident.event_count > 1 %}Events: {{ incident.event_count }} \
+(repeats are counted, not acted on again)
+{% endif -%}
+{% if incident.message %}
+{{ incident.message }}
+{% endif %}
+{{ "Would do:" if incident.dry_run else "Done:" }}
+{% for step in incident.steps %}  {{ loop.index }}. {{ step.action }}: {{ step.detail }}
+{% else %}  nothing yet
+{% endfor -%}
+{% if incident.failed %}
+FAILED:
+{% for line in incident.failed %}  - {{ line }}
+{% endfor %}{% endif -%}
+{% if event.output %}
+Alert: {{ event.output }}
+{% endif %}{% endif %}
+Report: {{ incident.report }}
+{% if incident.release_command -%}
+Undo: {{ incident.release_command }}
+{% endif %}"""
+"""The default text; a channel's `template` replaces it (`incident.kind` tells the two apart)."""
+
+_TITLE_CHARS = 200
+
+
+class MessageFacts:
+    """What a message is about, gathered by the runner or by release."""
+
+    def __init__(
+        self,
+        *,
+        record: IncidentRecord,
+        context: dict[str, Any],
+        steps: Sequence[StepRecord | MessageStep],
+        state: str,
+        dry_run: bool,
+        report: str,
+        release_command: str | None,
+        note: str | None = None,
+    ) -> None:
+        self.record = record
+        self.context = context
+        """The playbook template context (event, target, container, playbook, incident)."""
+        self.steps = [s if isinstance(s, MessageStep) else _message_step(s) for s in steps]
+        self.state = state
+        self.dry_run = dry_run
+        self.report = report
+        self.release_command = release_command
+        self.note = note
+        """The notify step's own `message`, if it gave one."""
+
+
+def _message_step(step: StepRecord) -> MessageStep:
+    return MessageStep(action=step.action, status=step.status, detail=step.detail, error=step.error)
+
+
+def report_location(record: IncidentRecord, public_url: str | None, report_path: str) -> str:
+    """The report's URL when the responder has a public address, else its path on this host."""
+    if public_url:
+        return f"{public_url.rstrip('/')}/v1/incidents/{record.id}/report?format=html"
+    return report_path
+
+
+def build_message(
+    kind: MessageKind, facts: MessageFacts, templates: Templates, template: str | None
+) -> Message:
+    """Render one message; `template` is the channel's own, or None for the default."""
+    record = facts.record
+    failed = tuple(
+        f"{s.action}: {s.error or s.detail}" for s in facts.steps if s.status == "failed"
+    )
+    event = facts.context.get("event", {})
+    container = facts.context.get("container", {})
+    incident = {
+        "id": record.id,
+        "kind": kind,
+        "state": facts.state,
+        "dry_run": facts.dry_run,
+        "event_count": record.event_count,
+        "first_seen": record.first_seen,
+        "last_seen": record.last_seen,
+        "steps": [s.model_dump() for s in facts.steps],
+        "failed": list(failed),
+        "report": facts.report,
+        "release_command": facts.release_command or "",
+        "message": facts.note or "",
+    }
+    context = {**facts.context, "incident": incident}
+    text = templates.render(template or DEFAULT_TEMPLATE, context)
+    where = container.get("name") or record.container_name or record.target or "no container"
+    host = event.get("hostname") or None
+    return Message(
+        kind=kind,
+        incident_id=record.id,
+        title=_title(kind, facts, record, where, host),
+        text=text.strip() + "\n",
+        priority=record.priority,
+        state=facts.state,
+        dry_run=facts.dry_run,
+        playbook=record.playbook,
+        event_source=record.event_source,
+        event_name=record.event_name,
+        event_time=str(event.get("time") or record.first_seen),
+        host=host,
+        container=where,
+        container_id=record.container_id,
+        image=container.get("image") or record.image,
+        event_count=record.event_count,
+        steps=tuple(facts.steps),
+        failed=failed,
+        report=facts.report,
+        release_command=facts.release_command,
+        created_at=datetime.now(UTC).isoformat(),
+    )
+
+
+def _title(
+    kind: MessageKind, facts: MessageFacts, record: IncidentRecord, where: str, host: str | None
+) -> str:
+    on = f" on {host}" if host else ""
+    if kind == "release":
+        title = f"[{facts.state.upper()}] {record.event_name}: {where}{on}"
+    else:
+        prefix = "[DRY-RUN] " if facts.dry_run else ""
+        title = (
+            f"{prefix}[{facts.state.upper()}] {record.priority}: {record.event_name}: {where}{on}"
+        )
+    # One line, no controls: it becomes a mail Subject and a PagerDuty summary.
+    title = " ".join(strip_controls(title).split())
+    return title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…"

@@ -1,0 +1,109 @@
+"""Queuing notifications: a `notify` step's messages, and the notice that follows a release."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from jinja2.exceptions import SecurityError, TemplateError
+
+from responder.events import coerce_priority
+from responder.messages import MessageFacts, build_message, report_location
+from responder.outbox import NewMessage
+from responder.reports import report_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from responder.audit import AuditLog
+    from responder.channels import Channel
+    from responder.incidents import IncidentRecord
+    from responder.notifiers import Message, MessageKind
+    from responder.outbox import Outbox
+    from responder.templates import Templates
+
+__all__ = ["Notifications"]
+
+log = logging.getLogger(__name__)
+
+
+class Notifications:
+    """Renders each channel's message and queues it in the outbox; never sends anything itself."""
+
+    def __init__(
+        self,
+        *,
+        channels: Mapping[str, Channel],
+        outbox: Outbox,
+        templates: Templates,
+        audit: AuditLog,
+        data_dir: Path,
+        public_url: str | None,
+    ) -> None:
+        self._channels = channels
+        self._outbox = outbox
+        self._templates = templates
+        self._audit = audit
+        self._data_dir = data_dir
+        self._public_url = public_url
+
+    def report(self, record: IncidentRecord) -> str:
+        """Where the incident's report is, as messages show it."""
+        path = report_dir(self._data_dir, record.id) / "report.md"
+        return report_location(record, self._public_url, str(path))
+
+    async def for_step(self, facts: MessageFacts, step_index: int, channels: Sequence[str]) -> str:
+        """Queue the step's messages; one line that says where they went (or why not)."""
+        record = facts.record
+        priority = coerce_priority(record.priority)
+        queued: list[NewMessage] = []
+        notes: list[str] = []
+        for name in channels:
+            channel = self._channels.get(name)
+            if channel is None:  # the configuration changed since the playbook was loaded
+                notes.append(f"{name}: not configured")
+            elif not channel.wants(priority):
+                notes.append(f"{name}: below its min_priority")
+            else:
+                message = self._render("incident", facts, channel)
+                key = f"{record.id}:step:{step_index}:{name}"
+                queued.append(NewMessage(key, record.id, name, channel.kind, message))
+        return await self._queue(queued, notes)
+
+    async def for_release(self, facts: MessageFacts) -> str:
+        """Tell every channel that heard about the incident that it was released."""
+        record = facts.record
+        earlier = await self._outbox.run(lambda store: store.for_incident(record.id))
+        names = list(dict.fromkeys(r.channel for r in earlier if r.message.kind == "incident"))
+        queued = []
+        for name in names:
+            channel = self._channels.get(name)
+            if channel is None:
+                continue
+            key = f"{record.id}:release:{record.released_at}:{name}"
+            message = self._render("release", facts, channel)
+            queued.append(NewMessage(key, record.id, name, channel.kind, message))
+        return await self._queue(queued, [])
+
+    def _render(self, kind: MessageKind, facts: MessageFacts, channel: Channel) -> Message:
+        try:
+            return build_message(kind, facts, self._templates, channel.template)
+        except (TemplateError, SecurityError) as exc:
+            # A channel template that fails at run time must not silence the page.
+            log.warning("channel template failed (%s); the default message is sent instead", exc)
+            return build_message(kind, facts, self._templates, None)
+
+    async def _queue(self, queued: list[NewMessage], notes: list[str]) -> str:
+        ids = await self._outbox.enqueue(queued) if queued else []
+        for new, row_id in zip(queued, ids, strict=True):
+            self._audit.record(
+                "notification.queued",
+                incident=new.incident_id,
+                channel=new.channel,
+                message_kind=new.message.kind,
+                outbox_id=row_id,
+            )
+        parts = [f"{new.channel} (#{row_id})" for new, row_id in zip(queued, ids, strict=True)]
+        detail = f"queued for {', '.join(parts)}" if parts else "nothing queued"
+        return detail + (f"; not sent to {'; '.join(notes)}" if notes else "")

@@ -1,0 +1,157 @@
+"""The `email` channel: a plain-text mail over SMTP, sent from a thread (smtplib blocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import TYPE_CHECKING, ClassVar
+
+from responder.channels import EmailChannel
+from responder.errors import ConfigError, PermanentError, ResponderError, TransientError
+from responder.notifiers._base import Notifier
+from responder.notifiers._describe import describe_channel
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from responder.notifiers._base import Delivery
+    from responder.notifiers._message import Message
+
+__all__ = ["EmailNotifier", "build_mail", "mail_text"]
+
+_TRANSIENT_CLASS = 4  # SMTP 4xx: try again later; 5xx: do not
+
+
+def mail_text(message: Message) -> str:
+    """The body: the rendered text, then the facts as aligned `Label: value` lines."""
+    facts = message.facts()
+    width = max(len(label) for label, _ in facts) + 1
+    rows = "\n".join(f"{label + ':':<{width}} {value}" for label, value in facts)
+    return f"{message.text.rstrip()}\n\n{rows}\n"
+
+
+def build_mail(message: Message, delivery: Delivery, channel: EmailChannel) -> EmailMessage:
+    """The mail; its Message-ID is stable across retries, so a repeat is recognisable."""
+    mail = EmailMessage()
+    mail["Subject"] = " ".join(message.title.split())  # a header cannot hold a line break
+    mail["From"] = channel.sender
+    mail["To"] = ", ".join(channel.recipients)
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = f"<{delivery.key}.{message.incident_id}@responder>"
+    mail["X-Responder-Incident"] = message.incident_id
+    mail["X-Responder-Delivery"] = delivery.key
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies stay quiet
+    mail.set_content(mail_text(message))
+    return mail
+
+
+class EmailNotifier(Notifier[EmailChannel]):
+    """Send through the channel's SMTP server with STARTTLS, implicit TLS, or neither.
+
+    The channel's timeout applies to each exchange with the server. A 4xx answer (greylisting,
+    a full queue) is retried; a 5xx answer, a refused login or a missing STARTTLS is not.
+    """
+
+    kind: ClassVar[str] = "email"
+
+    async def send(
+        self, message: Message, delivery: Delivery, session: aiohttp.ClientSession
+    ) -> str:
+        """Send one mail; the detail says how many recipients the server accepted."""
+        del session
+        password = None
+        if self.channel.password is not None:
+            password = self.channel.password.resolve(self._environ).get_secret_value()
+        context = self._tls_context()
+        mail = build_mail(message, delivery, self.channel)
+        try:
+            return await asyncio.to_thread(self._deliver, mail, password, context)
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            kind, problem = self._classify(exc)
+            if password:  # no server should quote it back, but a log must never show it
+                problem = problem.replace(password, "[redacted]")
+            raise kind(problem) from None
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """Verification against the system CAs, or only `ca_file` when it is given."""
+        if self.channel.security == "none":
+            return None
+        try:
+            return ssl.create_default_context(cafile=self.channel.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"ca_file {self.channel.ca_file}: {exc}") from None
+
+    def _deliver(
+        self, mail: EmailMessage, password: str | None, context: ssl.SSLContext | None
+    ) -> str:
+        """The blocking part, run in a worker thread."""
+        channel = self.channel
+        timeout = channel.timeout.total_seconds()
+        client: smtplib.SMTP
+        if channel.security == "tls":
+            client = smtplib.SMTP_SSL(channel.host, channel.port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(channel.host, channel.port, timeout=timeout)
+        try:
+            if channel.security == "starttls":
+                client.starttls(context=context)
+            if channel.username is not None and password is not None:
+                client.login(channel.username, password)
+            refused = client.send_message(mail)
+        finally:
+            _quit(client)
+        detail = f"250 accepted for {len(channel.recipients) - len(refused)} recipient(s)"
+        if refused:
+            # Some recipients were refused and the rest accepted: retrying would mail the
+            # accepted ones twice, so the partial result is recorded instead.
+            detail += "; refused: " + ", ".join(
+                f"{rcpt} ({code})" for rcpt, (code, _) in refused.items()
+            )
+        return detail
+
+    def _classify(self, exc: OSError) -> tuple[type[ResponderError], str]:
+        """What a failure means: 4xx and connection faults are retried, the rest is not."""
+        where = f"{self.name}: SMTP {self.channel.host}:{self.channel.port}"
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            answers = exc.recipients.items()
+            text = ", ".join(f"{rcpt}: {code} {_said(reply)}" for rcpt, (code, reply) in answers)
+            # Greylisting answers 450/451 per recipient: that passes, a 550 does not.
+            temporary = all(code // 100 == _TRANSIENT_CLASS for _, (code, _) in answers)
+            return _kind(temporary), f"{where}: every recipient refused: {text}"
+        if isinstance(exc, smtplib.SMTPResponseException):
+            said = f"{exc.smtp_code} {_said(exc.smtp_error)}"
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                said = f"login as {self.channel.username} refused: {said}"
+            return _kind(exc.smtp_code // 100 == _TRANSIENT_CLASS), f"{where}: {said}"
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return TransientError, f"{where}: the server closed the connection: {exc}"
+        if isinstance(exc, smtplib.SMTPException):
+            # No STARTTLS, no AUTH, no usable AUTH mechanism: the server's setup, not a moment.
+            return PermanentError, f"{where}: {exc}"
+        return TransientError, f"{where}: {type(exc).__name__}: {exc}"
+
+    def describe(self) -> dict[str, str]:
+        """Every setting; the password by reference."""
+        return describe_channel(self.channel, self._environ)
+
+
+def _kind(transient: bool) -> type[ResponderError]:
+    """TransientError or PermanentError."""
+    return TransientError if transient else PermanentError
+
+
+def _said(reply: bytes | str) -> str:
+    """A server reply as one line of text."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return " ".join(text.split())
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """Say goodbye; a failed QUIT after the mail was accepted must not turn into a resend."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()

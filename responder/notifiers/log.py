@@ -1,0 +1,46 @@
+"""The `log` channel: the message goes to the responder's own log, under `responder.notify`."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, ClassVar
+
+from responder.channels import LogChannel
+from responder.notifiers._base import Notifier
+from responder.notifiers._describe import describe_channel
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from responder.notifiers._base import Delivery
+    from responder.notifiers._message import Message
+
+__all__ = ["LogNotifier"]
+
+LOGGER = "responder.notify"
+log = logging.getLogger(LOGGER)
+
+
+class LogNotifier(Notifier[LogChannel]):
+    """Write the title and text at WARNING: visible with the default log level, never lost."""
+
+    kind: ClassVar[str] = "log"
+
+    async def send(
+        self, message: Message, delivery: Delivery, session: aiohttp.ClientSession
+    ) -> str:
+        """Log the message; it cannot fail, so it is never retried."""
+        del session
+        log.warning(
+            "%s (%s, %s): %s\n%s",
+            self.name,
+            delivery.key,
+            message.kind,
+            message.title,
+            message.text,
+        )
+        return "logged"
+
+    def describe(self) -> dict[str, str]:
+        """The logger name and the common settings."""
+        return {"logger": LOGGER} | describe_channel(self.channel, self._environ)

@@ -1,0 +1,85 @@
+"""The `slack` channel: a Slack incoming webhook, with the facts as Block Kit fields."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from responder.channels import SlackChannel
+from responder.notifiers._base import Notifier
+from responder.notifiers._describe import describe_channel
+from responder.notifiers._http import json_body, post_json, secret_url
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from responder.notifiers._base import Delivery
+    from responder.notifiers._message import Message
+
+__all__ = ["SlackNotifier", "escape", "slack_payload"]
+
+# Block Kit limits (https://api.slack.com/reference/block-kit/blocks): past them Slack
+# answers `invalid_blocks` and the whole message is lost.
+HEADER_LIMIT = 150
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+MAX_FIELDS = 10
+_LONGEST_ENTITY = len("&amp;")
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters as entities, so event text cannot ping or link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """Escaped `text` cut to `limit` characters with an ellipsis, never in the middle of an entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&", len(cut) - (_LONGEST_ENTITY - 1))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def slack_payload(message: Message, channel: SlackChannel) -> dict[str, Any]:
+    """The incoming-webhook body: the title as fallback `text`, and header, text, facts blocks."""
+    title = escape(message.title or f"incident {message.incident_id}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT)}}
+    ]
+    if message.text.strip():  # a section's text cannot be empty
+        text = clip(escape(message.text), SECTION_LIMIT)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    fields = [
+        {"type": "mrkdwn", "text": clip(f"*{escape(label)}*\n{escape(value)}", FIELD_LIMIT)}
+        for label, value in message.facts()[:MAX_FIELDS]
+    ]
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    payload: dict[str, Any] = {"text": title, "blocks": blocks}
+    if channel.channel is not None:
+        payload["channel"] = channel.channel
+    if channel.username is not None:
+        payload["username"] = channel.username
+    return payload
+
+
+class SlackNotifier(Notifier[SlackChannel]):
+    """POST to a Slack incoming webhook; Slack answers 200 `ok`, or 4xx with a reason."""
+
+    kind: ClassVar[str] = "slack"
+
+    async def send(
+        self, message: Message, delivery: Delivery, session: aiohttp.ClientSession
+    ) -> str:
+        """POST one message; Slack's reason (`invalid_payload`, `channel_is_archived`) is kept."""
+        del delivery  # incoming webhooks have no idempotency key
+        url = secret_url(self.channel.webhook_url, self._environ)
+        body = json_body(slack_payload(message, self.channel))
+        timeout = self.channel.timeout.total_seconds()
+        return await post_json(session, url, body, {}, timeout, display=self.name, secrets=[url])
+
+    def describe(self) -> dict[str, str]:
+        """Every setting; the webhook URL by reference."""
+        return describe_channel(self.channel, self._environ)

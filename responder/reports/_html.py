@@ -1,0 +1,218 @@
+"""The report as one self-contained HTML page: inline CSS, no scripts, no external anything.
+
+The template is the responder's own constant; report values enter only as autoescaped data in
+a sandbox, so alert text (`</script>`, `{{ 7*7 }}`) is shown, never parsed or evaluated. A
+Content-Security-Policy forbids scripts and remote loads should anything slip through.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from responder.reports._text import (
+    duration,
+    kept,
+    pretty_json,
+    pretty_source,
+    segments,
+    show,
+    verify_script,
+)
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+    from responder.reports._model import Report
+
+__all__ = ["render_html"]
+
+# The responder's own constant, and the only text inserted unescaped.
+_CSS = Markup("""
+:root { color-scheme: light; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24;
+  max-width: 72rem; margin: 1.5rem auto; padding: 0 1rem; }
+h1 { font-size: 1.5rem; margin-bottom: .25rem; } h2 { font-size: 1.2rem; margin-top: 2rem;
+  border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; } h3 { font-size: 1rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0; font-size: .9rem; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .45rem; text-align: left; vertical-align: top;
+  overflow-wrap: anywhere; }
+th { background: #f3f5f7; } tr { page-break-inside: avoid; }
+td.k { width: 14rem; font-weight: 600; }
+code, pre { font: .85rem/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+code { background: #f3f5f7; padding: 0 .2rem; border-radius: 3px; overflow-wrap: anywhere; }
+pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: .6rem; white-space: pre-wrap;
+  overflow-wrap: anywhere; }
+.outcome { font-size: 1.05rem; font-weight: 600; }
+.banner { border: 2px solid #9a6700; background: #fff8c5; padding: .5rem .75rem; font-weight: 700; }
+.s-done, .s-already, .s-sent, .s-restored { color: #1a7f37; font-weight: 600; }
+.s-failed { color: #cf222e; font-weight: 700; } .s-would, .s-pending { color: #9a6700; }
+ul.todo { list-style: none; padding-left: 0; } ul.todo li { margin: .35rem 0; }
+ul.todo li::before { content: "\\2610  "; font-size: 1.1rem; }
+footer { margin-top: 2rem; color: #57606a; font-size: .8rem; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 11pt; }
+  pre, code, th, .banner { background: none; }
+  h2 { page-break-after: avoid; } pre { page-break-inside: avoid; }
+}
+""")
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Incident {{ r.incident.id }}: {{ r.incident.state }}</title>
+<style>{{ css }}</style></head><body>
+{%- macro fields(rows) %}<table>{% for label, value in rows %}
+<tr><td class="k">{{ label }}</td><td>{{ show(value) }}</td></tr>{% endfor %}</table>{% endmacro %}
+{%- macro table(headers, rows) %}<table><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr>{% for value in row %}<td>{{ show(value) }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% endmacro %}
+<h1>Incident <code>{{ r.incident.id }}</code></h1>
+{% if r.incident.dry_run -%}
+<p class="banner">DRY-RUN: NOTHING WAS CHANGED. No container was touched.</p>{% endif %}
+<p class="outcome">{{ r.incident.outcome }}</p>
+<h2>Summary</h2>{{ fields(summary) }}
+<h2>Triggering events</h2>{{ fields(trigger) }}
+{% if event is none %}<p>The first event is no longer in the journal.</p>{% else %}
+{% if output %}<h3>Output of the first event</h3><pre>{{ output }}</pre>{% endif %}
+<h3>The first event in full</h3><pre>{{ event }}</pre>{% endif %}
+<h2>Playbook</h2>{{ fields(playbook) }}
+{% if source %}<h3>Playbook as it ran</h3><pre>{{ source }}</pre>{% endif %}
+<h2>Timeline</h2>
+{% if r.timeline %}<table><tr><th>#</th><th>Action</th><th>Status</th><th>Started</th>
+<th>Duration</th><th>Attempts</th><th>Detail</th><th>Error</th><th>Release</th></tr>
+{% for s in r.timeline %}<tr><td>{{ s.index + 1 }}</td><td><code>{{ s.action }}</code></td>
+<td class="s-{{ s.status }}">{{ s.status }}</td><td>{{ show(s.started_at) }}</td>
+<td>{{ duration(s.duration_ms) }}</td><td>{{ s.attempts }}</td><td>{{ show(s.detail) }}</td>
+<td class="s-failed">{{ show(s.error) }}</td><td>{% if s.release_status %}
+<span class="s-{{ s.release_status }}">{{ s.release_status }}</span>: {{ show(s.release_detail) }}
+{% else %}-{% endif %}</td></tr>
+{% endfor %}</table>{% else %}<p>No step ran.</p>{% endif %}
+<h2>Evidence</h2><p>Directory: <code>{{ r.evidence.directory }}</code></p>
+{% if r.evidence.files or r.evidence.manifests %}{{ table(files_head, files) }}
+{% if manifests %}{{ table(["Step", "Manifest", "sha256", "Not collected"], manifests) }}{% endif %}
+{% if verify %}<p>Check the files against the recorded hashes:</p><pre>{{ verify }}</pre>{% endif %}
+{% else %}<p>No evidence was collected.</p>{% endif %}
+<h2>Notifications</h2>
+{% if notifications %}{{ table(notes_head, notifications) }}
+{% else %}<p>No notification was queued.</p>{% endif %}
+<h2>Release</h2><p>State: <strong>{{ r.release.state }}</strong>
+{%- if r.release.released_at %}, at {{ r.release.released_at }}{% endif %}.
+{% if not r.release.needed and r.release.state == "not released" -%}
+ No step left a change to undo.{% endif %}</p>
+<p>Undo the containment with:</p><pre>{{ r.release.command }}</pre>
+<h2>Checklist</h2>
+{% for phase in checklist %}<h3>{{ phase.name }}</h3><ul class="todo">
+{% for item in phase.entries %}<li>{% for text, is_value in item %}{% if is_value %}<code>{{ text }}</code>
+{%- else %}{{ text }}{% endif %}{% endfor %}</li>
+{% endfor %}</ul>{% endfor %}
+<footer>{{ r.generated_by }}, {{ r.generated_at }}, schema {{ r.schema_version }}</footer>
+</body></html>
+"""
+
+_FILE_HEADERS = (
+    "Step",
+    "Name",
+    "Kind",
+    "sha256",
+    "Size",
+    "Collected at",
+    "Collected by",
+    "Truncated",
+)
+_NOTE_HEADERS = ("Channel", "Kind", "Message", "State", "Attempts", "Last error", "Queued", "Sent")
+_env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+_template: Template = _env.from_string(_TEMPLATE)
+
+
+def render_html(report: Report) -> str:
+    """The whole report as one HTML page that needs nothing else to display or print."""
+    incident, target, trigger, playbook = (
+        report.incident,
+        report.target,
+        report.trigger,
+        report.playbook,
+    )
+    event = trigger.first_event
+    output = event.get("output") if event else None
+    context = {
+        "r": report,
+        "css": _CSS,
+        "show": show,
+        "duration": duration,
+        "summary": [
+            ("State", incident.state),
+            ("Reason", incident.reason),
+            ("Dry-run", incident.dry_run),
+            ("Changed a container", incident.changed),
+            ("Priority", incident.priority),
+            ("Container", target.container_name),
+            ("Container id", target.container_id),
+            ("Target", target.target),
+            ("Image", target.image),
+            ("Opened", incident.opened_at),
+            ("Finished", incident.finished_at),
+            ("Released", incident.released_at),
+            ("Report", report.url),
+        ],
+        "trigger": [
+            ("Source", trigger.source),
+            ("Rule or alert", trigger.name),
+            ("Events", trigger.count),
+            ("First seen", trigger.first_seen),
+            ("Last seen", trigger.last_seen),
+            ("First event id", trigger.first_event_id),
+        ],
+        "event": pretty_json(event) if event is not None else None,
+        "output": output if isinstance(output, str) else None,
+        "playbook": [
+            ("Name", playbook.name),
+            ("File", playbook.file),
+            ("Version (sha256 of its canonical JSON)", playbook.digest),
+            ("Source kept", kept(playbook.source_matches)),
+        ],
+        "source": pretty_source(playbook.source) if playbook.source else None,
+        "files_head": [*_FILE_HEADERS],
+        "files": [
+            [
+                f.step + 1,
+                f.name,
+                f.kind,
+                f.sha256,
+                f.size,
+                f.collected_at,
+                f.collected_by,
+                f.truncated,
+            ]
+            for f in report.evidence.files
+        ],
+        "manifests": [
+            [m.step + 1, m.path, m.sha256, "; ".join(m.errors) or None]
+            for m in report.evidence.manifests
+        ],
+        "verify": verify_script(report.evidence),
+        "notes_head": [*_NOTE_HEADERS],
+        "notifications": [
+            [
+                n.channel,
+                n.kind,
+                n.message,
+                n.state,
+                n.attempts,
+                n.last_error,
+                n.created_at,
+                n.sent_at,
+            ]
+            for n in report.notifications
+        ],
+        "checklist": [
+            {"name": phase.phase, "entries": [segments(item) for item in phase.items]}
+            for phase in report.checklist
+        ],
+    }
+    return _template.render(context)

@@ -1,0 +1,93 @@
+"""Text both renderers share: checklist segments, durations, pretty JSON, the evidence check script."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from responder.templates import strip_controls
+
+if TYPE_CHECKING:
+    from responder.reports._parts import ChecklistItem, EvidenceSection
+
+__all__ = ["duration", "kept", "pretty_json", "pretty_source", "segments", "show", "verify_script"]
+
+# File names and hashes safe to put in a shell here-document verbatim; anything else is left out
+# of the script (the tables still list it), so a hostile name can never become a command.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MS_PER_S = 1000.0
+
+
+def show(value: object) -> str:
+    """A value as a person reads it: `-` for nothing, yes/no for booleans, controls removed."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return strip_controls(str(value))
+
+
+def duration(ms: float | None) -> str:
+    """Milliseconds below a second, seconds above."""
+    if ms is None:
+        return "-"
+    return f"{ms:.0f} ms" if ms < _MS_PER_S else f"{ms / _MS_PER_S:.1f} s"
+
+
+def kept(source_matches: bool | None) -> str:
+    """Whether the playbook's source was kept, and whether it is the version that ran."""
+    if source_matches is None:
+        return "no"
+    return "yes, matches the digest" if source_matches else "yes, but does NOT match the digest"
+
+
+def segments(item: ChecklistItem) -> list[tuple[str, bool]]:
+    """The item as (text, is_value) pieces: the responder's words, and values to show as code."""
+    words = item.template.split("{}")
+    if len(words) != len(item.values) + 1:  # not ours: show it whole, as a value
+        return [(item.text, True)]
+    pieces: list[tuple[str, bool]] = []
+    for word, value in zip(words, [*item.values, None], strict=True):
+        if word:
+            pieces.append((word, False))
+        if value is not None:
+            pieces.append((value, True))
+    return pieces
+
+
+def pretty_json(value: object) -> str:
+    """Indented JSON, non-ASCII kept readable (controls were removed when the report was built)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def pretty_source(source: str) -> str:
+    """The playbook's canonical JSON, indented; unparseable text is shown as it is."""
+    try:
+        return pretty_json(json.loads(source))
+    except ValueError:
+        return source
+
+
+def verify_script(evidence: EvidenceSection) -> str | None:
+    """Shell lines that check every evidence file (and the manifests) against the recorded hashes."""
+    lines = [
+        f"{f.sha256}  {f.name}"
+        for f in evidence.files
+        if f.path is not None and _SAFE_NAME.fullmatch(f.name) and _SHA256.fullmatch(f.sha256)
+    ]
+    directory = PurePath(evidence.directory)
+    lines.extend(
+        f"{m.sha256}  {PurePath(m.path).name}"
+        for m in evidence.manifests
+        if PurePath(m.path).parent == directory
+        and _SAFE_NAME.fullmatch(PurePath(m.path).name)
+        and _SHA256.fullmatch(m.sha256)
+    )
+    if not lines:
+        return None
+    body = "\n".join(lines)
+    return f"cd {shlex.quote(evidence.directory)}\nsha256sum -c <<'EOF'\n{body}\nEOF"
