@@ -93,8 +93,11 @@ class IncidentStore:
             raise sqlite3.DatabaseError(
                 f"incident store version {version} is newer than this responder"
             )
-        self._conn.executescript(_SCHEMA)
-        self._conn.execute(f"PRAGMA user_version = {_VERSION}")
+        if version < _VERSION:
+            # Only a new or older file is written here: a command reading the store while the
+            # server holds a write transaction must not wait on a lock to change nothing.
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {_VERSION}")
 
     def close(self) -> None:
         """Close the connection."""

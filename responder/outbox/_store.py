@@ -78,8 +78,11 @@ class OutboxStore:
         (version,) = self._conn.execute("PRAGMA user_version").fetchone()
         if version > _VERSION:
             raise sqlite3.DatabaseError(f"outbox version {version} is newer than this responder")
-        self._conn.executescript(_SCHEMA)
-        self._conn.execute(f"PRAGMA user_version = {_VERSION}")
+        if version < _VERSION:
+            # Only a new or older file is written here: a command reading the store while the
+            # server holds a write transaction must not wait on a lock to change nothing.
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {_VERSION}")
 
     def close(self) -> None:
         """Close the connection."""
