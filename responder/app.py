@@ -112,14 +112,14 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
         event=app[JOURNAL].event,
         outbox=app[OUTBOX],
         audit=audit,
-        data_dir=settings.data_dir,
-        public_url=settings.server.public_url,
+        settings=settings,
     )
     followup = FollowUp(
         audit=audit,
         notifications=notifications,
         write_report=reports.write,
         event=app[JOURNAL].event,
+        release_command=settings.release_command,
     )
     app[FOLLOWUP] = followup
     runner = IncidentRunner(

@@ -25,3 +25,5 @@ class FollowUp:
     """Writes an incident's report (by id) under the data directory; logs its own faults."""
     event: Callable[[str], Awaitable[Event | None]]
     """Looks up a journaled event by id (the incident's first event, for messages)."""
+    release_command: Callable[[str], str]
+    """The exact command that releases an incident (`Settings.release_command`)."""

@@ -250,7 +250,9 @@ class IncidentRunner:
             state=state,
             dry_run=dry_run,
             report=self._notifications.report(record),
-            release_command=record.release_command() if undoable or changes_ahead else None,
+            release_command=self._settings.release_command(record.id)
+            if undoable or changes_ahead
+            else None,
         )
         index = len(done)
 

@@ -50,7 +50,7 @@ class Notifications:
 
     def report(self, record: IncidentRecord) -> str:
         """Where the incident's report is, as messages show it."""
-        path = report_dir(self._data_dir, record.id) / "report.md"
+        path = report_dir(self._data_dir.resolve(), record.id) / "report.md"
         return report_location(record, self._public_url, str(path))
 
     async def for_step(self, facts: MessageFacts, step_index: int, channels: Sequence[str]) -> str:

@@ -142,7 +142,9 @@ async def _announce(
         state=state,
         dry_run=before.dry_run,
         report=followup.notifications.report(record),
-        release_command=record.release_command() if state == "partially released" else None,
+        release_command=followup.release_command(record.id)
+        if state == "partially released"
+        else None,
     )
     detail = await followup.notifications.for_release(facts)
     log.info("incident %s release notice: %s", before.id, detail)

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from responder.channels import CHANNEL_KINDS, Channel, ChannelName, HttpUrlText, LogChannel
 from responder.errors import ConfigError
@@ -107,12 +116,22 @@ class Settings(BaseModel):
     limits: Limits = Limits()
     incidents: IncidentSettings = IncidentSettings()
     notifications: NotificationSettings = NotificationSettings()
+    _config_file: Path | None = PrivateAttr(default=None)
+    """The file these settings were read from, for commands that must read it again."""
 
     @model_validator(mode="after")
     def _one_token_source(self) -> Settings:
         if self.auth.token is not None and self.auth.token_file is not None:
             raise ValueError("set RESPONDER_TOKEN or RESPONDER_TOKEN_FILE, not both")
         return self
+
+    def release_command(self, incident_id: str) -> str:
+        """The exact command that releases an incident, runnable from any directory."""
+        parts = ["responder", "release"]
+        if self._config_file is not None:
+            parts += ["--config", str(self._config_file.resolve())]
+        parts += ["--data-dir", str(self.data_dir.resolve()), incident_id]
+        return shlex.join(parts)
 
     def channel_names(self) -> set[str]:
         """The names a playbook's `notify` step may use."""
@@ -251,9 +270,11 @@ def load_settings(
             _put(tree, path, value)
             origin[path] = f"{kind} {name}"
     try:
-        return Settings.model_validate(tree)
+        settings = Settings.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, doc, origin)) from exc
+    settings._config_file = config  # noqa: SLF001 - set once, by the loader that read it
+    return settings
 
 
 def _describe(

@@ -38,7 +38,7 @@ def test_report_prints_markdown_by_default(
     assert "shell in web" in out
     assert PLAYBOOK_DIGEST in out
     assert "yes, matches the digest" in out
-    assert f"responder release {INCIDENT_ID}" in out
+    assert f"responder release --data-dir {data_dir.resolve()} {INCIDENT_ID}" in out
     assert "No notification was queued" in out
 
 
@@ -70,7 +70,7 @@ def test_report_html_goes_to_the_output_file(
     assert capsys.readouterr().out == ""
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
-    assert f"responder release {INCIDENT_ID}" in page
+    assert f"responder release --data-dir {data_dir.resolve()} {INCIDENT_ID}" in page
 
 
 def test_report_without_an_outbox_does_not_create_one(

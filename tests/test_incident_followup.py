@@ -155,7 +155,7 @@ async def test_a_contained_incident_pages_with_what_was_done_and_how_to_undo_it(
     text = sent["text"]
     assert "Shell by mallory" in text
     assert "docker:pause" in text
-    assert f"Undo: responder release {incident.id}" in text
+    assert f"Undo: {client.app[SETTINGS].release_command(incident.id)}" in text
     assert "{{ 7*7 }}" in text  # alert text is printed, never evaluated
     assert "49" not in text
     [trigger] = await pager.wait_for(1)

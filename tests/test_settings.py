@@ -107,7 +107,8 @@ def test_config_must_be_a_mapping(tmp_path: Path) -> None:
 
 def test_empty_config_file_means_defaults(tmp_path: Path) -> None:
     """An empty file changes nothing."""
-    assert load_settings(write(tmp_path / "r.yaml", "# nothing yet\n"), environ={}) == Settings()
+    loaded = load_settings(write(tmp_path / "r.yaml", "# nothing yet\n"), environ={})
+    assert loaded.model_dump() == Settings().model_dump()
 
 
 def test_token_literal_in_config_file_is_refused(tmp_path: Path) -> None:
@@ -699,7 +700,8 @@ def test_settings_survive_a_round_trip_through_json(tmp_path: Path) -> None:
         limits: {window: 90s}
         """,
     )
-    assert Settings.model_validate(settings.model_dump(mode="json")) == settings
+    again = Settings.model_validate(settings.model_dump(mode="json"))
+    assert again.model_dump() == settings.model_dump()
 
 
 @pytest.mark.parametrize("document", ["README.md", "docs/configuration.md"])
@@ -718,3 +720,21 @@ def test_a_channel_template_with_an_unknown_name_is_refused(tmp_path: Path) -> N
     config.write_text("channels:\n  oncall: {kind: log, template: '{{ rule }} on {{ host }}'}\n")
     with pytest.raises(ConfigError, match=r"template refers to unknown host, rule"):
         load_settings(config, environ={})
+
+
+def test_the_release_command_names_the_config_file_and_data_dir(tmp_path: Path) -> None:
+    """The command in messages works from any directory: absolute --config and --data-dir."""
+    config = tmp_path / "my config.yaml"
+    config.write_text("data_dir: state\n")
+    settings = load_settings(config, environ={})
+    command = settings.release_command("01ABC")
+    assert command == (
+        f"responder release --config '{config.resolve()}' "
+        f"--data-dir {Path('state').resolve()} 01ABC"
+    )
+
+
+def test_without_a_config_file_the_release_command_has_only_the_data_dir() -> None:
+    """Embedded defaults: nothing to re-read but the data directory."""
+    command = load_settings(None, environ={}).release_command("01ABC")
+    assert command == f"responder release --data-dir {Path('data').resolve()} 01ABC"

@@ -336,7 +336,9 @@ async def test_incident_views_and_release_over_http_with_the_admin_credential(
         "docker:pause",
         "notify",
     ]
-    assert detail["release_command"] == f"responder release {summary['id']}"
+    expected = client.app[SETTINGS].release_command(summary["id"])
+    assert detail["release_command"] == expected
+    assert expected.endswith(f" {summary['id']}")
     url = f"/v1/incidents/{summary['id']}/release"
     assert (await client.post(url, headers=intake)).status == 401
     released = await client.post(url, headers={"Authorization": "Bearer admin-token"})

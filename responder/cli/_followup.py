@@ -48,8 +48,7 @@ async def offline_followup(settings: Settings, incidents: Incidents) -> AsyncIte
             event=event,
             outbox=outbox,
             audit=audit,
-            data_dir=settings.data_dir,
-            public_url=settings.server.public_url,
+            settings=settings,
         )
         yield FollowUp(
             audit=audit,
@@ -63,6 +62,7 @@ async def offline_followup(settings: Settings, incidents: Incidents) -> AsyncIte
             ),
             write_report=reports.write,
             event=event,
+            release_command=settings.release_command,
         )
     finally:
         await outbox.close()

@@ -40,7 +40,7 @@ async def _read(args: argparse.Namespace, incidents: Incidents) -> list[Incident
         await incidents.close()
 
 
-def _show(record: IncidentRecord) -> None:
+def _show(record: IncidentRecord, release_command: str) -> None:
     out = sys.stdout
     out.write(
         f"incident {record.id}: {record.state}{f' ({record.reason})' if record.reason else ''}\n"
@@ -62,7 +62,7 @@ def _show(record: IncidentRecord) -> None:
         )
         if step.release_status:
             out.write(f"     released: {step.release_status}: {step.release_detail}\n")
-    out.write(f"  undo: {record.release_command()}\n")
+    out.write(f"  undo: {release_command}\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([r.model_dump(mode="json") for r in records])
     elif args.incident_id:
-        _show(records[0])
+        _show(records[0], settings.release_command(records[0].id))
     else:
         headers = ["ID", "OPENED", "STATE", "PLAYBOOK", "TARGET", "EVENTS", "PRIORITY"]
         rows = [

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from responder.events import Event
     from responder.outbox import OutboxRecord
     from responder.reports import Report
+    from responder.settings import Settings
 
 __all__ = ["register"]
 
@@ -37,8 +38,9 @@ def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-async def _collect(incident_id: str, data_dir: Path, public_url: str | None) -> Report | None:
+async def _collect(incident_id: str, settings: Settings) -> Report | None:
     """Read the stores as they are now; the server may be running and writing to them."""
+    data_dir = settings.data_dir
     incidents = Incidents(data_dir)
     journal = JournalReader(data_dir / JOURNAL_FILE)
     outbox_path = data_dir / OUTBOX_FILE
@@ -65,7 +67,8 @@ async def _collect(incident_id: str, data_dir: Path, public_url: str | None) -> 
             event=event,
             outbox_records=notifications,
             data_dir=data_dir,
-            public_url=public_url,
+            public_url=settings.server.public_url,
+            release_command=settings.release_command(incident_id),
         )
     finally:
         await incidents.close()
@@ -81,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if not (data_dir / INCIDENTS_FILE).exists():
         sys.stderr.write(f"responder: no incidents in {data_dir}\n")
         return 1
-    report = asyncio.run(_collect(args.incident_id, data_dir, settings.server.public_url))
+    report = asyncio.run(_collect(args.incident_id, settings))
     if report is None:
         sys.stderr.write(f"responder: no incident {args.incident_id!r} in {data_dir}\n")
         return 1

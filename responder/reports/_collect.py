@@ -26,6 +26,7 @@ async def collect_report(
     outbox_records: Callable[[str], Awaitable[list[OutboxRecord]]] | None,
     data_dir: Path,
     public_url: str | None,
+    release_command: str | None = None,
 ) -> Report | None:
     """The incident's report as of now, or None for an unknown incident.
 
@@ -48,4 +49,5 @@ async def collect_report(
         playbook_source=source,
         data_dir=data_dir,
         public_url=public_url,
+        release_command=release_command,
     )

@@ -90,6 +90,7 @@ def build_report(
     playbook_source: str | None,
     data_dir: Path,
     public_url: str | None = None,
+    release_command: str | None = None,
 ) -> Report:
     """The report of one incident as it stands now; pure, apart from reading the clock."""
     undoable = not record.dry_run and any(_left_a_change(step) for step in record.steps)
@@ -101,7 +102,7 @@ def build_report(
     evidence = _evidence(record, data_dir / "evidence" / record.id)
     lines = tuple(_notification(n) for n in notifications)
     release = ReleaseSection(
-        command=record.release_command(),
+        command=release_command or record.release_command(),
         needed=undoable,
         state=_release_state(record),
         released_at=record.released_at,

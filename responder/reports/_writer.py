@@ -11,12 +11,12 @@ from responder.reports._files import write_report
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-    from pathlib import Path
 
     from responder.audit import AuditLog
     from responder.events import Event
     from responder.incidents import Incidents
     from responder.outbox import Outbox, OutboxRecord
+    from responder.settings import Settings
 
 __all__ = ["ReportWriter"]
 
@@ -33,15 +33,13 @@ class ReportWriter:
         event: Callable[[str], Awaitable[Event | None]],
         outbox: Outbox,
         audit: AuditLog,
-        data_dir: Path,
-        public_url: str | None,
+        settings: Settings,
     ) -> None:
         self._incidents = incidents
         self._event = event
         self._outbox = outbox
         self._audit = audit
-        self._data_dir = data_dir
-        self._public_url = public_url
+        self._settings = settings
 
     async def _notifications(self, incident_id: str) -> list[OutboxRecord]:
         return await self._outbox.run(lambda store: store.for_incident(incident_id))
@@ -54,12 +52,13 @@ class ReportWriter:
                 incidents=self._incidents,
                 event=self._event,
                 outbox_records=self._notifications,
-                data_dir=self._data_dir,
-                public_url=self._public_url,
+                data_dir=self._settings.data_dir,
+                public_url=self._settings.server.public_url,
+                release_command=self._settings.release_command(incident_id),
             )
             if report is None:
                 return
-            paths = await asyncio.to_thread(write_report, report, self._data_dir)
+            paths = await asyncio.to_thread(write_report, report, self._settings.data_dir)
         except Exception:
             log.exception("the report of incident %s could not be written", incident_id)
             return

@@ -65,7 +65,7 @@ async def get_incident(request: web.Request) -> web.Response:
         for row in outbox
     ]
     body = record.model_dump(mode="json") | {
-        "release_command": record.release_command(),
+        "release_command": request.app[SETTINGS].release_command(record.id),
         "notifications": notifications,
     }
     return web.json_response(body)
@@ -137,6 +137,7 @@ async def incident_report(request: web.Request) -> web.Response:
         outbox_records=partial(notification_records, app),
         data_dir=settings.data_dir,
         public_url=settings.server.public_url,
+        release_command=settings.release_command(incident_id),
     )
     if report is None:
         raise InputError(404, f"no incident {incident_id!r}")
