@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue
+from pydantic import BaseModel, BeforeValidator, ConfigDict, JsonValue, PlainSerializer
 
 __all__ = [
     "Event",
@@ -78,6 +78,21 @@ PriorityName = Annotated[Priority, BeforeValidator(coerce_priority)]
 """A Priority field that accepts level names as senders and people write them."""
 
 
+def _stored_priority(value: Any) -> Priority:  # noqa: ANN401 - JSON from the journal
+    # Journals written before priorities were stored by name hold the number.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Priority(value)
+    return coerce_priority(value)
+
+
+StoredPriority = Annotated[
+    Priority,
+    BeforeValidator(_stored_priority),
+    PlainSerializer(lambda p: p.label, return_type=str, when_used="json"),
+]
+"""The event's priority: written as its name (`Notice`), so JSON, reports and people agree."""
+
+
 class Target(BaseModel):
     """The container an event is about, as far as the event itself says."""
 
@@ -103,7 +118,7 @@ class Event(BaseModel):
     source: Source
     name: str
     """Falco rule or Alertmanager `alertname`."""
-    priority: Priority
+    priority: StoredPriority
     status: Status
     time: datetime
     received_at: datetime

@@ -165,3 +165,30 @@ def test_journal_uses_wal_and_full_sync(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert conn.execute("PRAGMA synchronous").fetchone() == (2,)
     conn.close()
+
+
+def test_an_event_is_stored_with_its_priority_by_name() -> None:
+    """The journaled JSON says `Critical`, not 5, so reports and API readers see the name."""
+    now = datetime.now(UTC)
+    event = Event(
+        id=new_event_id(),
+        key="k",
+        source="falco",
+        name="n",
+        priority=Priority.CRITICAL,
+        status="firing",
+        time=now,
+        received_at=now,
+    )
+    assert '"priority":"Critical"' in event.model_dump_json()
+    assert Event.model_validate_json(event.model_dump_json()).priority is Priority.CRITICAL
+
+
+def test_an_event_journaled_with_a_numeric_priority_still_loads() -> None:
+    """Journals from before the change hold the number; they read back as the same level."""
+    now = datetime.now(UTC).isoformat()
+    body = (
+        f'{{"id":"x","key":"k","source":"falco","name":"n","priority":5,'
+        f'"status":"firing","time":"{now}","received_at":"{now}"}}'
+    )
+    assert Event.model_validate_json(body).priority is Priority.CRITICAL
