@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pytest
+from _messages import message
 
 
 def seeded(tmp_path: Path) -> Path:
@@ -117,3 +118,24 @@ def test_data_dir_without_incidents_exits_1_saying_so(
     assert main(["report", INCIDENT_ID, "--data-dir", str(tmp_path)]) == 1
     assert f"no incidents in {tmp_path}" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_incidents_shows_each_message_and_why_it_is_not_delivered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`responder incidents ID` lists the incident's messages, with the last error of one that waits."""
+    data_dir = seeded(tmp_path)
+    store = OutboxStore(data_dir / OUTBOX_FILE)
+    sent, waiting = store.enqueue(
+        [
+            NewMessage("a", INCIDENT_ID, "hook", "webhook", message(INCIDENT_ID)),
+            NewMessage("b", INCIDENT_ID, "mail", "email", message(INCIDENT_ID)),
+        ]
+    )
+    store.sent(sent, 1, "HTTP 200")
+    store.retry(waiting, 3, "mail: ConnectionRefusedError", 0.0)
+    store.close()
+    assert main(["incidents", INCIDENT_ID, "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"message #{sent} to hook (incident): sent, 1 attempt\n" in out
+    assert f"message #{waiting} to mail (incident): pending, 3 attempts: mail: Connection" in out

@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING
 
 from responder.cli._common import emit_json, print_table, settings_from
 from responder.incidents import INCIDENTS_FILE, Incidents
+from responder.outbox import OUTBOX_FILE, OutboxStore
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
     from responder.cli._types import Subparsers
     from responder.incidents import IncidentRecord
+    from responder.outbox import OutboxRecord
 
 __all__ = ["register"]
 
@@ -40,7 +43,19 @@ async def _read(args: argparse.Namespace, incidents: Incidents) -> list[Incident
         await incidents.close()
 
 
-def _show(record: IncidentRecord, release_command: str) -> None:
+def _notifications(data_dir: Path, incident_id: str) -> list[OutboxRecord]:
+    """The incident's queued messages; none when there is no outbox yet (nothing was sent)."""
+    path = data_dir / OUTBOX_FILE
+    if not path.exists():
+        return []
+    store = OutboxStore(path)
+    try:
+        return store.for_incident(incident_id)
+    finally:
+        store.close()
+
+
+def _show(record: IncidentRecord, release_command: str, sent: list[OutboxRecord]) -> None:
     out = sys.stdout
     out.write(
         f"incident {record.id}: {record.state}{f' ({record.reason})' if record.reason else ''}\n"
@@ -62,6 +77,12 @@ def _show(record: IncidentRecord, release_command: str) -> None:
         )
         if step.release_status:
             out.write(f"     released: {step.release_status}: {step.release_detail}\n")
+    for row in sent:
+        tries = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
+        why = f": {row.last_error}" if row.state != "sent" and row.last_error else ""
+        out.write(
+            f"  message #{row.id} to {row.channel} ({row.message.kind}): {row.state}, {tries}{why}\n"
+        )
     out.write(f"  undo: {release_command}\n")
 
 
@@ -78,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json([r.model_dump(mode="json") for r in records])
     elif args.incident_id:
-        _show(records[0], settings.release_command(records[0].id))
+        record = records[0]
+        sent = _notifications(settings.data_dir, record.id)
+        _show(record, settings.release_command(record.id), sent)
     else:
         headers = ["ID", "OPENED", "STATE", "PLAYBOOK", "TARGET", "EVENTS", "PRIORITY"]
         rows = [
