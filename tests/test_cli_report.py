@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from _builders import make_event
+from _messages import message
 from _reports import INCIDENT_ID, PLAYBOOK_DIGEST, incident, outbox_record, seed
 
 from responder.cli._main import main
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pytest
-from _messages import message
 
 
 def seeded(tmp_path: Path) -> Path:
