@@ -127,7 +127,21 @@ def build_message(
         "release_command": facts.release_command or "",
         "message": facts.note or "",
     }
-    context = {**facts.context, "incident": incident}
+    # A container that is gone (or a host event) leaves the live view empty: the incident
+    # still knows what the event named.
+    fallback = {
+        "container": {
+            "id": record.container_id or "",
+            "name": record.container_name or "",
+            "image": record.image or "",
+        },
+        "playbook": {"name": record.playbook},
+    }
+    context = {
+        **facts.context,
+        **{k: v for k, v in fallback.items() if not facts.context.get(k)},
+        "incident": incident,
+    }
     text = templates.render(template or DEFAULT_TEMPLATE, context)
     where = container.get("name") or record.container_name or record.target or "no container"
     host = event.get("hostname") or None
@@ -163,10 +177,11 @@ def _title(
     if kind == "release":
         title = f"[{facts.state.upper()}] {record.event_name}: {where}{on}"
     else:
-        prefix = "[DRY-RUN] " if facts.dry_run else ""
-        title = (
-            f"{prefix}[{facts.state.upper()}] {record.priority}: {record.event_name}: {where}{on}"
-        )
-    # One line, no controls: it becomes a mail Subject and a PagerDuty summary.
+        # A dry run says so first; its state adds nothing when it is "dry-run" itself.
+        tags = ["DRY-RUN"] if facts.dry_run else []
+        if facts.state != "dry-run":
+            tags.append(facts.state.upper())
+        head = " ".join(f"[{tag}]" for tag in tags)
+        title = f"{head} {record.priority}: {record.event_name}: {where}{on}"
     title = " ".join(strip_controls(title).split())
     return title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…"
