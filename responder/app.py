@@ -122,6 +122,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
         release_command=settings.release_command,
     )
     app[FOLLOWUP] = followup
+    app[DELIVERER].on_settled(reports.after_delivery)
     runner = IncidentRunner(
         settings=app[SETTINGS],
         journal=app[JOURNAL],

@@ -251,7 +251,7 @@ class IncidentRunner:
             dry_run=dry_run,
             report=self._notifications.report(record),
             release_command=self._settings.release_command(record.id)
-            if undoable or changes_ahead
+            if not dry_run and (undoable or changes_ahead)
             else None,
         )
         index = len(done)

@@ -129,7 +129,9 @@ def build_message(
     }
     # A container that is gone (or a host event) leaves the live view empty: the incident
     # still knows what the event named.
-    fallback = {
+    fallback: dict[str, dict[str, Any]] = {
+        "event": {"name": record.event_name, "priority": record.priority},
+        "target": {"ref": record.target or ""},
         "container": {
             "id": record.container_id or "",
             "name": record.container_name or "",

@@ -100,8 +100,14 @@ async def release_incident(
             {"index": s.index, "action": s.action, "release": s.release_status} for s in released
         ],
     )
-    if record.state not in ("released", "partially released") or released:
-        await _announce(record, released, state, followup)
+    restored = any(s.release_status == "restored" for s in released)
+    if record.state not in ("released", "partially released") or restored:
+        # Told once per release that changed something: a repeat release that finds
+        # everything already undone sends nothing new.
+        try:
+            await _announce(record, released, state, followup)
+        except Exception:  # the release happened; a failing notice must not hide that
+            log.exception("incident %s: the release notice could not be queued", incident_id)
     await followup.write_report(incident_id)
     log.info(
         "incident %s %s (%d steps undone, %d failed)",

@@ -6,9 +6,10 @@ import ipaddress
 import os
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -91,6 +92,11 @@ class DockerSettings(BaseModel):
     timeout: float = Field(default=10.0, gt=0, description="seconds per Docker API call")
 
 
+AbsolutePath = Annotated[Path, AfterValidator(lambda path: path.absolute())]
+"""A path made absolute where the settings are read: the paths in messages, reports and the
+release command then work from any directory."""
+
+
 def _default_channels() -> dict[str, Channel]:
     return {"oncall": LogChannel()}
 
@@ -100,7 +106,11 @@ class Settings(BaseModel):
 
     model_config = _Model
 
-    data_dir: Path = Field(default=Path("data"), description="journal and evidence live here")
+    data_dir: AbsolutePath = Field(
+        default=Path("data"),
+        validate_default=True,
+        description="journal, evidence, reports and the audit log; relative to the start directory",
+    )
     playbooks: Path = Field(default=Path("playbooks"), description="playbook directory")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     server: ServerSettings = ServerSettings()
@@ -130,7 +140,7 @@ class Settings(BaseModel):
         parts = ["responder", "release"]
         if self._config_file is not None:
             parts += ["--config", str(self._config_file.resolve())]
-        parts += ["--data-dir", str(self.data_dir.resolve()), incident_id]
+        parts += ["--data-dir", str(self.data_dir), incident_id]
         return shlex.join(parts)
 
     def channel_names(self) -> set[str]:

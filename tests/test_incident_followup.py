@@ -157,7 +157,7 @@ async def test_a_contained_incident_pages_with_what_was_done_and_how_to_undo_it(
     assert "docker:pause" in text
     assert f"Undo: {client.app[SETTINGS].release_command(incident.id)}" in text
     assert "{{ 7*7 }}" in text  # alert text is printed, never evaluated
-    assert "49" not in text
+    assert "mallory 49" not in text
     [trigger] = await pager.wait_for(1)
     event = trigger.json()
     assert event["event_action"] == "trigger"
@@ -181,6 +181,38 @@ async def test_the_report_is_written_in_three_formats_and_again_after_release(
     served = await client.get(f"/v1/incidents/{incident.id}/report?format=md")
     assert served.status == 200
     assert "released" in await served.text()
+
+
+async def test_the_report_file_shows_delivery_once_messages_are_sent(
+    client: TestClient[Any, Application], far_ends: tuple[Receiver, Receiver], target: Any
+) -> None:
+    """The report written at the end of the steps is rewritten when its messages go out."""
+    hook, pager = far_ends
+    incident = await contained(client, shell(target))
+    await hook.wait_for(1)
+    await pager.wait_for(1)
+    path = client.app[SETTINGS].data_dir / "reports" / incident.id / "report.json"
+    async with asyncio.timeout(10):
+        while True:
+            states = [n["state"] for n in json.loads(path.read_text())["notifications"]]
+            if states == ["sent", "sent"]:
+                break
+            await asyncio.sleep(0.05)
+
+
+async def test_a_second_release_sends_no_second_notice(
+    client: TestClient[Any, Application], far_ends: tuple[Receiver, Receiver], target: Any
+) -> None:
+    """Releasing again finds everything undone already: nobody is told twice."""
+    hook, _ = far_ends
+    incident = await contained(client, shell(target))
+    url = f"/v1/incidents/{incident.id}/release"
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    assert (await client.post(url, headers=admin)).status == 200
+    await hook.wait_for(2)
+    assert (await client.post(url, headers=admin)).status == 200
+    await asyncio.sleep(0.5)  # a second notice, if there were one, would arrive by now
+    assert [r.json()["message"]["kind"] for r in hook.received] == ["incident", "release"]
 
 
 async def test_release_resolves_pagerduty_and_tells_the_webhook(
@@ -255,6 +287,24 @@ async def test_a_dry_run_message_says_plainly_that_nothing_was_changed(
     assert sent["release_command"] is None
 
 
+async def test_a_dry_run_notify_before_the_containment_offers_no_undo_either(
+    start: ClientFactory, far_ends: tuple[Receiver, Receiver], target: Any, tmp_path: Path
+) -> None:
+    """Notify first, pause after, in dry-run: nothing will change, so there is nothing to undo."""
+    hook, _ = far_ends
+    playbooks = tmp_path / "notify-first"
+    playbooks.mkdir()
+    (playbooks / "p.yaml").write_text(
+        "name: notify-first\nmatch: {rules: [Terminal shell in container]}\ndry_run: true\n"
+        "steps:\n  - action: notify\n    with: {channels: [hook]}\n  - action: docker:pause\n"
+    )
+    client = await start(playbooks=playbooks)
+    await contained(client, shell(target))
+    [webhook] = await hook.wait_for(1)
+    assert webhook.json()["message"]["release_command"] is None
+    assert "Undo:" not in webhook.json()["message"]["text"]
+
+
 async def test_a_webhook_that_is_down_delays_nothing_and_shows_in_readyz(
     client: TestClient[Any, Application], far_ends: tuple[Receiver, Receiver], target: Any
 ) -> None:
@@ -270,6 +320,7 @@ async def test_a_webhook_that_is_down_delays_nothing_and_shows_in_readyz(
                 break
             await asyncio.sleep(0.05)
     assert ready["status"] == "ready"
+    assert ready["notifications"]["channels"]["pager"]["failing"] == 0  # healthy ones listed too
     view = await (await client.get(f"/v1/incidents/{incident.id}")).json()
     [pending] = [n for n in view["notifications"] if n["channel"] == "hook"]
     assert pending["state"] == "pending"

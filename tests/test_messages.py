@@ -79,7 +79,7 @@ def test_alert_text_is_printed_without_controls_and_never_evaluated() -> None:
     """`{{ 7*7 }}` from the alert stays literal; escape sequences and bidi controls are gone."""
     text = build_message("incident", facts(), Templates(), None).text
     assert "A shell in web-1 [2J{{ 7*7 }}" in text
-    assert "49" not in text
+    assert "[2J49" not in text
     assert "\x1b" not in text
     assert "\u202e" not in text
 
@@ -142,3 +142,10 @@ def test_a_template_cannot_reach_python_internals() -> None:
     """The sandbox refuses attribute tricks in a channel template."""
     with pytest.raises(SecurityError):
         build_message("incident", facts(), Templates(), "{{ incident.__class__.__mro__ }}")
+
+
+def test_a_release_notice_renders_without_the_event() -> None:
+    """An incident whose event is no longer journaled still gets a release notice."""
+    message = build_message("release", facts(context={}, state="released"), Templates(), None)
+    assert message.text.startswith("RELEASED: incident 01JQ8ZK3V5T7W9X1Y2Z3A4B5C6")
+    assert "Container: web-1 on unknown host" in message.text

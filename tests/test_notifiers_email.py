@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
     from pathlib import Path
 
-DELIVERY = Delivery(id=7, attempt=2)
+DELIVERY = Delivery(id=7, attempt=2, incident_id="01JD0ABC")
 SENDER = "responder@example.org"
 RECIPIENTS = ("oncall@example.org", "security@example.org")
 
@@ -113,7 +113,7 @@ async def test_plain_mail_has_stable_headers_and_the_facts(
     assert mail["Subject"] == msg.title
     assert mail["From"] == SENDER
     assert mail["To"] == ", ".join(RECIPIENTS)
-    assert mail["Message-ID"] == "<responder-7.01JD0ABC@responder>"
+    assert mail["Message-ID"] == "<responder-01JD0ABC-7@responder>"
     assert mail["X-Responder-Incident"] == "01JD0ABC"
     assert mail["Auto-Submitted"] == "auto-generated"
     body = mail.get_content().replace("\r\n", "\n")  # as it came off the wire

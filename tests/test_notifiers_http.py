@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from pytest_aiohttp import AiohttpServer
 
-DELIVERY = Delivery(id=42, attempt=1)
+DELIVERY = Delivery(id=42, attempt=1, incident_id="01JD0ABC")
 TOKEN_PATH = "/services/T000/B000/XXXXsecrettokenXXXX"
 
 
@@ -120,14 +120,14 @@ async def test_webhook_posts_the_documented_json_and_headers(
     assert far_end.body() == {
         "version": 1,
         "kind": "incident",
-        "delivery": "responder-42",
+        "delivery": "responder-01JD0ABC-42",
         "channel": "hook",
         "message": msg.model_dump(mode="json"),
     }
     headers = far_end.request_headers()
     assert headers["Content-Type"] == "application/json"
     assert headers["User-Agent"] == f"responder/{__version__}"
-    assert headers["X-Responder-Delivery"] == "responder-42"
+    assert headers["X-Responder-Delivery"] == "responder-01JD0ABC-42"
     assert (headers["X-Env"], headers["X-Api-Key"]) == ("prod", "k-123")
     assert "X-Responder-Signature" not in headers
 
@@ -324,6 +324,19 @@ async def test_pagerduty_resolves_on_release(
         "dedup_key": "responder-01JD0ABC",
         "event_action": "resolve",
     }
+
+
+async def test_pagerduty_keeps_the_alert_open_after_a_partial_release(
+    far_end: FarEnd, session: aiohttp.ClientSession
+) -> None:
+    """Containment that could not all be undone is no resolution: it triggers again, updated."""
+    far_end.status = 202
+    msg = message(incident_id="01JD0ABC", kind="release", state="partially released")
+    await pagerduty(far_end).send(msg, DELIVERY, session)
+    body = far_end.body()
+    assert body["event_action"] == "trigger"
+    assert body["dedup_key"] == "responder-01JD0ABC"
+    assert body["payload"]["custom_details"]["state"] == "partially released"
 
 
 async def test_pagerduty_bad_request_is_permanent_without_the_key(

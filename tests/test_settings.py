@@ -48,7 +48,7 @@ def test_no_file_no_environment_gives_the_embedded_defaults() -> None:
     settings = load_settings(None, environ={})
     assert settings.server.host == "127.0.0.1"
     assert settings.server.port == 8470
-    assert settings.data_dir == Path("data")
+    assert settings.data_dir == Path("data").absolute()  # made absolute where it is read
     assert settings.playbooks == Path("playbooks")
     assert not settings.has_credential
 

@@ -35,11 +35,15 @@ class Delivery:
 
     id: int
     attempt: int
+    incident_id: str
 
     @property
     def key(self) -> str:
-        """Stable across retries and restarts: receivers use it to drop a repeat."""
-        return f"responder-{self.id}"
+        """Stable across retries and restarts, unique across responders (incident ids are ULIDs).
+
+        Receivers use it to drop a repeat.
+        """
+        return f"responder-{self.incident_id}-{self.id}"
 
 
 class Notifier(ABC, Generic[C]):

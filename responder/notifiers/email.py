@@ -40,7 +40,7 @@ def build_mail(message: Message, delivery: Delivery, channel: EmailChannel) -> E
     mail["From"] = channel.sender
     mail["To"] = ", ".join(channel.recipients)
     mail["Date"] = formatdate(usegmt=True)
-    mail["Message-ID"] = f"<{delivery.key}.{message.incident_id}@responder>"
+    mail["Message-ID"] = f"<{delivery.key}@responder>"
     mail["X-Responder-Incident"] = message.incident_id
     mail["X-Responder-Delivery"] = delivery.key
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: out-of-office replies stay quiet

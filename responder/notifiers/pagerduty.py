@@ -33,8 +33,10 @@ def pagerduty_event(
 ) -> dict[str, Any]:
     """The Events API v2 body: `trigger` with a payload for an incident, `resolve` for a release."""
     event: dict[str, Any] = {"routing_key": routing_key, "dedup_key": dedup_key(message)}
-    if message.kind == "release":
+    if message.kind == "release" and message.state == "released":
         return event | {"event_action": "resolve"}
+    # Anything else, a partial release included, (re)triggers: the alert stays open while
+    # some containment could not be undone, and its log shows the latest message.
     try:
         priority = Priority.parse(message.priority)
     except ValueError:

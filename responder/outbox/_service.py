@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from responder.errors import PermanentError, TransientError
+from responder.errors import ConfigError, PermanentError, TransientError
 from responder.notifiers import Delivery, DeliveryDeferredError
 from responder.outbox._store import OUTBOX_FILE, OutboxStore, due_in
 from responder.storethread import StoreThread
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
     from pathlib import Path
 
     from responder.audit import AuditLog
@@ -76,12 +76,19 @@ class Deliverer:
         self._wakes = {name: asyncio.Event() for name in notifiers}
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self._settled: Callable[[str], Awaitable[None]] | None = None
+
+    def on_settled(self, callback: Callable[[str], Awaitable[None]]) -> None:
+        """Call `callback(incident_id)` once a message of the incident is sent or given up."""
+        self._settled = callback
 
     async def start(self) -> None:
         """Fail messages for channels that are gone, then start one sender per channel."""
         self._session = aiohttp.ClientSession()
         for record in await self._outbox.run(lambda s: s.abandon_channels(set(self._notifiers))):
-            self._failed(record, record.attempts, "channel no longer configured")
+            self._failed(
+                record, record.attempts, f"channel {record.channel!r} is no longer configured"
+            )
         await self.refresh_metrics()
         self._tasks = [
             asyncio.create_task(self._sender(name), name=f"outbox {name}")
@@ -135,33 +142,37 @@ class Deliverer:
                 # The head is backing off: everything behind it waits too, which keeps order.
                 await asyncio.sleep(delay)
                 continue
-            await self._deliver(self._notifiers[name], record)
+            settled = await self._deliver(self._notifiers[name], record)
             await self.refresh_metrics()
+            if settled and self._settled is not None:
+                await self._settled(record.incident_id)
 
-    async def _deliver(self, notifier: Notifier[Any], record: OutboxRecord) -> None:
+    async def _deliver(self, notifier: Notifier[Any], record: OutboxRecord) -> bool:
+        """One attempt; True when the message is settled (sent or given up), False to retry."""
         assert self._session is not None  # noqa: S101 - started before any sender
         attempt = record.attempts + 1
         timeout = notifier.channel.timeout.total_seconds()
         try:
             async with asyncio.timeout(timeout):
                 detail = await notifier.send(
-                    record.message, Delivery(record.id, attempt), self._session
+                    record.message, Delivery(record.id, attempt, record.incident_id), self._session
                 )
-        except (TransientError, TimeoutError) as exc:
+        except (TransientError, TimeoutError, ConfigError) as exc:
+            # ConfigError: a secret that could be read at start-up cannot be now, as while a
+            # mounted secret is rotated; it is retried until give_up_after like an outage.
             reason = str(exc) or f"no answer within {timeout:g} s"
-            await self._retry_or_give_up(record, attempt, reason, _retry_after(exc))
-            return
+            return await self._retry_or_give_up(record, attempt, reason, _retry_after(exc))
         except PermanentError as exc:
             error = str(exc)
             await self._outbox.run(lambda s: s.failed(record.id, attempt, _short(error)))
             self._failed(record, attempt, error)
-            return
+            return True
         except Exception as exc:  # a fault of ours: retrying the same message will not help
             log.exception("outbox: channel %s failed on message %d", record.channel, record.id)
             error = f"internal error: {type(exc).__name__}: {exc}"
             await self._outbox.run(lambda s: s.failed(record.id, attempt, _short(error)))
             self._failed(record, attempt, error)
-            return
+            return True
         await self._outbox.run(lambda s: s.sent(record.id, attempt, detail))
         self._metrics.notifications.labels(record.channel, "sent").inc()
         self._audit.record(
@@ -172,21 +183,24 @@ class Deliverer:
             attempt=attempt,
             detail=detail,
         )
+        return True
 
     async def _retry_or_give_up(
         self, record: OutboxRecord, attempt: int, error: str, retry_after: float | None
-    ) -> None:
+    ) -> bool:
+        """Schedule the next attempt, or give up past `give_up_after`; True when given up."""
         age = time.time() - datetime.fromisoformat(record.created_at).timestamp()
         if age >= self._settings.give_up_after.total_seconds():
             error = f"gave up after {attempt} attempts: {error}"
             await self._outbox.run(lambda s: s.failed(record.id, attempt, _short(error)))
             self._failed(record, attempt, error)
-            return
+            return True
         backoff = self._settings.retry_backoff.total_seconds() * 2 ** (attempt - 1)
         wait = min(backoff, self._settings.retry_backoff_max.total_seconds())
         if retry_after is not None:
             # The far end said when; honour it, but never past the point of giving up.
-            wait = min(max(wait, retry_after), self._settings.give_up_after.total_seconds())
+            left = self._settings.give_up_after.total_seconds() - age
+            wait = max(min(max(wait, retry_after), left), 0.0)
         at = time.time() + wait
         await self._outbox.run(lambda s: s.retry(record.id, attempt, _short(error), at))
         self._metrics.notifications.labels(record.channel, "retry").inc()
@@ -207,6 +221,7 @@ class Deliverer:
             error,
             wait,
         )
+        return False
 
     def _failed(self, record: OutboxRecord, attempts: int, error: str) -> None:
         self._metrics.notifications.labels(record.channel, "failed").inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from responder.reports._collect import collect_report
@@ -40,12 +41,28 @@ class ReportWriter:
         self._outbox = outbox
         self._audit = audit
         self._settings = settings
+        # One write at a time per incident, each gathering the stores afresh inside the lock:
+        # the file last written is never older than one written before it.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def _notifications(self, incident_id: str) -> list[OutboxRecord]:
         return await self._outbox.run(lambda store: store.for_incident(incident_id))
 
-    async def write(self, incident_id: str) -> None:
+    async def after_delivery(self, incident_id: str) -> None:
+        """Rewrite a finished incident's report once a message is sent or given up.
+
+        A running incident's report is written when its steps finish, which is soon.
+        """
+        record = await self._incidents.run(lambda store: store.get(incident_id))
+        if record is not None and record.state != "running":
+            await self.write(incident_id, audit=False)
+
+    async def write(self, incident_id: str, *, audit: bool = True) -> None:
         """Write the report; a fault is logged, never raised: the incident itself is recorded."""
+        async with self._locks[incident_id]:  # one small lock per incident ever reported
+            await self._write(incident_id, audit=audit)
+
+    async def _write(self, incident_id: str, *, audit: bool) -> None:
         try:
             report = await collect_report(
                 incident_id,
@@ -61,6 +78,8 @@ class ReportWriter:
             paths = await asyncio.to_thread(write_report, report, self._settings.data_dir)
         except Exception:
             log.exception("the report of incident %s could not be written", incident_id)
+            return
+        if not audit:  # a delivery update: the decision that matters is already audited
             return
         self._audit.record(
             "report.written",

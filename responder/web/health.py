@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from responder.web.state import ENGINE, JOURNAL, METRICS, OUTBOX, PLAYBOOKS
+from responder.web.state import ENGINE, JOURNAL, METRICS, OUTBOX, PLAYBOOKS, SETTINGS
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -79,7 +79,9 @@ async def _notifications(app: web.Application) -> dict[str, Any]:
     # Failing now: messages waiting after a failed attempt. Given-up messages stay counted in
     # `failed` per channel (and in the incidents) without marking the channel down forever.
     degraded = sorted(name for name, s in stats.items() if s["failing"])
-    return {"ok": not degraded, "degraded": degraded, "channels": stats}
+    idle = {"pending": 0, "failing": 0, "failed": 0, "oldest_pending": None, "last_error": None}
+    channels = {name: stats.get(name, idle) for name in sorted(app[SETTINGS].channels)}
+    return {"ok": not degraded, "degraded": degraded, "channels": channels}
 
 
 async def metrics(request: web.Request) -> web.Response:
