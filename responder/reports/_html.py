@@ -20,6 +20,8 @@ from responder.reports._text import (
     pretty_source,
     segments,
     show,
+    summary_rows,
+    trigger_rows,
     verify_script,
 )
 
@@ -132,42 +134,16 @@ _template: Template = _env.from_string(_TEMPLATE)
 
 def render_html(report: Report) -> str:
     """The whole report as one HTML page that needs nothing else to display or print."""
-    incident, target, trigger, playbook = (
-        report.incident,
-        report.target,
-        report.trigger,
-        report.playbook,
-    )
-    event = trigger.first_event
+    playbook = report.playbook
+    event = report.trigger.first_event
     output = event.get("output") if event else None
     context = {
         "r": report,
         "css": _CSS,
         "show": show,
         "duration": duration,
-        "summary": [
-            ("State", incident.state),
-            ("Reason", incident.reason),
-            ("Dry-run", incident.dry_run),
-            ("Changed a container", incident.changed),
-            ("Priority", incident.priority),
-            ("Container", target.container_name),
-            ("Container id", target.container_id),
-            ("Target", target.target),
-            ("Image", target.image),
-            ("Opened", incident.opened_at),
-            ("Finished", incident.finished_at),
-            ("Released", incident.released_at),
-            ("Report", report.url),
-        ],
-        "trigger": [
-            ("Source", trigger.source),
-            ("Rule or alert", trigger.name),
-            ("Events", trigger.count),
-            ("First seen", trigger.first_seen),
-            ("Last seen", trigger.last_seen),
-            ("First event id", trigger.first_event_id),
-        ],
+        "summary": summary_rows(report),
+        "trigger": trigger_rows(report),
         "event": pretty_json(event) if event is not None else None,
         "output": output if isinstance(output, str) else None,
         "playbook": [

@@ -18,6 +18,8 @@ from responder.reports._text import (
     pretty_source,
     segments,
     show,
+    summary_rows,
+    trigger_rows,
     verify_script,
 )
 
@@ -110,39 +112,13 @@ def _banner(report: Report) -> list[str]:
 
 def _summary(report: Report) -> str:
     """State, reason and target in one table."""
-    incident, target = report.incident, report.target
-    return "## Summary\n\n" + _fields(
-        [
-            ("State", incident.state),
-            ("Reason", incident.reason),
-            ("Dry-run", incident.dry_run),
-            ("Changed a container", incident.changed),
-            ("Priority", incident.priority),
-            ("Container", target.container_name),
-            ("Container id", target.container_id),
-            ("Target", target.target),
-            ("Image", target.image),
-            ("Opened", incident.opened_at),
-            ("Finished", incident.finished_at),
-            ("Released", incident.released_at),
-            ("Report", report.url),
-        ]
-    )
+    return "## Summary\n\n" + _fields(summary_rows(report))
 
 
 def _trigger(report: Report) -> str:
     """Count and times of the events, then the first one: its output and the whole of it."""
     trigger = report.trigger
-    text = "## Triggering events\n\n" + _fields(
-        [
-            ("Source", trigger.source),
-            ("Rule or alert", trigger.name),
-            ("Events", trigger.count),
-            ("First seen", trigger.first_seen),
-            ("Last seen", trigger.last_seen),
-            ("First event id", trigger.first_event_id),
-        ]
-    )
+    text = "## Triggering events\n\n" + _fields(trigger_rows(report))
     event = trigger.first_event
     if event is None:
         return text + "\n\nThe first event is no longer in the journal\\."

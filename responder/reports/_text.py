@@ -11,9 +11,20 @@ from typing import TYPE_CHECKING
 from responder.templates import strip_controls
 
 if TYPE_CHECKING:
+    from responder.reports._model import Report
     from responder.reports._parts import ChecklistItem, EvidenceSection
 
-__all__ = ["duration", "kept", "pretty_json", "pretty_source", "segments", "show", "verify_script"]
+__all__ = [
+    "duration",
+    "kept",
+    "pretty_json",
+    "pretty_source",
+    "segments",
+    "show",
+    "summary_rows",
+    "trigger_rows",
+    "verify_script",
+]
 
 # File names and hashes safe to put in a shell here-document verbatim; anything else is left out
 # of the script (the tables still list it), so a hostile name can never become a command.
@@ -91,3 +102,36 @@ def verify_script(evidence: EvidenceSection) -> str | None:
         return None
     body = "\n".join(lines)
     return f"cd {shlex.quote(evidence.directory)}\nsha256sum -c <<'EOF'\n{body}\nEOF"
+
+
+def summary_rows(report: Report) -> list[tuple[str, object]]:
+    """The summary table: state, reason and target, as both renderers show it."""
+    incident, target = report.incident, report.target
+    return [
+        ("State", incident.state),
+        ("Reason", incident.reason),
+        ("Dry-run", incident.dry_run),
+        ("Changed a container", incident.changed),
+        ("Priority", incident.priority),
+        ("Container", target.container_name),
+        ("Container id", target.container_id),
+        ("Target", target.target),
+        ("Image", target.image),
+        ("Opened", incident.opened_at),
+        ("Finished", incident.finished_at),
+        ("Released", incident.released_at),
+        ("Report", report.url),
+    ]
+
+
+def trigger_rows(report: Report) -> list[tuple[str, object]]:
+    """The triggering events table: count and times."""
+    trigger = report.trigger
+    return [
+        ("Source", trigger.source),
+        ("Rule or alert", trigger.name),
+        ("Events", trigger.count),
+        ("First seen", trigger.first_seen),
+        ("Last seen", trigger.last_seen),
+        ("First event id", trigger.first_event_id),
+    ]
