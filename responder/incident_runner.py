@@ -228,37 +228,38 @@ class IncidentRunner:
         *,
         dry_run: bool,
     ) -> NotifySink:
-        """What a `notify` step queues: the incident as it stands at that step."""
+        """What a `notify` step queues: the incident as it stands at that step.
+
+        The facts are gathered only when a step notifies; other steps pay nothing for it.
+        """
         done = list(records)
-        ahead = [
-            MessageStep(action=s.action, status="pending", detail="next")
-            for s in loaded.playbook.steps[len(done) + 1 :]
-            if s.action != "notify"
-        ]
-        changes_ahead = any(
-            (a := self._actions.get(s.action)) and a.changes_container and not gate.reason
-            for s in loaded.playbook.steps[len(done) + 1 :]
-        )
-        state = (
-            "running" if changes_ahead else final_state(done, self._actions, gate, dry_run=dry_run)
-        )
-        undoable = not dry_run and any(r.undo is not None for r in done)
-        facts = MessageFacts(
-            record=record,
-            context=context,
-            steps=[*done, *ahead],
-            state=state,
-            dry_run=dry_run,
-            report=self._notifications.report(record),
-            release_command=self._settings.release_command(record.id)
-            if not dry_run and (undoable or changes_ahead)
-            else None,
-        )
-        index = len(done)
 
         async def notify(channels: Sequence[str], note: str | None) -> str:
-            facts.note = note
-            return await self._notifications.for_step(facts, index, channels)
+            later = loaded.playbook.steps[len(done) + 1 :]
+            ahead = [
+                MessageStep(action=s.action, status="pending", detail="next")
+                for s in later
+                if s.action != "notify"
+            ]
+            changes_ahead = not gate.reason and any(
+                (a := self._actions.get(s.action)) and a.changes_container for s in later
+            )
+            undoable = any(r.undo is not None for r in done)
+            facts = MessageFacts(
+                record=record,
+                context=context,
+                steps=[*done, *ahead],
+                state="running"
+                if changes_ahead
+                else final_state(done, self._actions, gate, dry_run=dry_run),
+                dry_run=dry_run,
+                report=self._notifications.report(record),
+                release_command=self._settings.release_command(record.id)
+                if not dry_run and (undoable or changes_ahead)
+                else None,
+                note=note,
+            )
+            return await self._notifications.for_step(facts, len(done), channels)
 
         return notify
 

@@ -6,6 +6,7 @@ playbook templates: alert text is data in the context, inserted as text, never e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,31 +66,24 @@ Undo: {{ incident.release_command }}
 _TITLE_CHARS = 200
 
 
+@dataclass(frozen=True)
 class MessageFacts:
     """What a message is about, gathered by the runner or by release."""
 
-    def __init__(
-        self,
-        *,
-        record: IncidentRecord,
-        context: dict[str, Any],
-        steps: Sequence[StepRecord | MessageStep],
-        state: str,
-        dry_run: bool,
-        report: str,
-        release_command: str | None,
-        note: str | None = None,
-    ) -> None:
-        self.record = record
-        self.context = context
-        """The playbook template context (event, target, container, playbook, incident)."""
-        self.steps = [s if isinstance(s, MessageStep) else _message_step(s) for s in steps]
-        self.state = state
-        self.dry_run = dry_run
-        self.report = report
-        self.release_command = release_command
-        self.note = note
-        """The notify step's own `message`, if it gave one."""
+    record: IncidentRecord
+    context: dict[str, Any]
+    """The playbook template context (event, target, container, playbook, incident)."""
+    steps: Sequence[StepRecord | MessageStep]
+    state: str
+    dry_run: bool
+    report: str
+    release_command: str | None
+    note: str | None = None
+    """The notify step's own `message`, if it gave one."""
+
+    def message_steps(self) -> list[MessageStep]:
+        """The steps as messages show them."""
+        return [s if isinstance(s, MessageStep) else _message_step(s) for s in self.steps]
 
 
 def _message_step(step: StepRecord) -> MessageStep:
@@ -108,9 +102,8 @@ def build_message(
 ) -> Message:
     """Render one message; `template` is the channel's own, or None for the default."""
     record = facts.record
-    failed = tuple(
-        f"{s.action}: {s.error or s.detail}" for s in facts.steps if s.status == "failed"
-    )
+    steps = facts.message_steps()
+    failed = tuple(f"{s.action}: {s.error or s.detail}" for s in steps if s.status == "failed")
     event = facts.context.get("event", {})
     container = facts.context.get("container", {})
     incident = {
@@ -121,7 +114,7 @@ def build_message(
         "event_count": record.event_count,
         "first_seen": record.first_seen,
         "last_seen": record.last_seen,
-        "steps": [s.model_dump() for s in facts.steps],
+        "steps": [s.model_dump() for s in steps],
         "failed": list(failed),
         "report": facts.report,
         "release_command": facts.release_command or "",
@@ -164,7 +157,7 @@ def build_message(
         container_id=record.container_id,
         image=container.get("image") or record.image,
         event_count=record.event_count,
-        steps=tuple(facts.steps),
+        steps=tuple(steps),
         failed=failed,
         report=facts.report,
         release_command=facts.release_command,
