@@ -10,18 +10,16 @@ from aiohttp import web
 from responder.actions import ActionRegistry, default_actions
 from responder.audit import AUDIT_FILE, AuditLog
 from responder.engine import DockerEngine, SdkEngine
-from responder.followup import FollowUp
+from responder.followup import build_followup
 from responder.incident_runner import IncidentRunner
 from responder.incidents import Incidents
 from responder.intake import routes as intake_routes
 from responder.intake.routes import INTAKE_PATHS
 from responder.journal import Journal
 from responder.metrics import Metrics
-from responder.notifications import Notifications
 from responder.notifiers import build_notifiers
 from responder.outbox import Deliverer, Outbox
 from responder.playbooks import PlaybookSet, load_playbooks
-from responder.reports._writer import ReportWriter
 from responder.templates import Templates
 from responder.web import health, incidents, views
 from responder.web.auth import Authenticator, auth_middleware
@@ -99,27 +97,13 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     templates = Templates()
     audit = app[AUDIT]
-    notifications = Notifications(
-        channels=settings.channels,
-        outbox=app[OUTBOX],
-        templates=templates,
-        audit=audit,
-        data_dir=settings.data_dir,
-        public_url=settings.server.public_url,
-    )
-    reports = ReportWriter(
+    followup, reports = build_followup(
+        settings,
         incidents=incidents,
-        event=app[JOURNAL].event,
         outbox=app[OUTBOX],
         audit=audit,
-        settings=settings,
-    )
-    followup = FollowUp(
-        audit=audit,
-        notifications=notifications,
-        write_report=reports.write,
         event=app[JOURNAL].event,
-        release_command=settings.release_command,
+        templates=templates,
     )
     app[FOLLOWUP] = followup
     app[DELIVERER].on_settled(reports.after_delivery)

@@ -5,14 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from responder.notifications import Notifications
+from responder.reports import ReportWriter
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from responder.audit import AuditLog
     from responder.events import Event
-    from responder.notifications import Notifications
+    from responder.incidents import Incidents
+    from responder.outbox import Outbox
+    from responder.settings import Settings
+    from responder.templates import Templates
 
-__all__ = ["FollowUp"]
+__all__ = ["FollowUp", "build_followup"]
 
 
 @dataclass(frozen=True)
@@ -27,3 +33,34 @@ class FollowUp:
     """Looks up a journaled event by id (the incident's first event, for messages)."""
     release_command: Callable[[str], str]
     """The exact command that releases an incident (`Settings.release_command`)."""
+
+
+def build_followup(
+    settings: Settings,
+    *,
+    incidents: Incidents,
+    outbox: Outbox,
+    audit: AuditLog,
+    event: Callable[[str], Awaitable[Event | None]],
+    templates: Templates,
+) -> tuple[FollowUp, ReportWriter]:
+    """The follow-up the server and `responder release` share, and its report writer."""
+    reports = ReportWriter(
+        incidents=incidents, event=event, outbox=outbox, audit=audit, settings=settings
+    )
+    notifications = Notifications(
+        channels=settings.channels,
+        outbox=outbox,
+        templates=templates,
+        audit=audit,
+        data_dir=settings.data_dir,
+        public_url=settings.server.public_url,
+    )
+    followup = FollowUp(
+        audit=audit,
+        notifications=notifications,
+        write_report=reports.write,
+        event=event,
+        release_command=settings.release_command,
+    )
+    return followup, reports

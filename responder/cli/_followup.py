@@ -7,11 +7,9 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from responder.audit import AUDIT_FILE, AuditLog
-from responder.followup import FollowUp
+from responder.followup import FollowUp, build_followup
 from responder.journal import JOURNAL_FILE, JournalReader
-from responder.notifications import Notifications
 from responder.outbox import Outbox
-from responder.reports._writer import ReportWriter
 from responder.templates import Templates
 
 if TYPE_CHECKING:
@@ -43,27 +41,15 @@ async def offline_followup(settings: Settings, incidents: Incidents) -> AsyncIte
     await audit.open()
     await outbox.open()
     try:
-        reports = ReportWriter(
+        followup, _ = build_followup(
+            settings,
             incidents=incidents,
-            event=event,
             outbox=outbox,
             audit=audit,
-            settings=settings,
-        )
-        yield FollowUp(
-            audit=audit,
-            notifications=Notifications(
-                channels=settings.channels,
-                outbox=outbox,
-                templates=Templates(),
-                audit=audit,
-                data_dir=settings.data_dir,
-                public_url=settings.server.public_url,
-            ),
-            write_report=reports.write,
             event=event,
-            release_command=settings.release_command,
+            templates=Templates(),
         )
+        yield followup
     finally:
         await outbox.close()
         await audit.close()

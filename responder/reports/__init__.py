@@ -6,6 +6,7 @@ from responder.reports._html import render_html
 from responder.reports._markdown import render_markdown
 from responder.reports._model import SCHEMA_VERSION, Report, build_report
 from responder.reports._parts import ChecklistItem, ChecklistPhase
+from responder.reports._writer import ReportWriter
 
 __all__ = [
     "FORMATS",
@@ -14,6 +15,7 @@ __all__ = [
     "ChecklistPhase",
     "Report",
     "ReportFormat",
+    "ReportWriter",
     "build_report",
     "collect_report",
     "render",
