@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The responder as a small, unprivileged, read-only container (see docs/deploy.md).
 #
 # Two stages: the build stage installs the package and its dependencies into a virtual
@@ -16,6 +15,11 @@ WORKDIR /src
 RUN python3 -m venv /opt/responder
 COPY pyproject.toml README.md ./
 COPY responder ./responder
+# Unset, pip uses PyPI. Behind a package mirror or a TLS-intercepting proxy whose CA the base
+# image does not trust, point pip elsewhere at build time, e.g.
+#   --network host --build-arg PIP_INDEX_URL=http://127.0.0.1:3141/simple/
+# It stays in the build stage, out of the runtime image; never put a password in it.
+ARG PIP_INDEX_URL
 # Bytecode is compiled now: at run time the root filesystem is read-only.
 RUN /opt/responder/bin/pip install --no-compile . \
     && /opt/responder/bin/python -m compileall -q /opt/responder/lib
