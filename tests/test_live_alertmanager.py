@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import pytest
-from _peers import free_port, require_binary
+from _alertmanager import post_alerts, run_alertmanager
 from pydantic import SecretStr
 
 from responder.app import create_app
@@ -73,38 +71,12 @@ async def responder_server(aiohttp_server: Any, tmp_path: Path) -> TestServer:
 @pytest.fixture
 async def alertmanager(responder_server: TestServer, tmp_path: Path) -> AsyncIterator[str]:
     """Alertmanager configured to deliver to `responder_server`; yields its URL."""
-    binary = require_binary(
-        "prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager"
-    )
     token_file = tmp_path / "am-token"
     token_file.write_text(TOKEN)
     config = tmp_path / "alertmanager.yml"
     config.write_text(CONFIG.format(port=responder_server.port, token_file=token_file))
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={config}",
-        f"--storage.path={tmp_path / 'am-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                try:
-                    async with session.get(f"{url}/-/ready") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        await process.wait()
+    async with run_alertmanager(config, tmp_path) as peer:
+        yield peer.url
 
 
 async def _post_alert(
@@ -124,11 +96,7 @@ async def _post_alert(
     }
     if ends_at is not None:
         alert["endsAt"] = ends_at.isoformat()
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{url}/api/v2/alerts", json=[alert]) as response,
-    ):
-        assert response.status == 200, await response.text()
+    await post_alerts(url, [alert])
 
 
 async def _wait_for(server: TestServer, status: str) -> list[Any]:
