@@ -47,6 +47,12 @@ class ServerSettings(BaseModel):
     )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="larger bodies get 413")
     body_timeout: float = Field(default=10.0, gt=0, description="seconds to receive a body; 408")
+    idle_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="a connection with no request under way is closed after this many seconds; "
+        "this also bounds how long request headers may take to arrive (slowloris)",
+    )
     shutdown_timeout: float = Field(default=30.0, ge=0, description="grace for in-flight requests")
     access_log: bool = Field(default=False, description="log one line per HTTP request")
     public_url: HttpUrlText | None = Field(

@@ -79,7 +79,13 @@ async def _serve(app: web.Application, settings: Settings, ssl_context: SSLConte
     server = settings.server
     access_log = logging.getLogger("aiohttp.access") if server.access_log else None
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=access_log, shutdown_timeout=server.shutdown_timeout
+        app,
+        handle_signals=False,
+        access_log=access_log,
+        shutdown_timeout=server.shutdown_timeout,
+        # aiohttp closes a connection that has no complete request within this time of opening
+        # (or of its last answer): idle keep-alives, and headers sent a byte at a time.
+        keepalive_timeout=server.idle_timeout,
     )
     await runner.setup()
     stop = asyncio.Event()
