@@ -37,17 +37,14 @@ failed; 2 when no engine answers or no busybox is there to build the image from;
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import http.client
 import json
 import os
 import platform
 import secrets
-import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -56,44 +53,56 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any
 
 import aiohttp
 import docker
 import docker.errors
-from intake import (
+from _common import (
     HOST,
     INTAKE_PATH,
+    LABEL,
+    PY_SPY_HINT,
     BenchError,
+    Box,
+    Boxes,
+    Cpu,
+    CpuMeter,
+    Profile,
+    add_json_argument,
+    add_profile_arguments,
+    docker_client,
+    engine_facts,
+    ensure_image,
     find_py_spy,
     free_port,
+    git_commit,
     http_status,
+    load_average,
+    machine,
+    percentile,
+    profile_from,
+    py_spy,
+    raise_interrupt,
+    remove_boxes,
     responder_env,
     responder_source,
     server,
+    table,
 )
 
-from responder.testing import TEST_IMAGE, ensure_test_image
-
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterator, Sequence
-    from types import FrameType
+    from collections.abc import Callable, Collection, Sequence
 
-REPO = Path(__file__).resolve().parent.parent
-IMAGE = TEST_IMAGE  # the tests' image, made the same way
-SLEEPER = ["sleep", "3600"]  # a container left behind by a SIGKILLed run exits within the hour
-LABEL = "responder-bench"
 RULE = "Responder benchmark containment"
 PLAYBOOK = "bench-contain"
 
-DOCKER_TIMEOUT_S = 60
 HTTP_TIMEOUT_S = 10.0
 PAUSE_TIMEOUT_S = 30.0
 FLEET_TIMEOUT_S = 120.0
 FINISH_TIMEOUT_S = 60.0
 POLL_S = 0.02
 SETTLE_S = 0.05
-CREATE_THREADS = 8
 INCIDENT_PAGE = 500
 
 OVERHEAD_TARGET_MS = 15.0
@@ -128,9 +137,7 @@ class Options:
     concurrency: tuple[int, ...]
     isolate: bool
     max_containments: int
-    profile: Path | None
-    profile_format: str
-    profile_gil: bool
+    profile: Profile | None
     json_out: Path | None
 
 
@@ -170,24 +177,10 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default=1000,
         help="limits.max_containments per 1h window written to the servers' config (1000)",
     )
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="FILE",
-        help="after the measured runs, one more fleet-at-once run under py-spy record into FILE",
+    add_profile_arguments(
+        parser, "after the measured runs, one more fleet-at-once run under py-spy record"
     )
-    parser.add_argument(
-        "--profile-format",
-        choices=["speedscope", "raw", "flamegraph"],
-        default="speedscope",
-        help="py-spy output format (speedscope)",
-    )
-    parser.add_argument(
-        "--profile-gil",
-        action="store_true",
-        help="sample only the thread holding the GIL (py-spy --gil): where Python CPU time goes",
-    )
-    parser.add_argument("--json", dest="json_out", type=Path, metavar="FILE", help="write results")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     try:
         concurrency = tuple(int(c) for c in str(args.concurrency).split(",") if c.strip())
@@ -210,105 +203,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         concurrency=concurrency,
         isolate=args.isolate,
         max_containments=args.max_containments,
-        profile=args.profile,
-        profile_format=args.profile_format,
-        profile_gil=args.profile_gil,
+        profile=profile_from(args),
         json_out=args.json_out,
     )
 
 
 # -- containers ------------------------------------------------------------------------------
-
-
-def ensure_image(client: docker.DockerClient) -> str:
-    """The test image, imported without any registry when missing; says which."""
-    if ensure_test_image(client, IMAGE):
-        return f"{IMAGE} (imported from the host's busybox)"
-    return f"{IMAGE} (present)"
-
-
-@dataclass(frozen=True)
-class Box:
-    """One container made for this run."""
-
-    id: str
-    name: str
-
-    @property
-    def short_id(self) -> str:
-        """The 12 hex digits Falco puts in `container.id`."""
-        return self.id[:12]
-
-
-class Boxes:
-    """Every container this run makes: uniquely named, labelled, and removed in `remove_all`."""
-
-    def __init__(self, client: docker.DockerClient, run_id: str) -> None:
-        self._api = client.api
-        self.run_id = run_id
-        self.prefix = f"{LABEL}-{run_id}"
-        self._made: set[str] = set()
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(CREATE_THREADS, thread_name_prefix="boxes")
-        self._count = 0
-
-    def create(self, count: int, kind: str) -> list[Box]:
-        """`count` running containers, made a few at a time."""
-        names = []
-        with self._lock:
-            for _ in range(count):
-                self._count += 1
-                names.append(f"{self.prefix}-{kind}-{self._count}")
-        return list(self._pool.map(self._create_one, names))
-
-    def _create_one(self, name: str) -> Box:
-        made = self._api.create_container(
-            IMAGE, SLEEPER, name=name, labels={LABEL: self.run_id}, stop_signal="SIGKILL"
-        )
-        container_id = str(made["Id"])
-        with self._lock:
-            self._made.add(container_id)
-        self._api.start(container_id)
-        return Box(container_id, name)
-
-    def remove(self, boxes: Sequence[Box]) -> None:
-        """Remove these (paused ones too)."""
-        list(self._pool.map(self._remove_one, [box.id for box in boxes]))
-
-    def _remove_one(self, container_id: str) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            self._api.remove_container(container_id, force=True)
-        with self._lock:
-            self._made.discard(container_id)
-
-    def remove_all(self) -> tuple[int, list[str]]:
-        """Every container of this run, found by label as well as remembered; (removed, failures)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)  # nothing is made after this
-        found = {str(c["Id"]) for c in self._api.containers(all=True, filters=self.filters())}
-        with self._lock:
-            ids = sorted(found | self._made)
-        failures = []
-        removed = 0
-        with ThreadPoolExecutor(CREATE_THREADS, thread_name_prefix="cleanup") as pool:
-            for container_id, error in zip(ids, pool.map(self._try_remove, ids), strict=True):
-                if error:
-                    failures.append(f"{container_id[:12]}: {error}")
-                else:
-                    removed += 1
-        return removed, failures
-
-    def _try_remove(self, container_id: str) -> str | None:
-        try:
-            self._api.remove_container(container_id, force=True)
-        except docker.errors.NotFound:
-            return None
-        except (docker.errors.DockerException, OSError) as exc:
-            return str(exc)
-        return None
-
-    def filters(self) -> dict[str, Any]:
-        """The Docker filter that selects this run's containers."""
-        return {"label": f"{LABEL}={self.run_id}"}
 
 
 # -- the engine's pause events ---------------------------------------------------------------
@@ -676,69 +576,6 @@ class FleetRun:
     """Responder at once: first and last of each milestone, s from the first request."""
 
 
-@dataclass(frozen=True)
-class Cpu:
-    """CPU time used over an interval, by the whole machine and by the server process."""
-
-    elapsed_s: float
-    machine_s: float
-    """Busy CPU-seconds of every CPU (user, system, interrupts, steal), from /proc/stat."""
-    server_s: float | None
-    """User and system CPU-seconds of the responder process (every thread)."""
-
-    @property
-    def busy(self) -> float:
-        """The machine's CPUs busy over the interval, as a fraction of all of them."""
-        cpus = os.cpu_count() or 1
-        return self.machine_s / (self.elapsed_s * cpus) if self.elapsed_s > 0 else 0.0
-
-
-def machine_busy_s() -> float:
-    """Busy CPU-seconds of every CPU since boot (/proc/stat: all but idle and iowait)."""
-    try:
-        first = Path("/proc/stat").read_text(encoding="utf-8").splitlines()[0].split()
-    except OSError:
-        return 0.0
-    ticks = [int(v) for v in first[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_s(pid: int | None) -> float | None:
-    """User and system CPU-seconds of a process (/proc/PID/stat), or None."""
-    if pid is None:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU time between `start` and `stop`."""
-
-    def __init__(self, pid: int | None = None) -> None:
-        self._pid = pid
-        self._t0 = 0.0
-        self._machine = 0.0
-        self._server: float | None = None
-
-    def start(self) -> None:
-        """Read the counters."""
-        self._server = process_cpu_s(self._pid)
-        self._machine = machine_busy_s()
-        self._t0 = time.monotonic()
-
-    def stop(self) -> Cpu:
-        """What was used since `start`."""
-        elapsed = time.monotonic() - self._t0
-        machine = machine_busy_s() - self._machine
-        server = process_cpu_s(self._pid)
-        used = server - self._server if server is not None and self._server is not None else None
-        return Cpu(elapsed, machine, used)
-
-
 def _fleet_run(
     who: str, concurrency: int, mode: str, start_ns: int, pauses: Collection[Pause], *, cpu: Cpu
 ) -> FleetRun:
@@ -876,7 +713,7 @@ def fleet_steps(options: Options) -> list[str]:
     return ["docker:isolate", "docker:pause"] if options.isolate else ["docker:pause"]
 
 
-def bench_fleet(ctx: Context, concurrency: int, profile: Path | None = None) -> FleetServer:
+def bench_fleet(ctx: Context, concurrency: int, profile: Profile | None = None) -> FleetServer:
     """One server: warm it up, the fleet one by one, then another fleet at once."""
     options = ctx.options
     size = options.fleet
@@ -907,7 +744,7 @@ def bench_fleet(ctx: Context, concurrency: int, profile: Path | None = None) -> 
                 api.finished(serial, FINISH_TIMEOUT_S)
                 time.sleep(SETTLE_S * 4)
             print(f"{label}: {size} containers at once", flush=True)
-            with py_spy(managed.proc.pid, profile, options):
+            with py_spy(managed.proc.pid, profile):
                 start, answered, pauses, cpu = at_once(api, ctx.watcher, burst, meter)
                 run = _fleet_run(
                     "responder", concurrency, "at once", start, pauses.values(), cpu=cpu
@@ -952,43 +789,6 @@ def burst_timeline(
     }
 
 
-@contextlib.contextmanager
-def py_spy(pid: int, out: Path | None, options: Options) -> Iterator[None]:
-    """`py-spy record` of the server (every thread) while the block runs, when `out` is given."""
-    if out is None:
-        yield
-        return
-    spy_path = find_py_spy()
-    if spy_path is None:
-        raise BenchError("py-spy not found: .venv/bin/pip install py-spy")
-    command = [
-        spy_path,
-        "record",
-        f"--pid={pid}",
-        "--rate=500",
-        "--threads",
-        *(["--gil"] if options.profile_gil else []),
-        f"--format={options.profile_format}",
-        f"--output={out}",
-    ]
-    with tempfile.TemporaryFile() as spy_log:
-        spy = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=spy_log, stderr=spy_log)
-        try:
-            time.sleep(1.0)  # attached before the work starts
-            if spy.poll() is not None:
-                spy_log.seek(0)
-                raise BenchError(f"py-spy exited with {spy.returncode}: {spy_log.read()[-500:]!r}")
-            yield
-        finally:
-            if spy.poll() is None:
-                spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-                try:
-                    spy.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    spy.kill()
-                    spy.wait(timeout=10)
-
-
 # -- running it all --------------------------------------------------------------------------
 
 
@@ -1023,24 +823,13 @@ def run_all(ctx: Context, results: Results) -> None:
         profiled = bench_fleet(ctx, concurrency, ctx.options.profile)
         wall = profiled.runs[-1].wall_s
         print(
-            f"  profile: {ctx.options.profile} ({ctx.options.profile_format}); under py-spy "
+            f"  profile: {ctx.options.profile.out} ({ctx.options.profile.format}); under py-spy "
             f"the fleet took {wall:.3f} s at once (not comparable)",
             flush=True,
         )
 
 
 # -- report ----------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100), linear between closest ranks."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
@@ -1051,17 +840,6 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "max": max(values),
         "min": min(values),
     }
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> None:
-    """Aligned columns: the first `left` to the left, the rest to the right."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    for row in [headers, *rows]:
-        cells = [
-            cell.ljust(w) if i < left else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  " + "  ".join(cells).rstrip())
 
 
 def phases(samples: Sequence[Sample]) -> list[tuple[str, list[float]]]:
@@ -1275,59 +1053,19 @@ def report_cpu(results: Results, size: int) -> None:
     table(headers, rows, left=3)
 
 
-def git_commit() -> str:
-    """`git rev-parse --short HEAD`, with `+changes` when the tree differs from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-            cwd=REPO,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-            cwd=REPO,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    return f"{head}+changes" if dirty else head
-
-
-def cpu_model() -> str:
-    """The CPU's model name, from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 def environment(client: docker.DockerClient, image: str) -> dict[str, str]:
     """Machine and software facts for the report."""
-    version = client.version()
-    info = client.info()
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(),
-        "machine": f"{os.cpu_count()} CPUs, {cpu_model()}, {platform.machine()}",
+        "machine": machine(),
         "kernel": platform.release(),
         "python": platform.python_version(),
         "libraries": f"docker SDK {docker.__version__}, aiohttp {aiohttp.__version__}",
-        "engine": f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}), "
-        f"storage {info.get('Driver', '?')}, cgroup {info.get('CgroupVersion', '?')}, "
-        f"runtime {info.get('DefaultRuntime', '?')}, "
-        f"{info.get('Containers', '?')} containers before the run",
+        "engine": engine_facts(client),
         "image": image,
         "responder": responder_source(),
-        "load avg": " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1/5/15 min, before)",
+        "load avg": load_average(),
     }
 
 
@@ -1377,54 +1115,19 @@ def report(results: Results, options: Options) -> bool:
     return held
 
 
-def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
-    del frame
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def cleanup(boxes: Boxes, watcher: PauseWatcher | None, stderr: IO[str]) -> bool:
     """Remove every container of the run, uninterrupted; True when none is left."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        if watcher is not None:
-            watcher.close()
-        removed, failures = boxes.remove_all()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if removed:
-        print(f"removed {removed} leftover container(s) of this run", file=stderr)
-    for failure in failures:
-        print(f"could not remove {failure}", file=stderr)
-    if failures:
-        print(
-            f"remove them with: docker rm -f $(docker ps -aq --filter label={LABEL})", file=stderr
-        )
-    return not failures
+    if watcher is not None:
+        watcher.close()
+    return remove_boxes(boxes, stderr)
 
 
 def preflight(options: Options, stderr: IO[str]) -> docker.DockerClient | None:
     """A client of the engine, or None (said on stderr) when a tool or the engine is missing."""
     if options.profile is not None and find_py_spy() is None:
-        print("--profile needs py-spy: .venv/bin/pip install py-spy", file=stderr)
+        print(PY_SPY_HINT, file=stderr)
         return None
-    try:
-        client = docker.from_env(version="auto", timeout=DOCKER_TIMEOUT_S, max_pool_size=64)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        print(f"no Docker engine answers: {exc}", file=stderr)
-        return None
-    try:
-        client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        if shutil.which("busybox") is None and not Path("/bin/busybox").exists():
-            print(
-                f"{IMAGE} is missing and there is no busybox to build it from: "
-                "sudo apt-get install -y busybox-static",
-                file=stderr,
-            )
-            client.close()
-            return None
-    return client
+    return docker_client(stderr)
 
 
 def main(argv: Sequence[str] | None = None, stderr: IO[str] = sys.stderr) -> int:
@@ -1433,7 +1136,7 @@ def main(argv: Sequence[str] | None = None, stderr: IO[str] = sys.stderr) -> int
     client = preflight(options, stderr)
     if client is None:
         return EXIT_MISSING
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     boxes = Boxes(client, secrets.token_hex(4))
     results = Results()

@@ -23,45 +23,54 @@ completed and every journal check held, 1 when a run or a check failed, 2 when a
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
 import platform
 import shutil
-import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import aiohttp
+from _common import (
+    BARE_SERVER,
+    BENCH_DIR,
+    HOST,
+    INTAKE_PATH,
+    PY_SPY_HINT,
+    BenchError,
+    Managed,
+    Profile,
+    add_json_argument,
+    add_profile_arguments,
+    find_py_spy,
+    free_port,
+    indent,
+    journal_rows,
+    log_tail,
+    post_ready,
+    profile_from,
+    py_spy,
+    responder_env,
+    responder_source,
+    server,
+    status_ready,
+    tool_version,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Sequence
 
-HOST = "127.0.0.1"
-INTAKE_PATH = "/v1/events/falco"
-BENCH_DIR = Path(__file__).resolve().parent
 LUA_SCRIPT = BENCH_DIR / "intake.lua"
-BARE_SERVER = BENCH_DIR / "bare_server.py"
-JOURNAL_FILE = "journal.sqlite3"
 
-READY_TIMEOUT_S = 30.0
-STOP_GRACE_S = 10.0
-STOP_TIMEOUT_S = 20.0
-PROBE_TIMEOUT_S = 1.0
 WRK_GRACE_S = 60.0
 WRK_SOCKET_TIMEOUT = "10s"
 RESULT_PREFIX = "BENCH_RESULT "
-PROBE_BODY = b'{"rule":"bench readiness probe","priority":"Debug"}'
 
 RATIO_TARGET = 0.7
 P99_TARGET_MS = 25.0
@@ -76,10 +85,6 @@ WRK_INSTALL_HINT = (
     "    brew install wrk                   # macOS\n"
     "or build it from https://github.com/wg/wrk, then run this again."
 )
-
-
-class BenchError(Exception):
-    """A run could not be completed: a server did not start, or wrk failed."""
 
 
 @dataclass(frozen=True)
@@ -211,10 +216,8 @@ class Options:
     warmup: int
     threads: int
     pin: bool
-    profile: Path | None
-    profile_format: str
+    profile: Profile | None
     profile_connections: int | None
-    profile_gil: bool
     json_out: Path | None
 
 
@@ -237,17 +240,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_false",
         help="do not pin servers and wrk to separate CPUs",
     )
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="FILE",
-        help="after the measured runs, profile one more responder run with py-spy into FILE",
-    )
-    parser.add_argument(
-        "--profile-format",
-        choices=["speedscope", "raw", "flamegraph"],
-        default="speedscope",
-        help="py-spy output format (speedscope)",
+    add_profile_arguments(
+        parser, "after the measured runs, profile one more responder run with py-spy"
     )
     parser.add_argument(
         "--profile-connections",
@@ -255,12 +249,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         metavar="N",
         help="connections for the profiled run (default: the first of --connections)",
     )
-    parser.add_argument(
-        "--profile-gil",
-        action="store_true",
-        help="sample only the thread holding the GIL (py-spy --gil): where Python CPU time goes",
-    )
-    parser.add_argument("--json", dest="json_out", type=Path, metavar="FILE", help="write results")
+    add_json_argument(parser)
     args = parser.parse_args(argv)
     try:
         connections = tuple(int(c) for c in str(args.connections).split(",") if c.strip())
@@ -276,10 +265,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         warmup=args.warmup,
         threads=args.threads,
         pin=args.pin,
-        profile=args.profile,
-        profile_format=args.profile_format,
+        profile=profile_from(args),
         profile_connections=args.profile_connections,
-        profile_gil=args.profile_gil,
         json_out=args.json_out,
     )
 
@@ -294,123 +281,6 @@ def placement_for(pin: bool) -> tuple[Placement, str | None]:
     if shutil.which("taskset") is None:
         return Placement(None, None), "taskset not found (util-linux): running unpinned"
     return Placement((cpus[0],), tuple(cpus[1:])), None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def http_status(port: int, method: str, path: str, body: bytes | None = None) -> int | None:
-    """The status of one request to 127.0.0.1:port, or None if there is no answer yet."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=PROBE_TIMEOUT_S)
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        response.read()
-    except (OSError, http.client.HTTPException):
-        return None
-    else:
-        return response.status
-    finally:
-        conn.close()
-
-
-def _indent(text: str, prefix: str = "    | ") -> str:
-    return "\n".join(prefix + line for line in text.splitlines())
-
-
-def _log_tail(log: Path, lines: int = 20) -> str:
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
-def wait_ready(
-    name: str, proc: subprocess.Popen[bytes], ready: Callable[[], bool], log: Path
-) -> None:
-    """Poll `ready` until it holds; raise BenchError if the process exits or the deadline passes."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{name} exited with {proc.returncode}:\n{_log_tail(log)}")
-        if ready():
-            return
-        time.sleep(0.1)
-    raise BenchError(f"{name} not ready within {READY_TIMEOUT_S:g} s:\n{_log_tail(log)}")
-
-
-@dataclass
-class Managed:
-    """A server process, and what went wrong when it was stopped (empty: a clean stop)."""
-
-    proc: subprocess.Popen[bytes]
-    notes: list[str] = field(default_factory=list)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> list[str]:
-    """SIGINT (a graceful shutdown), SIGTERM if that is not heeded, SIGKILL as the last resort.
-
-    Returns a note for each step that was needed beyond the first, and for an unclean exit:
-    a server that ignores a signal under load has lost it, which is worth knowing.
-    """
-    notes: list[str] = []
-    for signum, grace in ((signal.SIGINT, STOP_GRACE_S), (signal.SIGTERM, STOP_TIMEOUT_S)):
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signum)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            notes.append(f"still running {grace:g} s after {signum.name}")
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(timeout=STOP_TIMEOUT_S)
-        notes.append("killed with SIGKILL")
-    elif proc.returncode != 0:
-        notes.append(f"exited with status {proc.returncode}")
-    return notes
-
-
-@contextlib.contextmanager
-def server(
-    name: str,
-    command: list[str],
-    log: Path,
-    ready: Callable[[], bool],
-    env: dict[str, str] | None = None,
-) -> Iterator[Managed]:
-    """Run a server until the block ends, its output in `log`; it is always stopped.
-
-    It runs in the log's directory, so that no `responder/` in the caller's working directory
-    shadows the installed package (or the one PYTHONPATH names).
-    """
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=log.parent,
-        )
-        managed = Managed(proc)
-        try:
-            wait_ready(name, proc, ready, log)
-            yield managed
-        finally:
-            managed.notes.extend(stop(proc))
-
-
-def responder_env() -> dict[str, str]:
-    """The environment without RESPONDER_* settings, so only the flags configure the server."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("RESPONDER_")}
 
 
 def responder_command(port: int, workdir: Path) -> tuple[list[str], Path]:
@@ -485,32 +355,6 @@ class Load:
         return warm, main
 
 
-def journal_rows(data_dir: Path) -> int:
-    """`SELECT count(*) FROM events` in the stopped server's journal."""
-    path = data_dir / JOURNAL_FILE
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        (count,) = conn.execute("SELECT count(*) FROM events").fetchone()
-    finally:
-        conn.close()
-    return int(count)
-
-
-def _healthz_ready(port: int) -> Callable[[], bool]:
-    def ready() -> bool:
-        return http_status(port, "GET", "/healthz") == 200
-
-    return ready
-
-
-def _post_ready(port: int) -> Callable[[], bool]:
-    def ready() -> bool:
-        status = http_status(port, "POST", INTAKE_PATH, PROBE_BODY)
-        return status is not None and 200 <= status < 300
-
-    return ready
-
-
 def format_statuses(statuses: dict[str, int]) -> str:
     """`503 x 12, 500 x 1` for the answers outside 2xx, most frequent first."""
     odd = [(s, n) for s, n in statuses.items() if not s.startswith("2")]
@@ -532,7 +376,7 @@ def explain_failures(
         problems.append(f"stop was not clean: {'; '.join(managed.notes)}")
     if problems:
         print(f"  {label}: {'; '.join(problems)}; end of its log:", flush=True)
-        print(_indent(_log_tail(log, 8)), flush=True)
+        print(indent(log_tail(log, 8)), flush=True)
 
 
 def bench_bare(load: Load, connections: int) -> Run:
@@ -542,7 +386,7 @@ def bench_bare(load: Load, connections: int) -> Run:
     command += ["--port", str(port)]
     with tempfile.TemporaryDirectory(prefix="bare-bench-") as tmp:
         log = Path(tmp) / "server.log"
-        with server("bare", command, log, _post_ready(port)) as managed:
+        with server("bare", command, log, post_ready(port)) as managed:
             warm, main = load.warm_and_measure(port, connections, "bare")
         explain_failures("bare", [warm, main], managed, log)
     return Run("bare", connections, main, stop_notes=tuple(managed.notes))
@@ -555,7 +399,8 @@ def bench_responder(load: Load, connections: int) -> Run:
         serve, data_dir = responder_command(port, Path(tmp))
         command = [*load.placement.server_prefix(), *serve]
         log = Path(tmp) / "server.log"
-        with server("responder", command, log, _healthz_ready(port), responder_env()) as managed:
+        healthz = status_ready(port, "GET", "/healthz")
+        with server("responder", command, log, healthz, responder_env()) as managed:
             warm, main = load.warm_and_measure(port, connections, "responder")
         explain_failures("responder", [warm, main], managed, log)
         # Rows committed before an unclean stop are on disk all the same: the check stands.
@@ -569,87 +414,26 @@ def bench_responder(load: Load, connections: int) -> Run:
     return Run("responder", connections, main, check, tuple(managed.notes))
 
 
-def find_py_spy() -> str | None:
-    """py-spy on PATH, or next to this Python (the venv's bin)."""
-    beside = Path(sys.executable).parent / "py-spy"
-    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
-
-
-def profile_responder(load: Load, connections: int, out: Path) -> None:
+def profile_responder(load: Load, connections: int, profile: Profile) -> None:
     """One extra responder run under `py-spy record` (all threads, active samples only)."""
-    py_spy = find_py_spy()
-    if py_spy is None:
-        raise BenchError("py-spy not found: .venv/bin/pip install py-spy")
     options = load.options
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="responder-profile-") as tmp:
         serve, _ = responder_command(port, Path(tmp))
         command = [*load.placement.server_prefix(), *serve]
         log = Path(tmp) / "server.log"
-        with server("responder", command, log, _healthz_ready(port), responder_env()) as managed:
-            proc = managed.proc
+        healthz = status_ready(port, "GET", "/healthz")
+        with server("responder", command, log, healthz, responder_env()) as managed:
             if options.warmup:
                 load.run(port, connections, options.warmup, "pw")
-            record = [
-                *load.placement.client_prefix(),
-                py_spy,
-                "record",
-                f"--pid={proc.pid}",
-                f"--duration={options.duration}",
-                "--rate=200",
-                "--threads",
-                *(["--gil"] if options.profile_gil else []),
-                f"--format={options.profile_format}",
-                f"--output={out}",
-            ]
-            spy_log = Path(tmp) / "py-spy.log"
-            with spy_log.open("wb") as spy_out:
-                spy = subprocess.Popen(
-                    record, stdin=subprocess.DEVNULL, stdout=spy_out, stderr=subprocess.STDOUT
-                )
-                try:
-                    time.sleep(0.5)  # py-spy attaches before the load starts
-                    result = load.run(port, connections, options.duration, "pm")
-                    spy.wait(timeout=options.duration + WRK_GRACE_S)
-                finally:
-                    if spy.poll() is None:
-                        spy.kill()
-                        spy.wait(timeout=STOP_TIMEOUT_S)
-            if spy.returncode != 0:
-                raise BenchError(f"py-spy exited with {spy.returncode}:\n{_log_tail(spy_log)}")
+            prefix = load.placement.client_prefix()
+            with py_spy(managed.proc.pid, profile, rate=200, prefix=prefix):
+                result = load.run(port, connections, options.duration, "pm")
     print(
-        f"  profile: {out} ({options.profile_format}); under py-spy the responder did "
+        f"  profile: {profile.out} ({profile.format}); under py-spy the responder did "
         f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms (not comparable)",
         flush=True,
     )
-
-
-def tool_version(command: list[str]) -> str:
-    """The first line a tool prints about itself, or '?'."""
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    text = (done.stdout or done.stderr).strip()
-    return text.splitlines()[0] if text else "?"
-
-
-def responder_source() -> str:
-    """Where the server processes import responder from (PYTHONPATH can point at another tree)."""
-    code = "import responder, os; print(os.path.dirname(responder.__file__))"
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-            env=responder_env(),
-            cwd=tempfile.gettempdir(),
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    return done.stdout.strip() or "?"
 
 
 def environment(wrk: str, placement: Placement) -> dict[str, str]:
@@ -789,7 +573,7 @@ def main(argv: Sequence[str] | None = None, stderr: IO[str] = sys.stderr) -> int
         print(WRK_INSTALL_HINT, file=stderr)
         return EXIT_MISSING_TOOL
     if options.profile is not None and find_py_spy() is None:
-        print("--profile needs py-spy: .venv/bin/pip install py-spy", file=stderr)
+        print(PY_SPY_HINT, file=stderr)
         return EXIT_MISSING_TOOL
     placement, note = placement_for(options.pin)
     load = Load(wrk, placement, options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from responder.events import new_event_id
@@ -30,6 +31,8 @@ __all__ = ["Worker"]
 log = logging.getLogger(__name__)
 _BATCH = 256
 _IDLE_POLL = 1.0
+_LOOKUP_TTL = 1.0  # seconds a container found by the worker is matched on without a new inspect
+_LOOKUP_CACHE_MAX = 1024  # past this many remembered containers, the stale ones are dropped
 
 
 class Worker:
@@ -53,6 +56,8 @@ class Worker:
         self._audit = audit
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._seen: dict[str, tuple[float, ContainerInfo]] = {}
+        """Containers recently found, by the reference events use: (when, container)."""
 
     async def start(self) -> None:
         """Resume unfinished incidents, then follow the journal."""
@@ -110,26 +115,37 @@ class Worker:
             cursor = batch[-1][0]
 
     async def _dispatch(self, batch: list[tuple[int, Event]]) -> None:
+        # Each container of the batch is looked up once, all at once (the engine's thread pool
+        # bounds them); the open incidents of every (playbook, target) the batch matched are
+        # read in one store call. A storm of repeats then costs a few round trips per batch,
+        # not one or two per event.
+        containers = await self._lookups(batch)
+        matched: list[tuple[int, Event, list[Verdict], ContainerInfo | None]] = []
+        wanted: dict[tuple[str, str | None], str] = {}
+        for seq, event in batch:
+            ref = event.target.ref if event.target else None
+            container = containers.get(ref) if ref else None
+            verdicts = match_event(event, self._playbooks, container)
+            matched.append((seq, event, verdicts, container))
+            for verdict in verdicts:
+                if verdict.matched:
+                    key = (verdict.playbook.name, container.id if container else ref)
+                    wanted.setdefault(key, self._since(verdict.playbook))
+        known = await self._open_incidents(wanted) if wanted else {}
         opened: list[NewIncident] = []
         joined: list[tuple[str, str, str]] = []
         sources: dict[str, str] = {}
-        known: dict[tuple[str, str | None], str] = {}
-        cache: dict[str, ContainerInfo | None] = {}
-        for seq, event in batch:
+        for seq, event, verdicts, container in matched:
             self._audit_accepted(seq, event)
-            ref = event.target.ref if event.target else None
-            if ref is not None and ref not in cache:
-                cache[ref] = await self._runner.lookup(ref)
-            container = cache.get(ref) if ref else None
-            verdicts = match_event(event, self._playbooks, container)
             self._audit_verdicts(event, verdicts)
             for verdict in verdicts:
                 if not verdict.matched:
                     continue
                 loaded = verdict.playbook
+                ref = event.target.ref if event.target else None
                 target = container.id if container else ref
                 key = (loaded.name, target)
-                existing = known.get(key) or await self._open_for(loaded, target)
+                existing = known.get(key)
                 if existing:
                     joined.append((existing, event.id, event.received_at.isoformat()))
                     self._audit.record(
@@ -162,6 +178,39 @@ class Worker:
             )
             self._spawn(incident["id"])
 
+    async def _lookups(self, batch: list[tuple[int, Event]]) -> dict[str, ContainerInfo | None]:
+        """The container of every distinct reference in the batch, as matching sees it.
+
+        A container found by its id less than `_LOOKUP_TTL` ago is not inspected again: its
+        labels and image cannot change, and a status that old is no staler than the dispatch
+        itself can be. (The runner inspects the container again before it acts, and every
+        action once more.) A storm of events about a few containers then costs a few inspects
+        a second, not one per event. The rest are looked up concurrently. Names are not
+        remembered (a name can move to a new container), nor are misses.
+        """
+        now = time.monotonic()
+        if len(self._seen) > _LOOKUP_CACHE_MAX:
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < _LOOKUP_TTL}
+        containers: dict[str, ContainerInfo | None] = {}
+        missing: list[str] = []
+        for _, event in batch:
+            ref = event.target.ref if event.target else None
+            if not ref or ref in containers:
+                continue
+            seen = self._seen.get(ref)
+            if seen is not None and now - seen[0] < _LOOKUP_TTL:
+                containers[ref] = seen[1]
+            else:
+                containers[ref] = None
+                missing.append(ref)
+        found = await asyncio.gather(*(self._runner.lookup(ref) for ref in missing))
+        looked = time.monotonic()
+        for ref, container in zip(missing, found, strict=True):
+            containers[ref] = container
+            if container is not None and _same_id(ref, container.id):
+                self._seen[ref] = (looked, container)
+        return containers
+
     def _audit_accepted(self, seq: int, event: Event) -> None:
         self._audit.record(
             "event.accepted",
@@ -186,17 +235,26 @@ class Worker:
         else:
             self._audit.record("event.unmatched", event=event.id, not_matched=why_not)
 
-    async def _open_for(self, loaded: LoadedPlaybook, target: str | None) -> str | None:
-        cooldown = loaded.playbook.cooldown or self._settings.incidents.cooldown
-        since = window_start(cooldown)
-        return await self._incidents.run(
-            lambda store: store.open_incident_for(loaded.name, target, since)
-        )
+    def _since(self, loaded: LoadedPlaybook) -> str:
+        """The start of the playbook's cooldown: incidents opened since then are joined."""
+        return window_start(loaded.playbook.cooldown or self._settings.incidents.cooldown)
+
+    async def _open_incidents(
+        self, wanted: dict[tuple[str, str | None], str]
+    ) -> dict[tuple[str, str | None], str]:
+        """The open incident, if any, of each (playbook, target) since its time, in one call."""
+        queries = [(playbook, target, since) for (playbook, target), since in wanted.items()]
+        return await self._incidents.run(lambda store: store.open_incidents_for(queries))
 
     def _spawn(self, incident_id: str) -> None:
         task = asyncio.create_task(self._runner.run(incident_id), name=f"incident {incident_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _same_id(ref: str, container_id: str) -> bool:
+    """The reference is the container's id (12 digits, or more of the same)."""
+    return ref.startswith(container_id) or container_id.startswith(ref)
 
 
 def _new_incident(

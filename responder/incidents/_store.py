@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from responder.incidents._model import IncidentRecord, StepRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
 __all__ = ["INCIDENTS_FILE", "IncidentStore", "NewIncident"]
@@ -160,6 +161,17 @@ class IncidentStore:
             (playbook, target, since),
         ).fetchone()
         return row[0] if row else None
+
+    def open_incidents_for(
+        self, queries: Iterable[tuple[str, str | None, str]]
+    ) -> dict[tuple[str, str | None], str]:
+        """`open_incident_for` of each (playbook, target, since): (playbook, target) -> id."""
+        found: dict[tuple[str, str | None], str] = {}
+        for playbook, target, since in queries:
+            incident_id = self.open_incident_for(playbook, target, since)
+            if incident_id is not None:
+                found[(playbook, target)] = incident_id
+        return found
 
     def playbook_source(self, digest: str) -> str | None:
         """The canonical text of the playbook version with this digest, if it was kept."""
