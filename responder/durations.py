@@ -21,7 +21,10 @@ def _seconds(value: Any) -> float:  # noqa: ANN401 - raw YAML
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: 10**400 seconds
+            raise ValueError("duration too long: the number is beyond any float") from None
     if not isinstance(value, str):
         raise ValueError("a duration must be a number of seconds or text such as '10m'")  # noqa: TRY004
     text = value.strip()

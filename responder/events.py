@@ -48,7 +48,7 @@ class Priority(enum.IntEnum):
             return _ALIASES[key]
         except KeyError:
             known = ", ".join(p.label for p in reversed(cls))
-            raise ValueError(f"unknown priority {text!r}; expected one of {known}") from None
+            raise ValueError(f"unknown priority {text[:64]!r}; expected one of {known}") from None
 
     @property
     def label(self) -> str:

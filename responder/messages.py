@@ -90,6 +90,20 @@ def _message_step(step: StepRecord) -> MessageStep:
     return MessageStep(action=step.action, status=step.status, detail=step.detail, error=step.error)
 
 
+def _plain(text: str | None) -> str | None:
+    """Alert text as a message field: controls removed, since notifiers print fields as they are."""
+    return None if text is None else strip_controls(text)
+
+
+def _plain_step(step: MessageStep) -> MessageStep:
+    return MessageStep(
+        action=strip_controls(step.action),
+        status=step.status,
+        detail=strip_controls(step.detail),
+        error=_plain(step.error),
+    )
+
+
 def report_location(record: IncidentRecord, public_url: str | None, report_path: str) -> str:
     """The report's URL when the responder has a public address, else its path on this host."""
     if public_url:
@@ -102,7 +116,8 @@ def build_message(
 ) -> Message:
     """Render one message; `template` is the channel's own, or None for the default."""
     record = facts.record
-    steps = facts.message_steps()
+    # Step details and errors quote container names and daemon answers: as plain as the title.
+    steps = [_plain_step(step) for step in facts.message_steps()]
     failed = tuple(f"{s.action}: {s.error or s.detail}" for s in steps if s.status == "failed")
     event = facts.context.get("event", {})
     container = facts.context.get("container", {})
@@ -138,8 +153,10 @@ def build_message(
         "incident": incident,
     }
     text = templates.render(template or DEFAULT_TEMPLATE, context)
-    where = container.get("name") or record.container_name or record.target or "no container"
-    host = event.get("hostname") or None
+    where = strip_controls(
+        container.get("name") or record.container_name or record.target or "no container"
+    )
+    host = _plain(event.get("hostname") or None)
     return Message(
         kind=kind,
         incident_id=record.id,
@@ -149,13 +166,13 @@ def build_message(
         state=facts.state,
         dry_run=facts.dry_run,
         playbook=record.playbook,
-        event_source=record.event_source,
-        event_name=record.event_name,
-        event_time=str(event.get("time") or record.first_seen),
+        event_source=strip_controls(record.event_source),
+        event_name=strip_controls(record.event_name),
+        event_time=strip_controls(str(event.get("time") or record.first_seen)),
         host=host,
         container=where,
-        container_id=record.container_id,
-        image=container.get("image") or record.image,
+        container_id=_plain(record.container_id),
+        image=_plain(container.get("image") or record.image),
         event_count=record.event_count,
         steps=tuple(steps),
         failed=failed,

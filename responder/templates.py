@@ -65,9 +65,12 @@ class Templates:
         """Syntax errors and unknown names in a template, as messages (empty if fine)."""
         try:
             tree = self._env.parse(text)
+            names = meta.find_undeclared_variables(tree)
         except TemplateSyntaxError as exc:
             return [f"template syntax error: {exc.message} (template line {exc.lineno})"]
-        unknown = sorted(meta.find_undeclared_variables(tree) - CONTEXT_NAMES)
+        except RecursionError:  # Jinja parses recursively: `{{ ((((...` a few hundred deep
+            return ["template nested too deeply to read"]
+        unknown = sorted(names - CONTEXT_NAMES)
         if unknown:
             known = ", ".join(sorted(CONTEXT_NAMES))
             return [f"template refers to unknown {', '.join(unknown)}; known: {known}"]

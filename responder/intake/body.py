@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 from typing import TypeVar
 
 from aiohttp import web
@@ -15,6 +17,9 @@ __all__ = ["read_json_object", "validate"]
 
 M = TypeVar("M", bound=BaseModel)
 _MAX_ERRORS = 20
+# A number can overflow a double only with an integer part of 200 digits or more, or with an
+# exponent of three digits: only bodies holding one are searched for an infinity (see below).
+_MAY_OVERFLOW = re.compile(rb"[0-9]{200}|[eE]\+?[0-9]{3}")
 
 
 async def read_json_object(
@@ -44,9 +49,29 @@ async def read_json_object(
     except ValueError as exc:
         what = "UTF-8 text" if "unicode" in str(exc) else "valid JSON"
         raise InputError(400, f"body is not {what}: {exc}") from None
+    if _MAY_OVERFLOW.search(raw) and (where := _infinite_number(body)) is not None:
+        # pydantic-core reads `1e400` as infinity even with allow_inf_nan=False; JSON has no
+        # infinity, so the journal would hold null instead of what was sent.
+        raise InputError(
+            400, f"number out of range at {where[:200]}: JSON numbers must fit a double"
+        )
     if not isinstance(body, dict):
         raise InputError(422, f"expected a JSON object, got {type(body).__name__}")
     return raw, body
+
+
+def _infinite_number(body: JsonValue) -> str | None:
+    """The dotted path of a number that overflowed to infinity, or None."""
+    stack: list[tuple[tuple[str | int, ...], JsonValue]] = [((), body)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return ".".join(str(part) for part in path) or "(body)"
+        if isinstance(value, dict):
+            stack.extend(((*path, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return None
 
 
 def validate(model: type[M], body: dict[str, JsonValue], what: str) -> M:

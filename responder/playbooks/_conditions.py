@@ -19,7 +19,9 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        # Integers stay exact: Python compares them with floats correctly, while float() of
+        # one beyond 1e308 (an alert may send 10**400) raises OverflowError.
+        return value
     if isinstance(value, str):
         try:
             number = float(value.strip())

@@ -12,7 +12,13 @@ from pydantic import ValidationError
 from responder.errors import ConfigError
 from responder.playbooks._model import Playbook
 from responder.templates import Templates, is_template
-from responder.yamlfile import Located, describe_problem, find_files, load_yaml_documents
+from responder.yamlfile import (
+    Located,
+    describe_problem,
+    dotted_path,
+    find_files,
+    load_yaml_documents,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -85,7 +91,7 @@ class _Checker:
         self.errors: list[str] = []
 
     def error(self, doc: Located, path: PathKey, message: str) -> None:
-        dotted = ".".join(str(p) for p in path) or "(playbook)"
+        dotted = dotted_path(path) or "(playbook)"
         self.errors.append(f"{doc.file}:{doc.line_of(path)}: {dotted}: {message}")
 
     def playbook(self, doc: Located, data: Any, prefix: PathKey) -> LoadedPlaybook | None:  # noqa: ANN401

@@ -76,9 +76,13 @@ def pretty_json(value: object) -> str:
 
 
 def pretty_source(source: str) -> str:
-    """The playbook's canonical JSON, indented; unparseable text is shown as it is."""
+    """The playbook's canonical JSON, indented; unparseable text is shown as it is.
+
+    The canonical JSON escapes controls; decoding it would bring them back, so they are
+    removed again, as from every other string in the report.
+    """
     try:
-        return pretty_json(json.loads(source))
+        return strip_controls(pretty_json(json.loads(source)))
     except ValueError:
         return source
 
