@@ -164,14 +164,12 @@ class Deliverer:
             return await self._retry_or_give_up(record, attempt, reason, _retry_after(exc))
         except PermanentError as exc:
             error = str(exc)
-            await self._outbox.run(lambda s: s.failed(record.id, attempt, _short(error)))
-            self._failed(record, attempt, error)
+            await self._give_up(record, attempt, error)
             return True
         except Exception as exc:  # a fault of ours: retrying the same message will not help
             log.exception("outbox: channel %s failed on message %d", record.channel, record.id)
             error = f"internal error: {type(exc).__name__}: {exc}"
-            await self._outbox.run(lambda s: s.failed(record.id, attempt, _short(error)))
-            self._failed(record, attempt, error)
+            await self._give_up(record, attempt, error)
             return True
         await self._outbox.run(lambda s: s.sent(record.id, attempt, detail))
         self._metrics.notifications.labels(record.channel, "sent").inc()
@@ -192,8 +190,7 @@ class Deliverer:
         age = time.time() - datetime.fromisoformat(record.created_at).timestamp()
         if age >= self._settings.give_up_after.total_seconds():
             error = f"gave up after {attempt} attempts: {error}"
-            await self._outbox.run(lambda s: s.failed(record.id, attempt, _short(error)))
-            self._failed(record, attempt, error)
+            await self._give_up(record, attempt, error)
             return True
         backoff = self._settings.retry_backoff.total_seconds() * 2 ** (attempt - 1)
         wait = min(backoff, self._settings.retry_backoff_max.total_seconds())
@@ -222,6 +219,11 @@ class Deliverer:
             wait,
         )
         return False
+
+    async def _give_up(self, record: OutboxRecord, attempt: int, error: str) -> None:
+        """Record the message as failed in the store, then count, audit and log it."""
+        await self._outbox.run(lambda s: s.failed(record.id, attempt, _short(error)))
+        self._failed(record, attempt, error)
 
     def _failed(self, record: OutboxRecord, attempts: int, error: str) -> None:
         self._metrics.notifications.labels(record.channel, "failed").inc()
