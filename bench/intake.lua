@@ -1,6 +1,8 @@
 -- wrk script for bench/intake.py: POST a unique Falco event per request, count outcomes.
 --
---   wrk -t2 -c64 -d10s -s bench/intake.lua http://127.0.0.1:PORT/v1/events/falco -- RUN_ID
+--   wrk -t2 -c64 -d10s -s bench/intake.lua http://127.0.0.1:PORT/v1/events/falco -- RUN_ID [RULE]
+--
+-- RULE is the Falco rule every event names (bench/intake.py --rule; no quotes or backslashes).
 --
 -- Every body carries the run id, the wrk thread id and a per-thread counter (in `time`,
 -- `output` and `output_fields`), so no two requests of any run send the same body and
@@ -16,10 +18,9 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local BODY = '{"hostname":"bench-node-%d","priority":"Notice","rule":"Terminal shell in container",'
+local BODY = '{"hostname":"bench-node-%d","priority":"Notice","rule":"%s",'
    .. '"source":"syscall","time":"2026-11-24T12:%02d:%02d.%09dZ",'
-   .. '"output":"2026-11-24T12:%02d:%02d.%09d+0000: Notice A shell was spawned in a container'
-   .. ' with an attached terminal (evt_type=execve user=root user_uid=0 user_loginuid=-1'
+   .. '"output":"2026-11-24T12:%02d:%02d.%09d+0000: Notice %s (evt_type=execve user=root user_uid=0 user_loginuid=-1'
    .. ' process=sh proc_exepath=/bin/sh parent=containerd-shim command=sh -i terminal=34816'
    .. ' exe_flags=EXE_WRITABLE container_id=%012x container_name=bench-app-%d run=%s seq=%d)",'
    .. '"tags":["T1059","container","maturity_stable","mitre_execution","shell"],'
@@ -30,6 +31,7 @@ local BODY = '{"hostname":"bench-node-%d","priority":"Notice","rule":"Terminal s
 
 function init(args)
    run = args[1] or "run"
+   rule = args[2] or "Contact K8S API Server From Container"
    counter = 0
    ok = 0
    accepted = 0
@@ -46,9 +48,9 @@ function request()
    local container = tid * 1000 + counter % 1000
    local body = string.format(
       BODY,
-      tid,
+      tid, rule,
       minute, second, nanos,
-      minute, second, nanos, container, tid, run, counter,
+      minute, second, nanos, rule, container, tid, run, counter,
       container, tid, 1795521600 + minute * 60 + second, nanos, run, tid, counter
    )
    return wrk.format("POST", nil, nil, body)

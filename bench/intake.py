@@ -219,6 +219,7 @@ class Options:
     profile: Profile | None
     profile_connections: int | None
     json_out: Path | None
+    rule: str = "Contact K8S API Server From Container"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -240,6 +241,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_false",
         help="do not pin servers and wrk to separate CPUs",
     )
+    parser.add_argument(
+        "--rule",
+        default=Options.rule,
+        help=(
+            "the Falco rule every event names (default: a Falco default rule no shipped "
+            "playbook acts on, so the server journals, matches and audits each event but "
+            "opens no incident; 'Terminal shell in container' makes every event open an "
+            "incident for a container that does not exist)"
+        ),
+    )
     add_profile_arguments(
         parser, "after the measured runs, profile one more responder run with py-spy"
     )
@@ -257,6 +268,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error(f"--connections: not a list of integers: {args.connections!r}")
     if not connections or min(connections) < 1:
         parser.error("--connections: give one or more positive counts")
+    if not args.rule or any(c in args.rule for c in '"\\%') or not args.rule.isprintable():
+        parser.error("--rule: give a printable rule name without quotes, backslashes or %")
     if args.duration < 1 or args.warmup < 0 or args.threads < 1:
         parser.error("--duration and --threads must be >= 1, --warmup >= 0")
     return Options(
@@ -268,6 +281,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         profile=profile_from(args),
         profile_connections=args.profile_connections,
         json_out=args.json_out,
+        rule=args.rule,
     )
 
 
@@ -328,6 +342,7 @@ class Load:
             f"http://{HOST}:{port}{INTAKE_PATH}",
             "--",
             run_id,
+            self.options.rule,
         ]
         try:
             done = subprocess.run(

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
     from responder.containers import ContainerInfo
     from responder.events import Event
     from responder.playbooks import ContainerSelector, LoadedPlaybook, Match, PlaybookSet
     from responder.playbooks._conditions import Condition
 
-__all__ = ["Verdict", "match_event"]
+__all__ = ["Verdict", "match_event", "needs_container"]
+
+_NO_CONTAINER = "the container selector needs the live container, and none was found"
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,21 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=1024)
+def _globs(patterns: tuple[str, ...]) -> tuple[re.Pattern[str] | None, str]:
+    """One expression for exact names and globs (`fnmatchcase` rules), and the list as shown.
+
+    Both are made once per list, not once per event.
+    """
+    expression = "|".join(fnmatch.translate(pattern) for pattern in patterns)
+    return (re.compile(expression) if patterns else None), repr(list(patterns))
+
+
 def _names(patterns: list[str], name: str, what: str) -> str | None:
-    for pattern in patterns:
-        if pattern == name or fnmatch.fnmatchcase(name, pattern):
-            return None
-    return f"{what} {name!r} is not among {patterns!r}"
+    expression, shown = _globs(tuple(patterns))
+    if expression is not None and expression.match(name):
+        return None
+    return f"{what} {name!r} is not among {shown}"
 
 
 def _mapping(
@@ -90,7 +104,7 @@ def _container_checks(
     selector: ContainerSelector, container: ContainerInfo | None
 ) -> Iterator[tuple[str, str | None]]:
     if container is None:
-        yield "", "the container selector needs the live container, and none was found"
+        yield "", _NO_CONTAINER
         return
     if selector.running is not None:
         failed = (
@@ -152,3 +166,14 @@ def match_event(
         if verdict.matched and playbook.playbook.final:
             stopped_by = playbook.name
     return verdicts
+
+
+def needs_container(verdicts: Sequence[Verdict]) -> bool:
+    """Whether verdicts reached without the live container could change with it.
+
+    They can only when a playbook matched (the container is then the incident's target) or
+    failed on its container selector alone, every event condition having held. Otherwise each
+    verdict failed on an event condition, checked before any container condition, with the
+    same first reason either way; so an event no playbook wants costs no inspect.
+    """
+    return any(v.matched or v.reasons == (_NO_CONTAINER,) for v in verdicts)

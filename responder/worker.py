@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from responder.events import new_event_id
 from responder.incidents import NewIncident, now
-from responder.matching import match_event
+from responder.matching import match_event, needs_container
 from responder.steps import window_start
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ class Worker:
         self._audit = audit
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._seen: dict[str, tuple[float, ContainerInfo]] = {}
-        """Containers recently found, by the reference events use: (when, container)."""
+        self._seen: dict[str, tuple[float, ContainerInfo | None]] = {}
+        """Containers recently looked up by id, found or not: (when, container or None)."""
 
     async def start(self) -> None:
         """Resume unfinished incidents, then follow the journal."""
@@ -119,13 +119,22 @@ class Worker:
         # bounds them); the open incidents of every (playbook, target) the batch matched are
         # read in one store call. A storm of repeats then costs a few round trips per batch,
         # not one or two per event.
-        containers = await self._lookups(batch)
+        # Events are matched without their container first: only those a playbook could
+        # want are looked up and matched again with it (`needs_container`).
+        first = [match_event(event, self._playbooks) for _, event in batch]
+        wants = [
+            event.target is not None and needs_container(verdicts)
+            for (_, event), verdicts in zip(batch, first, strict=True)
+        ]
+        containers = await self._lookups(
+            [event for (_, event), want in zip(batch, wants, strict=True) if want]
+        )
         matched: list[tuple[int, Event, list[Verdict], ContainerInfo | None]] = []
         wanted: dict[tuple[str, str | None], str] = {}
-        for seq, event in batch:
+        for (seq, event), verdicts_without, want in zip(batch, first, wants, strict=True):
             ref = event.target.ref if event.target else None
-            container = containers.get(ref) if ref else None
-            verdicts = match_event(event, self._playbooks, container)
+            container = containers.get(ref) if want and ref else None
+            verdicts = match_event(event, self._playbooks, container) if want else verdicts_without
             matched.append((seq, event, verdicts, container))
             for verdict in verdicts:
                 if verdict.matched:
@@ -178,25 +187,29 @@ class Worker:
             )
             self._spawn(incident["id"])
 
-    async def _lookups(self, batch: list[tuple[int, Event]]) -> dict[str, ContainerInfo | None]:
-        """The container of every distinct reference in the batch, as matching sees it.
+    async def _lookups(self, events: list[Event]) -> dict[str, ContainerInfo | None]:
+        """The container of every distinct reference of the events, as matching sees it.
 
-        A container found by its id less than `_LOOKUP_TTL` ago is not inspected again: its
-        labels and image cannot change, and a status that old is no staler than the dispatch
-        itself can be. (The runner inspects the container again before it acts, and every
-        action once more.) A storm of events about a few containers then costs a few inspects
-        a second, not one per event. The rest are looked up concurrently. Names are not
-        remembered (a name can move to a new container), nor are misses.
+        A container looked up by its id less than `_LOOKUP_TTL` ago is not inspected again:
+        its labels and image cannot change, a status that old is no staler than the dispatch
+        itself can be, and an id that was not found does not come back. (The runner inspects
+        the container again before it acts, and every action once more.) A storm of events
+        about a few containers then costs a few inspects a second, not one per event. The
+        rest are looked up concurrently. Names are not remembered: a name can move to a new
+        container.
         """
         now = time.monotonic()
         if len(self._seen) > _LOOKUP_CACHE_MAX:
             self._seen = {k: v for k, v in self._seen.items() if now - v[0] < _LOOKUP_TTL}
         containers: dict[str, ContainerInfo | None] = {}
         missing: list[str] = []
-        for _, event in batch:
+        ids: set[str] = set()
+        for event in events:
             ref = event.target.ref if event.target else None
             if not ref or ref in containers:
                 continue
+            if event.target and event.target.id == ref:
+                ids.add(ref)
             seen = self._seen.get(ref)
             if seen is not None and now - seen[0] < _LOOKUP_TTL:
                 containers[ref] = seen[1]
@@ -207,7 +220,9 @@ class Worker:
         looked = time.monotonic()
         for ref, container in zip(missing, found, strict=True):
             containers[ref] = container
-            if container is not None and _same_id(ref, container.id):
+            if (container is not None and _same_id(ref, container.id)) or (
+                container is None and ref in ids
+            ):
                 self._seen[ref] = (looked, container)
         return containers
 

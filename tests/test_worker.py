@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -409,3 +410,55 @@ async def test_after_a_failed_step_container_steps_stop_but_notify_still_runs(
     assert [s.status for s in incident.steps] == ["failed", "skipped", "skipped", "done"]
     assert "not found on the engine" in incident.steps[0].detail
     assert incident.steps[3].action == "notify"
+
+
+async def test_an_event_no_playbook_wants_costs_no_inspect(
+    make_client: ClientFactory, playbooks: Path, containers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Noise is matched, audited and filed without asking the engine about its container."""
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    engine = client.app[ENGINE]
+    looked_up: list[str] = []
+    inspect = engine.container
+
+    async def counting(ref: str) -> Any:
+        looked_up.append(ref)
+        return await inspect(ref)
+
+    monkeypatch.setattr(engine, "container", counting)
+    target = containers()
+    noise = {**shell(target), "rule": "Contact K8S API Server From Container"}
+    await client.post("/v1/events/falco", json=noise)
+    await settle(client)
+    assert looked_up == []
+    assert await incidents_of(client) == []
+    await client.post("/v1/events/falco", json=shell(target, 1))
+    await settle(client)
+    assert target.id[:12] in looked_up  # the same container, once a playbook wants the event
+
+
+async def test_a_container_id_not_found_is_not_inspected_again_within_a_second(
+    make_client: ClientFactory, playbooks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst about a container that is gone asks the engine once, not once per event."""
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    engine = client.app[ENGINE]
+    looked_up: list[str] = []
+    inspect = engine.container
+
+    async def counting(ref: str) -> Any:
+        looked_up.append(ref)
+        return await inspect(ref)
+
+    monkeypatch.setattr(engine, "container", counting)
+    gone = secrets.token_hex(6)
+    body = shell(SimpleNamespace(id=gone, name="gone"))
+    event = falco_event(FalcoPayload.model_validate(body), body, datetime.now(UTC))
+    worker = client.app[WORKER]
+    for _ in range(3):
+        assert await worker._lookups([event, event]) == {gone: None}
+    assert looked_up == [gone]
+    by_name = event.model_copy(update={"target": event.target.model_copy(update={"id": None})})  # type: ignore[union-attr]
+    for _ in range(2):
+        assert await worker._lookups([by_name]) == {"gone": None}
+    assert looked_up == [gone, "gone", "gone"]  # a name may be taken by a new container

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TypeAlias
-
-from responder.audit._chain import canonical
 
 if TYPE_CHECKING:
     from pydantic import JsonValue
@@ -25,28 +22,33 @@ AuditValue: TypeAlias = (
 
 def _text(value: str) -> str:
     # A lone surrogate (json.loads lets "\ud800" through from an alert) cannot be written as UTF-8.
-    return _SURROGATE.sub("\ufffd", value)
+    return value if value.isascii() else _SURROGATE.sub("\ufffd", value)
 
 
-def _writable(value: AuditValue) -> AuditValue:
+def _copy(value: AuditValue) -> JsonValue:
     """Strict JSON in UTF-8: lone surrogates replaced, NaN and infinity as text, plain containers."""
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if value is None or isinstance(value, int | float):
+        return value
     if isinstance(value, Mapping):
-        return {_text(key): _writable(item) for key, item in value.items()}
+        copy: dict[str, JsonValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"audit field keys must be text, not {type(key).__name__}")
+            copy[_text(key)] = _copy(item)
+        return copy
     if isinstance(value, Sequence):
-        return [_writable(item) for item in value]
-    return value
+        return [_copy(item) for item in value]
+    raise TypeError(f"an audit field cannot hold {type(value).__name__}")
 
 
 def snapshot(fields: Mapping[str, AuditValue]) -> dict[str, JsonValue]:
-    """A private, writable copy the caller cannot change while the writer serialises it."""
-    try:
-        text = canonical(fields)
-        text.encode()
-    except (TypeError, ValueError):  # NaN, a lone surrogate, a container json does not know
-        text = json.dumps(_writable(fields), sort_keys=True, ensure_ascii=False, allow_nan=False)
-    copy: dict[str, JsonValue] = json.loads(text)
-    return copy
+    """A private, writable copy the caller cannot change while the writer serialises it.
+
+    A walk of the fields, not a JSON round trip: records are made on the event loop, once or
+    twice per event, and the writer serialises each line anyway.
+    """
+    return {_text(key): _copy(item) for key, item in fields.items()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from typing import TypeVar
 
 from aiohttp import web
@@ -17,9 +16,12 @@ __all__ = ["read_json_object", "validate"]
 
 M = TypeVar("M", bound=BaseModel)
 _MAX_ERRORS = 20
-# A number can overflow a double only with an integer part of 200 digits or more, or with an
-# exponent of three digits: only bodies holding one are searched for an infinity (see below).
-_MAY_OVERFLOW = re.compile(rb"[0-9]{200}|[eE]\+?[0-9]{3}")
+# A number can overflow a double only with an integer part of 200 digits or more, or with a
+# positive exponent of three digits: only bodies holding one are searched for an infinity (see
+# below). With every digit written as 0 and E as e, that is a plain substring search, several
+# times cheaper than a regular expression over every request's body.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
+_OVERFLOW_MARKS = (b"e000", b"e+000", b"0" * 200)
 
 
 async def read_json_object(
@@ -49,7 +51,7 @@ async def read_json_object(
     except ValueError as exc:
         what = "UTF-8 text" if "unicode" in str(exc) else "valid JSON"
         raise InputError(400, f"body is not {what}: {exc}") from None
-    if _MAY_OVERFLOW.search(raw) and (where := _infinite_number(body)) is not None:
+    if _may_overflow(raw) and (where := _infinite_number(body)) is not None:
         # pydantic-core reads `1e400` as infinity even with allow_inf_nan=False; JSON has no
         # infinity, so the journal would hold null instead of what was sent.
         raise InputError(
@@ -58,6 +60,12 @@ async def read_json_object(
     if not isinstance(body, dict):
         raise InputError(422, f"expected a JSON object, got {type(body).__name__}")
     return raw, body
+
+
+def _may_overflow(raw: bytes) -> bool:
+    """Whether the body holds a number written large enough to overflow a double."""
+    shape = raw.translate(_DIGITS_AS_ZERO)
+    return any(mark in shape for mark in _OVERFLOW_MARKS)
 
 
 def _infinite_number(body: JsonValue) -> str | None:
