@@ -5,12 +5,16 @@ Run from the repository with the project's virtualenv:
     .venv/bin/python bench/intake.py --connections 64,512 --duration 10
 
 For each connection count it starts `bench/bare_server.py` and then `responder serve` (with a
-fresh temporary data directory, no token, loopback only), waits until each answers, warms it up,
-and drives it with `wrk` for `--duration` seconds through `bench/intake.lua`, which sends a
-unique Falco event in every request. It prints, per server: acknowledged requests per second,
-p50 and p99 acknowledgement latency, non-2xx answers and socket errors, then the throughput
-ratio responder/bare. After each responder run it stops the server and counts the rows of
-`journal.sqlite3`: every 2xx that wrk counted must be there.
+fresh temporary data directory, the shipped playbooks, no token, loopback only), waits until
+each answers, warms it up, and drives it with `wrk` for `--duration` seconds through
+`bench/intake.lua`, which sends a unique Falco event in every request. The events name a rule
+no shipped playbook acts on (`--rule` changes it): the server's worker matches, audits and files
+each one in the same process while intake runs, as it would for a flood of noise.
+
+It prints, per server: acknowledged requests per second, p50 and p99 acknowledgement latency,
+non-2xx answers and socket errors, then the throughput ratio responder/bare. After each
+responder run it stops the server and counts the rows of `journal.sqlite3`: every 2xx that wrk
+counted must be there.
 
 By default each server runs pinned to one CPU and wrk (and py-spy) to the other CPUs, the same
 for both servers; `--no-pin` lets the scheduler place everything. `--profile FILE` adds one
@@ -43,6 +47,7 @@ from _common import (
     HOST,
     INTAKE_PATH,
     PY_SPY_HINT,
+    REPO,
     BenchError,
     Managed,
     Profile,
@@ -67,6 +72,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 LUA_SCRIPT = BENCH_DIR / "intake.lua"
+SHIPPED_PLAYBOOKS = REPO / "playbooks"
 
 WRK_GRACE_S = 60.0
 WRK_SOCKET_TIMEOUT = "10s"
@@ -246,9 +252,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=Options.rule,
         help=(
             "the Falco rule every event names (default: a Falco default rule no shipped "
-            "playbook acts on, so the server journals, matches and audits each event but "
-            "opens no incident; 'Terminal shell in container' makes every event open an "
-            "incident for a container that does not exist)"
+            "playbook acts on, so the server journals, matches against every shipped "
+            "playbook and audits each event, but opens no incident)"
         ),
     )
     add_profile_arguments(
@@ -298,14 +303,13 @@ def placement_for(pin: bool) -> tuple[Placement, str | None]:
 
 
 def responder_command(port: int, workdir: Path) -> tuple[list[str], Path]:
-    """`responder serve` on loopback, with a fresh data dir and an empty playbook directory.
+    """`responder serve` on loopback, with a fresh data dir and the shipped playbooks.
 
-    Both are made in `workdir`; returns the command and the data directory.
+    The data directory is made in `workdir`; returns the command and the data directory.
     """
     data_dir = workdir / "data"
-    playbooks = workdir / "playbooks"
+    playbooks = SHIPPED_PLAYBOOKS
     data_dir.mkdir()
-    playbooks.mkdir()
     command = [
         sys.executable,
         "-m",
