@@ -336,3 +336,25 @@ async def test_records_before_open_are_written_after_it(tmp_path: Path) -> None:
     await audit.open()
     await audit.close()
     assert [json.loads(raw)["event"] for raw in read(path)] == ["early"]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"a": 1, "zz": [1, {"hash": "x", "b": None}]},
+        {"event": "E1", "incident": "I1", "not_matched": {"p": "rule 'x' is not among ['y']"}},
+        {"h": "é \u2028", "hasi": True, "hasg": 1.5, "kinds": ["a"], "prev_": 0},
+    ],
+)
+def test_a_sealed_line_is_the_canonical_form_of_its_record_and_hash(fields: dict[str, Any]) -> None:
+    """The line is what sorted-key JSON of the whole record gives, hash included."""
+    line, digest = seal(7, "2026-11-24T00:00:00.000000+00:00", "event.accepted", fields, GENESIS)
+    record = {**fields, "seq": 7, "time": "2026-11-24T00:00:00.000000+00:00"}
+    record |= {"kind": "event.accepted", "prev": GENESIS}
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert digest == hashlib.sha256(canonical.encode()).hexdigest()
+    record["hash"] = digest
+    assert (
+        line == json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    )

@@ -57,11 +57,18 @@ def _digest(text: str) -> str:
 def seal(
     seq: int, time: str, kind: str, fields: Mapping[str, AuditValue], prev: str
 ) -> tuple[str, str]:
-    """The written line (newline included) and its hash, for a record following `prev`."""
+    """The written line (newline included) and its hash, for a record following `prev`.
+
+    The record is serialised once, in two halves: the keys sorted before "hash" and those
+    after. Joined, they are the canonical form that is hashed; with the hash between them,
+    the canonical form of the sealed record (sorted keys put "hash" exactly there).
+    """
     record: dict[str, AuditValue] = {**fields, "seq": seq, "time": time, "kind": kind, "prev": prev}
-    digest = _digest(canonical(record))
-    record["hash"] = digest
-    return canonical(record) + "\n", digest
+    before = canonical({key: value for key, value in record.items() if key < "hash"})[1:-1]
+    after = canonical({key: value for key, value in record.items() if key > "hash"})[1:-1]
+    digest = _digest("{" + ",".join(part for part in (before, after) if part) + "}")
+    sealed = ",".join(part for part in (before, f'"hash":"{digest}"', after) if part)
+    return "{" + sealed + "}\n", digest
 
 
 class NotARecordError(ValueError):
