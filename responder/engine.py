@@ -110,6 +110,10 @@ class SdkEngine:
                     self._client = docker.DockerClient(base_url=self._settings.url, **kwargs)
                 else:
                     self._client = docker.from_env(**kwargs)
+                if self._client.api.base_url.startswith("http+docker://"):
+                    # A local socket (or ssh) goes through no HTTP proxy; without this,
+                    # requests reads the proxy variables again on every call.
+                    self._client.api.trust_env = False
             return self._client
 
     async def run(self, fn: Callable[[docker.DockerClient], T]) -> T:
