@@ -154,9 +154,10 @@ class IncidentStore:
         """The incident this playbook opened on this target since `since`, if any."""
         row = self._conn.execute(
             "SELECT id FROM incidents WHERE playbook = ? AND target IS ? AND opened_at >= ? "
-            # A failed incident is not joined: a repeat after the fault (an engine that was
-            # down, a container that was missing) opens a new incident and tries again.
-            "AND state NOT IN ('failed', 'released', 'partially released') "
+            # An incident whose containment did not finish (failed, partially contained) is
+            # not joined: a repeat after the fault (an engine that was down for longer than
+            # the retries, a container that was missing) opens a new incident and tries again.
+            "AND state NOT IN ('failed', 'partially contained', 'released', 'partially released') "
             "ORDER BY opened_at DESC LIMIT 1",
             (playbook, target, since),
         ).fetchone()
