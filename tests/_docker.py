@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
+import threading
 import time
+from collections import Counter
 from typing import Any
 
 import docker.errors
@@ -12,7 +15,7 @@ from docker.types import IPAMConfig, IPAMPool
 
 from responder.containers import ContainerInfo
 
-__all__ = ["Resources", "wait_for"]
+__all__ = ["EngineEvents", "Resources", "wait_for"]
 
 SLEEPER = ["sleep", "300"]
 
@@ -34,13 +37,15 @@ class Resources:
         self.api = client.api
         self.image = image
         self.suffix = secrets.token_hex(4)
+        self._made = itertools.count(1)
         self._containers: list[str] = []
         self._networks: list[str] = []
         self._images: list[str] = []
 
     def name(self, kind: str) -> str:
         """A name no other test uses."""
-        return f"responder-test-{kind}-{self.suffix}-{secrets.token_hex(2)}"
+        # Numbered, not random: 16 random 4-digit tails collide about once in 500 tests.
+        return f"responder-test-{kind}-{self.suffix}-{next(self._made)}"
 
     def network(self, *, subnet: bool = False) -> tuple[str, str | None]:
         """A user-defined bridge network; with `subnet`, one of its own (for static addresses).
@@ -139,3 +144,47 @@ class Resources:
         for ref in self._images:
             with contextlib.suppress(docker.errors.ImageNotFound):
                 self.api.remove_image(ref, force=True)
+
+
+class EngineEvents:
+    """The engine's pause, unpause, connect and disconnect events from now on, read in a thread.
+
+    The engine replays only its last 256 events to `since`: a test that makes many containers
+    must listen while it runs, not ask afterwards.
+    """
+
+    ACTIONS = ("pause", "unpause", "connect", "disconnect")
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        filters = {"type": ["container", "network"], "event": list(self.ACTIONS)}
+        self._stream = client.api.events(filters=filters, decode=True)  # subscribed on return
+        self._events: list[tuple[int, str, str]] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, name="engine-events", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(Exception):  # closed by close(), or the engine went away
+            for raw in self._stream:
+                actor = raw.get("Actor") or {}
+                # A network event names the container in its attributes; a container event is it.
+                container = str((actor.get("Attributes") or {}).get("container") or actor.get("ID"))
+                with self._lock:
+                    self._events.append((int(raw["timeNano"]), str(raw["Action"]), container))
+
+    def actions(self, container_id: str, before_ns: int | None = None) -> Counter[str]:
+        """How often each action happened to the container (before `before_ns`, if given).
+
+        `container_id` may be the short id: the engine's events give the full one.
+        """
+        with self._lock:
+            return Counter(
+                action
+                for at, action, container in self._events
+                if container.startswith(container_id) and (before_ns is None or at < before_ns)
+            )
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._stream.close()
+        self._thread.join(10)

@@ -1,9 +1,14 @@
-"""Faults for the fault tests: an engine socket that goes away on cue, and a server to kill -9."""
+"""Faults for the fault tests: an engine socket that goes away on cue, and a server to kill -9.
+
+Also what the kill -9 tests share: the snapshot, isolate, pause playbook, Falco bodies about a
+container, polling with a deadline, and the checks of what a restarted server left behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -12,15 +17,51 @@ import sqlite3
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Self
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from _peers import free_port
 
+from responder.journal import JOURNAL_FILE, EventQuery, JournalReader
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from types import TracebackType
 
-__all__ = ["DockerProxy", "ServeProcess", "read_incidents"]
+    import aiohttp
+
+    from responder.containers import ContainerInfo
+
+__all__ = [
+    "ACTIONS",
+    "FALCO",
+    "DockerProxy",
+    "ServeProcess",
+    "audit_verify",
+    "check_evidence",
+    "journaled_ids",
+    "poll",
+    "post_falco",
+    "read_incidents",
+    "shell",
+    "write_playbook",
+]
+
+T = TypeVar("T")
+FALCO = "/v1/events/falco"
+RULE = "Terminal shell in container"
+PLAYBOOK = f"""\
+name: contain-shell
+match:
+  rules: [{RULE}]
+steps:
+  - action: docker:snapshot
+    with: {{export: EXPORT}}
+  - action: docker:isolate
+  - action: docker:pause
+"""
+ACTIONS = ["docker:snapshot", "docker:isolate", "docker:pause"]
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 _CHUNK = 1 << 16
@@ -225,3 +266,62 @@ def read_incidents(path: Path) -> dict[str, dict[str, Any]]:
     finally:
         conn.close()
     return incidents
+
+
+def write_playbook(directory: Path, *, export: bool) -> Path:
+    """The snapshot → isolate → pause playbook in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "shell.yaml").write_text(PLAYBOOK.replace("EXPORT", str(export).lower()))
+    return directory
+
+
+def shell(container: ContainerInfo, n: int = 0) -> dict[str, Any]:
+    """A Falco body about a shell in `container`; `n` makes it a distinct event."""
+    return {
+        "rule": RULE,
+        "priority": "Notice",
+        "output": f"shell in {container.name} #{n}",
+        "time": 1_790_000_000_000_000_000 + n,
+        "output_fields": {"container.id": container.id, "container.name": container.name},
+    }
+
+
+async def post_falco(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> list[str]:
+    """The ids the server acknowledged (202) for `body`; none if it did not answer 202."""
+    async with session.post(f"{url}{FALCO}", json=body) as response:
+        if response.status != HTTPStatus.ACCEPTED:
+            return []
+        return [event["id"] for event in (await response.json())["events"]]
+
+
+async def poll(what: str, check: Callable[[], T | None], within: float) -> T:
+    """Call `check` in a thread every 20 ms until it returns something; fail after `within` s."""
+    deadline = time.monotonic() + within
+    while (found := await asyncio.to_thread(check)) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(0.02)
+    return found
+
+
+def journaled_ids(data_dir: Path) -> set[str]:
+    """The id of every event in the journal of `data_dir`."""
+    journal = JournalReader(data_dir / JOURNAL_FILE)
+    try:
+        return {row.id for row in journal.events(EventQuery(limit=1_000_000))}
+    finally:
+        journal.close()
+
+
+def check_evidence(evidence: Path) -> None:
+    """Every file the manifest lists has the hash the manifest gives."""
+    manifest = json.loads((evidence / "manifest.json").read_text())
+    for artifact in manifest["artifacts"]:
+        digest = hashlib.sha256((evidence / artifact["name"]).read_bytes()).hexdigest()
+        assert digest == artifact["sha256"], f"{evidence.name}: {artifact['name']}"
+
+
+def audit_verify(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """`responder audit verify` on the data directory, as a process."""
+    command = [sys.executable, "-m", "responder", "audit", "verify", "--data-dir", str(data_dir)]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import docker
 import docker.errors
 import pytest
+from _docker import Resources
 from _peers import peers_required
 
 from responder.app import create_app
@@ -51,6 +52,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if peers_required():
         pytest.fail(f"Docker tests are required here (CI is set) but no engine answers: {problem}")
     pytest.skip(f"no Docker engine: {problem}")
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A fault test carries its fault's name in its report (bench/faults.py reads it)."""
+    marker = item.get_closest_marker("fault")
+    if marker is None:
+        return
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str) or not marker.args[0]:
+        raise pytest.UsageError(f"{item.nodeid}: pytest.mark.fault takes the fault's name")
+    item.user_properties.append(("fault", marker.args[0]))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -101,6 +112,14 @@ def test_image(docker_client: docker.DockerClient) -> str:
     """A local image holding a static busybox, imported without any registry."""
     ensure_test_image(docker_client)
     return TEST_IMAGE
+
+
+@pytest.fixture
+def resources(docker_client: docker.DockerClient, test_image: str) -> Iterator[Resources]:
+    """What a test makes on the engine, removed afterwards."""
+    made = Resources(docker_client, test_image)
+    yield made
+    made.cleanup()
 
 
 def payload_path(*parts: str) -> Path:

@@ -27,21 +27,13 @@ from responder.errors import PermanentError, TransientError
 from responder.settings import DockerSettings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator
 
     from responder.actions import Action, ActionParams
 
 pytestmark = pytest.mark.docker
 
 INCIDENT = "01JTEST0INCIDENT0ACTIONS00"
-
-
-@pytest.fixture
-def resources(docker_client: docker.DockerClient, test_image: str) -> Iterator[Resources]:
-    """What a test makes on the engine, removed afterwards."""
-    made = Resources(docker_client, test_image)
-    yield made
-    made.cleanup()
 
 
 @pytest.fixture

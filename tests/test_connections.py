@@ -46,6 +46,7 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
         return False
 
 
+@pytest.mark.fault("slow client: headers a byte at a time (slowloris)")
 def test_headers_sent_a_byte_at_a_time_are_cut_off(server: ServeProcess) -> None:
     """Slowloris: a request whose headers never end is closed after idle_timeout, unanswered."""
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
@@ -62,12 +63,14 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off(server: ServeProcess) -> None
         assert closed, "the server kept a connection whose headers never ended"
 
 
+@pytest.mark.fault("slow client: connection idle")
 def test_an_idle_connection_is_closed(server: ServeProcess) -> None:
     """A connection that never sends a request does not hold a slot for ever."""
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         assert closed_within(sock, 10)
 
 
+@pytest.mark.fault("1000 concurrent connections")
 async def test_a_thousand_open_connections_do_not_stop_the_service(server: ServeProcess) -> None:
     """1,000 sockets held open (half of them mid-headers); intake and health still answer."""
     held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
@@ -91,6 +94,7 @@ async def test_a_thousand_open_connections_do_not_stop_the_service(server: Serve
             writer.close()
 
 
+@pytest.mark.fault("unauthenticated flood")
 async def test_a_flood_of_unauthenticated_posts_does_no_work(server: ServeProcess) -> None:
     """2,000 posts without the token: every one 401, nothing journaled, each counted."""
     async with aiohttp.ClientSession() as session:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
-import json
 import os
 import shutil
 import tarfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
-from _docker import Resources
-from _faults import DockerProxy, ServeProcess, read_incidents
+from _faults import (
+    ACTIONS,
+    FALCO,
+    DockerProxy,
+    ServeProcess,
+    check_evidence,
+    poll,
+    post_falco,
+    read_incidents,
+    shell,
+    write_playbook,
+)
 
 from responder.incidents import INCIDENTS_FILE, IncidentStore
 from responder.journal import JOURNAL_FILE, EventQuery, JournalReader
@@ -28,10 +34,9 @@ from responder.settings import DockerSettings, Settings
 from responder.web.state import INCIDENTS, WORKER
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    import docker
+    from _docker import Resources
     from aiohttp.test_utils import TestClient
     from aiohttp.web import Application
     from conftest import ClientFactory
@@ -40,20 +45,7 @@ if TYPE_CHECKING:
     from responder.incidents import IncidentRecord
 
 pytestmark = pytest.mark.docker
-T = TypeVar("T")
 
-FALCO = "/v1/events/falco"
-RULE = "Terminal shell in container"
-PLAYBOOK = f"""\
-name: contain-shell
-match:
-  rules: [{RULE}]
-steps:
-  - action: docker:snapshot
-    with: {{export: EXPORT}}
-  - action: docker:isolate
-  - action: docker:pause
-"""
 FAST = Limits(
     retries=2,
     retry_backoff=timedelta(milliseconds=200),
@@ -70,35 +62,8 @@ limits:
   retry_backoff_max: 200ms
   step_timeout: 30s
 """
-ACTIONS = ["docker:snapshot", "docker:isolate", "docker:pause"]
 KILLED_CONTAINERS = 6
 BLOB_BYTES = 32 << 20  # each container's data: its export takes a while, not long
-
-
-def shell(container: ContainerInfo, n: int = 0) -> dict[str, Any]:
-    """A Falco body about a shell in `container`; `n` makes it a distinct event."""
-    return {
-        "rule": RULE,
-        "priority": "Notice",
-        "output": f"shell in {container.name} #{n}",
-        "time": 1_790_000_000_000_000_000 + n,
-        "output_fields": {"container.id": container.id, "container.name": container.name},
-    }
-
-
-@pytest.fixture
-def resources(docker_client: docker.DockerClient, test_image: str) -> Iterator[Resources]:
-    """What a test makes on the engine, removed afterwards."""
-    made = Resources(docker_client, test_image)
-    yield made
-    made.cleanup()
-
-
-def write_playbook(directory: Path, *, export: bool) -> Path:
-    """The snapshot → isolate → pause playbook in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "shell.yaml").write_text(PLAYBOOK.replace("EXPORT", str(export).lower()))
-    return directory
 
 
 async def settle(client: TestClient[Any, Application]) -> None:
@@ -120,6 +85,7 @@ async def incidents_of(client: TestClient[Any, Application]) -> list[IncidentRec
 
 # docker-py leaks the socket of every refused Unix-socket connect until it is collected
 # (docker/docker-py#3356); responder.engine.probe_socket avoids that only when making the client.
+@pytest.mark.fault("engine socket gone mid-incident")
 @pytest.mark.filterwarnings(
     r"ignore:Exception ignored in. <socket\.socket .*family=1:pytest.PytestUnraisableExceptionWarning"
 )
@@ -184,6 +150,7 @@ async def test_daemon_gone_mid_incident_is_retried_then_failed_and_the_server_se
         assert resources.inspect(later.id)["State"]["Paused"] is True
 
 
+@pytest.mark.fault("engine socket gone before the incident")
 async def test_engine_down_at_the_start_is_transient_and_a_repeat_after_recovery_contains(
     make_client: ClientFactory, settings: Settings, resources: Resources, tmp_path: Path
 ) -> None:
@@ -225,34 +192,16 @@ def _blob() -> bytes:
     return buffer.getvalue()
 
 
-async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> list[str]:
-    """The ids the server acknowledged (202) for `body`; none if it did not answer 202."""
-    async with session.post(f"{url}{FALCO}", json=body) as response:
-        if response.status != HTTPStatus.ACCEPTED:
-            return []
-        return [event["id"] for event in (await response.json())["events"]]
-
-
 async def _repeat(
     session: aiohttp.ClientSession, url: str, targets: list[ContainerInfo], acked: list[str]
 ) -> None:
     """Repeat events about the targets until the server stops answering."""
     for n in range(1, 100_000):
         try:
-            acked.extend(await _post(session, url, shell(targets[n % len(targets)], n)))
+            acked.extend(await post_falco(session, url, shell(targets[n % len(targets)], n)))
         except (aiohttp.ClientError, TimeoutError):
             return
         await asyncio.sleep(0.01)
-
-
-async def _poll(what: str, check: Callable[[], T | None], within: float) -> T:
-    """Call `check` in a thread every 20 ms until it returns something; fail after `within` s."""
-    deadline = time.monotonic() + within
-    while (found := await asyncio.to_thread(check)) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
-    return found
 
 
 def _started(record: dict[str, Any]) -> datetime:
@@ -287,11 +236,11 @@ async def _post_then_kill(server: ServeProcess, targets: list[ContainerInfo]) ->
     acked: list[str] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         for target in targets:
-            ids = await _post(session, server.url, shell(target))
+            ids = await post_falco(session, server.url, shell(target))
             assert ids, f"the event about {target.name} was not accepted"
             acked.extend(ids)
         repeats = asyncio.create_task(_repeat(session, server.url, targets, acked))
-        half, before = await _poll("an incident half done", half_done, 60)
+        half, before = await poll("an incident half done", half_done, 60)
         server.kill()
         killed = Killed(acked, before, half, datetime.now(UTC))
         async with asyncio.timeout(15):
@@ -313,21 +262,14 @@ async def _restart_until_finished(server: ServeProcess) -> tuple[dict[str, Any],
         return incidents if all_in and not running else None
 
     try:
-        final = await _poll("every incident final and every event counted once", finished, 90)
+        final = await poll("every incident final and every event counted once", finished, 90)
         journaled = {row.id for row in journal.events(EventQuery(limit=1_000_000))}
     finally:
         journal.close()
     return final, journaled
 
 
-def _check_evidence(evidence: Path) -> None:
-    """Every file the manifest lists has the hash the manifest gives."""
-    manifest = json.loads((evidence / "manifest.json").read_text())
-    for artifact in manifest["artifacts"]:
-        digest = hashlib.sha256((evidence / artifact["name"]).read_bytes()).hexdigest()
-        assert digest == artifact["sha256"], f"{evidence.name}: {artifact['name']}"
-
-
+@pytest.mark.fault("kill -9 mid-incident")
 async def test_kill_9_mid_incidents_then_restart_resumes_every_one_to_containment(
     resources: Resources, tmp_path: Path
 ) -> None:
@@ -360,7 +302,7 @@ async def test_kill_9_mid_incidents_then_restart_resumes_every_one_to_containmen
             if record["status"] == "pending":  # in flight at the kill: resumed, so it changes
                 continue
             assert steps[index] == record, f"step {index} of {incident_id} changed after restart"
-        _check_evidence(server.data_dir / "evidence" / incident_id)
+        check_evidence(server.data_dir / "evidence" / incident_id)
     resumed = final[killed.half]["steps"]
     assert _started(resumed[0]) < killed.at < _started(resumed[2]), "not resumed where it stopped"
     for target in targets:

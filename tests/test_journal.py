@@ -84,6 +84,7 @@ async def test_duplicate_key_returns_the_first_id(tmp_path: Path) -> None:
     assert again.id == first.id
 
 
+@pytest.mark.fault("journal disk full")
 async def test_full_journal_refuses_then_recovers(tmp_path: Path) -> None:
     """When SQLite reports the disk full, nothing is acknowledged; with room again, writes resume."""
     journal = Journal(tmp_path, Metrics())
@@ -101,6 +102,7 @@ async def test_full_journal_refuses_then_recovers(tmp_path: Path) -> None:
     assert [row.id for row in rows] == [accepted.id]
 
 
+@pytest.mark.fault("journal disk full")
 async def test_full_journal_answers_503_with_retry_after(
     make_client: ClientFactory,
 ) -> None:
@@ -119,6 +121,7 @@ async def test_full_journal_answers_503_with_retry_after(
     assert "nothing was accepted" in answer["message"]
 
 
+@pytest.mark.fault("journal read-only")
 async def test_readyz_reports_an_unwritable_journal(make_client: ClientFactory) -> None:
     """Readiness writes through the same path as events and names the journal when it fails."""
     client = await make_client()
@@ -128,6 +131,32 @@ async def test_readyz_reports_an_unwritable_journal(make_client: ClientFactory) 
     answer = await (await client.get("/readyz")).json()
     assert "journal" in answer["failing"]
     assert "readonly" in answer["checks"]["journal"]["error"]
+
+
+@pytest.mark.fault("journal read-only")
+async def test_read_only_journal_acknowledges_nothing_then_recovers(
+    make_client: ClientFactory,
+) -> None:
+    """Intake answers 503 while SQLite refuses writes (`query_only`), and 202 once it takes them.
+
+    Nothing sent meanwhile is in the journal: the sender was told to retry, not that it is kept.
+    """
+    client = await make_client()
+    conn = client.app[JOURNAL]._writer._conn
+    assert conn is not None
+    conn.execute("PRAGMA query_only = ON")
+    refused = await client.post("/v1/events/falco", json={"rule": "r", "priority": "Error"})
+    assert refused.status == 503
+    assert refused.headers["Retry-After"]
+    answer = await refused.json()
+    assert "readonly" in answer["message"]
+    assert "nothing was accepted" in answer["message"]
+    conn.execute("PRAGMA query_only = OFF")
+    accepted = await client.post("/v1/events/falco", json={"rule": "r2", "priority": "Error"})
+    assert accepted.status == 202
+    ids = [e["id"] for e in (await accepted.json())["events"]]
+    rows = await client.app[JOURNAL].events(EventQuery())
+    assert [row.id for row in rows] == ids
 
 
 async def test_closed_journal_refuses_appends(tmp_path: Path) -> None:

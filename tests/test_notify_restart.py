@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
-from _faults import ServeProcess, read_incidents
+from _faults import ServeProcess, audit_verify, read_incidents
 from _peers import free_port
 from _receiver import Receiver
 from _smtp import Inbox
@@ -91,6 +89,7 @@ def outbox_rows(data_dir: Path) -> list[tuple[str, str, int]]:
         conn.close()
 
 
+@pytest.mark.fault("notification channel down across kill -9")
 async def test_messages_queued_before_a_kill_go_out_once_after_the_restart(
     tmp_path: Path, target: Any
 ) -> None:
@@ -149,22 +148,7 @@ async def test_messages_queued_before_a_kill_go_out_once_after_the_restart(
         server.stop()
         await hook.stop()
         mail.stop()
-    verify = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "responder",
-            "audit",
-            "verify",
-            "--data-dir",
-            str(data_dir),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    verify = await asyncio.to_thread(audit_verify, data_dir)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     kinds = [
         json.loads(line)["kind"] for line in (data_dir / "audit.jsonl").read_text().splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,15 @@ if TYPE_CHECKING:
 FAST = NotificationSettings(
     retry_backoff=timedelta(milliseconds=20),
     retry_backoff_max=timedelta(milliseconds=100),
+    poll_interval=timedelta(milliseconds=50),
+)
+
+# The defaults (2 s doubling up to 5 min, given up after 24 h) a thousand times faster: one
+# second here is about 17 minutes there. An outage "of minutes" without waiting minutes.
+SCALED = NotificationSettings(
+    retry_backoff=timedelta(milliseconds=2),
+    retry_backoff_max=timedelta(milliseconds=300),
+    give_up_after=timedelta(seconds=86.4),
     poll_interval=timedelta(milliseconds=50),
 )
 
@@ -172,6 +182,7 @@ async def test_stats_count_pending_failing_and_given_up(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.fault("notification channel down, then back")
 async def test_a_channel_down_then_up_gets_every_message_once_in_order(
     harness: Callable[..., Harness], receiver: Receiver
 ) -> None:
@@ -195,6 +206,45 @@ async def test_a_channel_down_then_up_gets_every_message_once_in_order(
     assert {"notification.retry", "notification.sent"} <= set(h.audit_kinds())
 
 
+@pytest.mark.fault("notification channel down for minutes")
+async def test_a_channel_down_for_minutes_backs_off_to_the_cap_then_delivers_each_once(
+    harness: Callable[..., Harness], receiver: Receiver
+) -> None:
+    """An outage of half an hour, scaled: the backoff doubles up to its cap and stays there.
+
+    Nothing is given up; messages queued during the outage wait behind the head; once the
+    channel is back each message goes once, in order. The outage is measured in retries.
+    """
+    h = harness(SCALED)
+    await h.start()
+    await h.outbox.enqueue([queued("I1", "hook", 1)])
+    await wait_until(lambda: h.counted("hook", "retry") >= 3)
+    await h.outbox.enqueue([queued("I2", "hook", 1)])
+    await wait_until(lambda: h.counted("hook", "retry") >= 12)  # at the cap for a few rounds
+    await h.outbox.enqueue([queued("I1", "hook", 2)])
+    assert receiver.received == []
+    assert [r.state for r in h.rows()] == ["pending"] * 3
+    await receiver.start()
+    got = await receiver.wait_for(3)
+    assert [(r.json()["message"]["incident_id"], r.json()["message"]["title"]) for r in got] == [
+        ("I1", "#1"),
+        ("I2", "#1"),
+        ("I1", "#2"),
+    ]
+    await wait_until(lambda: all(r.state == "sent" for r in h.rows()))
+    await asyncio.sleep(0.2)  # a repeat, if there were one, would arrive now
+    assert len(receiver.received) == 3
+    assert h.counted("hook", "failed") == 0
+    audit = (h.data_dir / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    waits = [
+        line["next_in_s"] for line in map(json.loads, audit) if line["kind"] == "notification.retry"
+    ]
+    doubling = [0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256]
+    assert waits[: len(doubling)] == doubling
+    assert set(waits[len(doubling) :]) == {0.3}, waits
+
+
+@pytest.mark.fault("notification channel down across a restart")
 async def test_messages_survive_a_restart_and_go_out_once(
     harness: Callable[..., Harness], receiver: Receiver
 ) -> None:
@@ -257,6 +307,7 @@ async def test_a_message_still_failing_after_give_up_after_is_given_up(
     assert "gave up after" in (h.rows()[0].last_error or "")
 
 
+@pytest.mark.fault("notification channel down, another up")
 async def test_a_channel_that_is_down_does_not_hold_up_another(
     harness: Callable[..., Harness], receiver: Receiver
 ) -> None:

@@ -108,6 +108,7 @@ async def _load(url: str, acknowledged: list[str], stop: asyncio.Event) -> None:
         await asyncio.gather(*(worker(session, i) for i in range(32)))
 
 
+@pytest.mark.fault("kill -9 under load (intake only)")
 async def test_kill_9_under_load_loses_no_acknowledged_event(
     data_dir: Path, server: Server
 ) -> None:
@@ -160,6 +161,7 @@ async def test_sigterm_finishes_the_request_in_flight(server: Server) -> None:
     assert server.process.wait(15) == 0
 
 
+@pytest.mark.fault("slow client: body never finishes")
 async def test_slow_body_times_out_with_408_and_the_connection_closes(data_dir: Path) -> None:
     """A body that never finishes arriving gets 408 after the body timeout; shutdown is then prompt."""
     config = data_dir.parent / "responder.yaml"
