@@ -412,11 +412,10 @@ async def test_after_a_failed_step_container_steps_stop_but_notify_still_runs(
     assert incident.steps[3].action == "notify"
 
 
-async def test_an_event_no_playbook_wants_costs_no_inspect(
-    make_client: ClientFactory, playbooks: Path, containers: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Noise is matched, audited and filed without asking the engine about its container."""
-    client = await make_client(playbooks=playbooks, limits=FAST)
+def count_lookups(
+    client: TestClient[Any, Application], monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """Every container reference the app's engine is asked about from now on, in order."""
     engine = client.app[ENGINE]
     looked_up: list[str] = []
     inspect = engine.container
@@ -426,6 +425,15 @@ async def test_an_event_no_playbook_wants_costs_no_inspect(
         return await inspect(ref)
 
     monkeypatch.setattr(engine, "container", counting)
+    return looked_up
+
+
+async def test_an_event_no_playbook_wants_costs_no_inspect(
+    make_client: ClientFactory, playbooks: Path, containers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Noise is matched, audited and filed without asking the engine about its container."""
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    looked_up = count_lookups(client, monkeypatch)
     target = containers()
     noise = {**shell(target), "rule": "Contact K8S API Server From Container"}
     await client.post("/v1/events/falco", json=noise)
@@ -442,15 +450,7 @@ async def test_a_container_id_not_found_is_not_inspected_again_within_a_second(
 ) -> None:
     """A burst about a container that is gone asks the engine once, not once per event."""
     client = await make_client(playbooks=playbooks, limits=FAST)
-    engine = client.app[ENGINE]
-    looked_up: list[str] = []
-    inspect = engine.container
-
-    async def counting(ref: str) -> Any:
-        looked_up.append(ref)
-        return await inspect(ref)
-
-    monkeypatch.setattr(engine, "container", counting)
+    looked_up = count_lookups(client, monkeypatch)
     gone = secrets.token_hex(6)
     body = shell(SimpleNamespace(id=gone, name="gone"))
     event = falco_event(FalcoPayload.model_validate(body), body, datetime.now(UTC))
