@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ class Verdict:
     playbook: LoadedPlaybook
     matched: bool
     reasons: tuple[str, ...]
+    container_missing: bool = False
+    """Every event condition held; only the container selector failed, for want of a container."""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -101,11 +104,8 @@ def _checks(match: Match, event: Event) -> Iterator[tuple[str, str | None]]:  # 
 
 
 def _container_checks(
-    selector: ContainerSelector, container: ContainerInfo | None
+    selector: ContainerSelector, container: ContainerInfo
 ) -> Iterator[tuple[str, str | None]]:
-    if container is None:
-        yield "", _NO_CONTAINER
-        return
     if selector.running is not None:
         failed = (
             None if container.running == selector.running else f"container is {container.status}"
@@ -129,7 +129,9 @@ def _verdict(playbook: LoadedPlaybook, event: Event, container: ContainerInfo | 
     held: list[str] = []
     checks = _checks(match, event)
     if match.container is not None:
-        checks = _chain(checks, _container_checks(match.container, container))
+        if container is None:
+            return _without_container(playbook, checks)
+        checks = itertools.chain(checks, _container_checks(match.container, container))
     for reason, failed in checks:
         if failed is not None:
             return Verdict(playbook, matched=False, reasons=(failed,))
@@ -137,9 +139,14 @@ def _verdict(playbook: LoadedPlaybook, event: Event, container: ContainerInfo | 
     return Verdict(playbook, matched=True, reasons=tuple(held) or ("matches every event",))
 
 
-def _chain(*parts: Iterator[tuple[str, str | None]]) -> Iterator[tuple[str, str | None]]:
-    for part in parts:
-        yield from part
+def _without_container(
+    playbook: LoadedPlaybook, checks: Iterator[tuple[str, str | None]]
+) -> Verdict:
+    """A playbook with a container selector and no container: its event conditions decide."""
+    for _, failed in checks:
+        if failed is not None:
+            return Verdict(playbook, matched=False, reasons=(failed,))
+    return Verdict(playbook, matched=False, reasons=(_NO_CONTAINER,), container_missing=True)
 
 
 def match_event(
@@ -176,4 +183,4 @@ def needs_container(verdicts: Sequence[Verdict]) -> bool:
     verdict failed on an event condition, checked before any container condition, with the
     same first reason either way; so an event no playbook wants costs no inspect.
     """
-    return any(v.matched or v.reasons == (_NO_CONTAINER,) for v in verdicts)
+    return any(v.matched or v.container_missing for v in verdicts)

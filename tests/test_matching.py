@@ -10,7 +10,7 @@ from _builders import load_dir, load_text, make_alert, make_event, write_yaml
 
 from responder.containers import ContainerInfo
 from responder.events import Priority
-from responder.matching import Verdict, match_event
+from responder.matching import Verdict, match_event, needs_container
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -405,6 +405,8 @@ def test_container_selector_without_container_does_not_match(tmp_path: Path) -> 
     result = verdict(tmp_path, "container:\n  name: {glob: '*'}", make_event(), None)
     assert not result.matched
     assert "none was found" in reasons(result)
+    assert result.container_missing
+    assert needs_container([result])  # the worker looks the container up and matches again
 
 
 def test_no_container_selector_matches_without_container(tmp_path: Path) -> None:
@@ -417,6 +419,8 @@ def test_event_checks_come_before_container_checks(tmp_path: Path) -> None:
     match = "source: alertmanager\ncontainer:\n  name: web-1"
     result = verdict(tmp_path, match, make_event(), None)
     assert result.reasons == ("source falco is not ['alertmanager']",)
+    assert not result.container_missing
+    assert not needs_container([result])  # no container could make it match: no inspect
 
 
 # reasons of a match
