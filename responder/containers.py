@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class ContainerInfo:
 _CONTAINER_ID = re.compile(r"/(?:docker/)?containers/([0-9a-f]{64})/")
 
 
+@functools.cache
 def own_container_id() -> str | None:
     """The id of the container this process runs in, or None on a host.
 

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from responder.channels import CHANNEL_KINDS, Channel, ChannelName, HttpUrlText, LogChannel
+from responder.containers import own_container_id
 from responder.errors import ConfigError
 from responder.policy import IncidentSettings, Limits, NotificationSettings, Protection
 from responder.targets import TargetRules
@@ -142,11 +143,18 @@ class Settings(BaseModel):
         return self
 
     def release_command(self, incident_id: str) -> str:
-        """The exact command that releases an incident, runnable from any directory."""
+        """The exact command that releases an incident, runnable from any directory.
+
+        In a container (the compose stack), its paths and its Docker endpoint are the
+        container's: the command runs there, through `docker exec` from the host.
+        """
         parts = ["responder", "release"]
         if self._config_file is not None:
             parts += ["--config", str(self._config_file.resolve())]
         parts += ["--data-dir", str(self.data_dir), incident_id]
+        container = own_container_id()
+        if container is not None:
+            parts = ["docker", "exec", container[:12], *parts]
         return shlex.join(parts)
 
     def channel_names(self) -> set[str]:

@@ -734,6 +734,17 @@ def test_the_release_command_names_the_config_file_and_data_dir(tmp_path: Path) 
     )
 
 
+def test_in_a_container_the_release_command_runs_there_through_docker_exec(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under compose, the paths and the Docker endpoint are the container's, not the host's."""
+    monkeypatch.setattr("responder.settings.own_container_id", lambda: "f" * 64)
+    command = load_settings(None, environ={}).release_command("01ABC")
+    assert command == (
+        f"docker exec ffffffffffff responder release --data-dir {Path('data').resolve()} 01ABC"
+    )
+
+
 def test_without_a_config_file_the_release_command_has_only_the_data_dir() -> None:
     """Embedded defaults: nothing to re-read but the data directory."""
     command = load_settings(None, environ={}).release_command("01ABC")
