@@ -213,8 +213,21 @@ class IncidentRunner:
             if result.status == "failed" and not step.continue_on_error and step_gate is gate:
                 step_gate = Gate(f"not run: step {index + 1} ({step.action}) failed")
         state = final_state(records, self._actions, gate, dry_run=dry_run)
-        await self._incidents.run(lambda store: store.finish(record.id, state, gate.reason))
-        self._audit.record("incident.finished", incident=record.id, state=state, reason=gate.reason)
+        # A fault that may go away (the engine did not answer, a step outlasted its retries)
+        # lets a repeat of the alert try again; a container that is gone does not.
+        retry = unreachable is not None or any(
+            r.status == "failed" and r.transient for r in records
+        )
+        await self._incidents.run(
+            lambda store: store.finish(record.id, state, gate.reason, retry_on_repeat=retry)
+        )
+        self._audit.record(
+            "incident.finished",
+            incident=record.id,
+            state=state,
+            reason=gate.reason,
+            retry_on_repeat=retry,
+        )
         log.info("incident %s: %s", record.id, state)
         await self._write_report(record.id)
 

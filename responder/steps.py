@@ -143,6 +143,7 @@ async def run_step(
             if isinstance(exc, TransientError)
             else 1,
             error=str(exc),
+            transient=isinstance(exc, TransientError),
         )
     data = dict(outcome.data)
     if outcome.status == "already" and (resumed or attempts > 1):

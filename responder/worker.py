@@ -259,7 +259,10 @@ class Worker:
     ) -> dict[tuple[str, str | None], str]:
         """The open incident, if any, of each (playbook, target) since its time, in one call."""
         queries = [(playbook, target, since) for (playbook, target), since in wanted.items()]
-        return await self._incidents.run(lambda store: store.open_incidents_for(queries))
+        # After a fault the retries did not outlast, the first repeat tries again at once; the
+        # next retries wait the longest wait between retries, then twice that, and so on.
+        hold_off = self._settings.limits.retry_backoff_max.total_seconds()
+        return await self._incidents.run(lambda store: store.open_incidents_for(queries, hold_off))
 
     def _spawn(self, incident_id: str) -> None:
         task = asyncio.create_task(self._runner.run(incident_id), name=f"incident {incident_id}")

@@ -412,6 +412,24 @@ async def test_after_a_failed_step_container_steps_stop_but_notify_still_runs(
     assert incident.steps[3].action == "notify"
 
 
+async def test_repeats_about_a_container_that_is_gone_join_the_failed_incident(
+    make_client: ClientFactory, playbooks: Path
+) -> None:
+    """Regression: every repeat opened a new failed incident, and on-call was told each time.
+
+    A container gone for good fails the same way at every try; one incident counts them.
+    """
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    gone = SimpleNamespace(id=secrets.token_hex(6), name=f"gone-{secrets.token_hex(4)}")
+    for n in range(4):
+        await client.post("/v1/events/falco", json=shell(gone, n))
+        await settle(client)  # each repeat comes after the incident has failed
+    [incident] = await incidents_of(client)
+    assert incident.state == "failed"
+    assert incident.event_count == 4
+    assert [s.status for s in incident.steps] == ["failed", "skipped", "skipped", "done"]
+
+
 def count_lookups(
     client: TestClient[Any, Application], monkeypatch: pytest.MonkeyPatch
 ) -> list[str]:

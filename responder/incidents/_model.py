@@ -39,6 +39,8 @@ class StepRecord(BaseModel):
     duration_ms: float | None = None
     attempts: int = 0
     error: str | None = None
+    transient: bool = False
+    """It failed on a fault that may go away (it outlasted the retries), not for good."""
     undo: dict[str, JsonValue] | None = None
     artifacts: tuple[Artifact, ...] = ()
     data: dict[str, Any] = {}

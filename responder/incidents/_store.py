@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from responder.incidents._model import IncidentRecord, StepRecord
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["INCIDENTS_FILE", "IncidentStore", "NewIncident"]
 
 INCIDENTS_FILE = "incidents.sqlite3"
-_VERSION = 2
+_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id              TEXT PRIMARY KEY,
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     last_seen       TEXT NOT NULL,
     opened_at       TEXT NOT NULL,
     finished_at     TEXT,
-    released_at     TEXT
+    released_at     TEXT,
+    retry_on_repeat INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS incidents_match ON incidents (playbook, target, opened_at);
 CREATE INDEX IF NOT EXISTS incidents_state ON incidents (state);
@@ -64,11 +65,20 @@ CREATE TABLE IF NOT EXISTS worker (
     value TEXT NOT NULL
 );
 """
+_UNFINISHED = ("failed", "partially contained")
+_MAX_DOUBLINGS = 20  # past a million times the hold-off, the cooldown has long ended
 _COLUMNS = (
     "id, playbook, playbook_digest, playbook_file, target, container_id, container_name, image, "
     "state, reason, dry_run, event_source, event_name, priority, first_event, event_count, "
     "first_seen, last_seen, opened_at, finished_at, released_at"
 )
+
+
+def _add_retry_on_repeat(conn: sqlite3.Connection) -> None:
+    """Version 3: the column a store of version 1 or 2 lacks (its failures are then joined)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(incidents)")}
+    if "retry_on_repeat" not in columns:
+        conn.execute("ALTER TABLE incidents ADD COLUMN retry_on_repeat INTEGER NOT NULL DEFAULT 0")
 
 
 def now() -> str:
@@ -98,6 +108,7 @@ class IncidentStore:
             # Only a new or older file is written here: a command reading the store while the
             # server holds a write transaction must not wait on a lock to change nothing.
             self._conn.executescript(_SCHEMA)
+            _add_retry_on_repeat(self._conn)
             self._conn.execute(f"PRAGMA user_version = {_VERSION}")
 
     def close(self) -> None:
@@ -150,26 +161,51 @@ class IncidentStore:
                 "INSERT OR REPLACE INTO worker (key, value) VALUES ('cursor', ?)", (str(cursor),)
             )
 
-    def open_incident_for(self, playbook: str, target: str | None, since: str) -> str | None:
-        """The incident this playbook opened on this target since `since`, if any."""
+    def open_incident_for(
+        self, playbook: str, target: str | None, since: str, hold_off: float = 0.0
+    ) -> str | None:
+        """The incident a repeat of this playbook on this target joins, or None: open one.
+
+        The latest incident since `since` (the cooldown) is joined, unless its containment was
+        undone (released), or did not finish for a fault that may be gone by now (the engine
+        down for longer than the retries): then a repeat tries again. The first such retry
+        within the cooldown is at once; the n-th waits `hold_off` x 2^(n-2) seconds after the
+        last failure, so that a long outage and an alert that keeps firing do not page on
+        every retry. Until then repeats join the failed incident and are counted there. An
+        incident that failed for good (the container is gone) is joined: trying again would
+        fail the same way and page again.
+        """
         row = self._conn.execute(
-            "SELECT id FROM incidents WHERE playbook = ? AND target IS ? AND opened_at >= ? "
-            # An incident whose containment did not finish (failed, partially contained) is
-            # not joined: a repeat after the fault (an engine that was down for longer than
-            # the retries, a container that was missing) opens a new incident and tries again.
-            "AND state NOT IN ('failed', 'partially contained', 'released', 'partially released') "
+            "SELECT id, state, retry_on_repeat, finished_at FROM incidents "
+            "WHERE playbook = ? AND target IS ? AND opened_at >= ? "
+            "AND state NOT IN ('released', 'partially released') "
             "ORDER BY opened_at DESC LIMIT 1",
             (playbook, target, since),
         ).fetchone()
-        return row[0] if row else None
+        if row is None:
+            return None
+        incident_id, state, retry, finished_at = row
+        if state not in _UNFINISHED or not retry or finished_at is None:
+            return str(incident_id)
+        (retried,) = self._conn.execute(
+            "SELECT count(*) FROM incidents WHERE playbook = ? AND target IS ? "
+            "AND opened_at >= ? AND retry_on_repeat = 1",
+            (playbook, target, since),
+        ).fetchone()
+        if retried <= 1:
+            return None
+        due = datetime.fromisoformat(finished_at) + timedelta(
+            seconds=hold_off * 2 ** min(retried - 2, _MAX_DOUBLINGS)
+        )
+        return None if datetime.now(UTC) >= due else str(incident_id)
 
     def open_incidents_for(
-        self, queries: Iterable[tuple[str, str | None, str]]
+        self, queries: Iterable[tuple[str, str | None, str]], hold_off: float = 0.0
     ) -> dict[tuple[str, str | None], str]:
         """`open_incident_for` of each (playbook, target, since): (playbook, target) -> id."""
         found: dict[tuple[str, str | None], str] = {}
         for playbook, target, since in queries:
-            incident_id = self.open_incident_for(playbook, target, since)
+            incident_id = self.open_incident_for(playbook, target, since, hold_off)
             if incident_id is not None:
                 found[(playbook, target)] = incident_id
         return found
@@ -190,11 +226,18 @@ class IncidentStore:
             (incident_id, step.index, step.model_dump_json()),
         )
 
-    def finish(self, incident_id: str, state: str, reason: str | None) -> None:
-        """The incident's final state after its steps."""
+    def finish(
+        self, incident_id: str, state: str, reason: str | None, *, retry_on_repeat: bool = False
+    ) -> None:
+        """The incident's final state after its steps.
+
+        `retry_on_repeat`: its containment did not finish for a fault that may go away (a
+        transient one the retries did not outlast), so a repeat may try again.
+        """
         self._conn.execute(
-            "UPDATE incidents SET state = ?, reason = ?, finished_at = ? WHERE id = ?",
-            (state, reason, now(), incident_id),
+            "UPDATE incidents SET state = ?, reason = ?, finished_at = ?, retry_on_repeat = ? "
+            "WHERE id = ?",
+            (state, reason, now(), int(retry_on_repeat), incident_id),
         )
 
     def released(self, incident_id: str, state: str) -> None:
