@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConfigError",
     "InputError",
@@ -14,6 +16,10 @@ __all__ = [
 
 class ResponderError(Exception):
     """Base of every error the responder raises on purpose."""
+
+    kept: Any = None
+    """What a step that failed with this error leaves behind and must still list: a
+    `StepOutcome` with its artifacts (a snapshot that gave up half-way), or None."""
 
 
 class TransientError(ResponderError):

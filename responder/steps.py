@@ -13,7 +13,7 @@ from jinja2.exceptions import SecurityError, TemplateError
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from responder.errors import PermanentError, TransientError
+from responder.errors import PermanentError, ResponderError, TransientError
 from responder.incidents import StepRecord
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ async def _attempts(
     timeout = (plan.step.timeout or limits.step_timeout).total_seconds()
     retries = limits.retries if plan.step.retries is None else plan.step.retries
     attempts = 0
+    kept: StepOutcome | None = None
     retrying = retry_policy(limits, retries)
     async for attempt in retrying:
         with attempt:
@@ -82,7 +83,11 @@ async def _attempts(
                 async with asyncio.timeout(timeout):
                     outcome = await plan.action.run(ctx, params, plan.container)
             except TimeoutError:
-                raise TransientError(f"no answer within {timeout:g} s") from None
+                raise _keeping(TransientError(f"no answer within {timeout:g} s"), kept) from None
+            except ResponderError as exc:
+                # What an attempt left behind stays listed when a later one gets less far.
+                kept = exc.kept = exc.kept or kept
+                raise
             return outcome, attempts
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
@@ -131,12 +136,13 @@ async def run_step(
                 "step %d (%s) of incident %s", plan.index, plan.step.action, ctx.incident_id
             )
         kind = "gave up after retries" if isinstance(exc, TransientError) else "failed"
+        kept = exc.kept if isinstance(exc, ResponderError) else None
         return StepRecord(
             index=plan.index,
             action=plan.step.action,
             params=shown,
             status="failed",
-            detail=f"{kind}: {exc}",
+            detail=f"{kind}: {exc}" + (f"; {kept.detail}" if kept else ""),
             started_at=started_at,
             duration_ms=(time.perf_counter() - started) * 1000,
             attempts=(limits.retries if plan.step.retries is None else plan.step.retries) + 1
@@ -144,6 +150,8 @@ async def run_step(
             else 1,
             error=str(exc),
             transient=isinstance(exc, TransientError),
+            artifacts=kept.artifacts if kept else (),
+            data=dict(kept.data) if kept else {},
         )
     data = dict(outcome.data)
     if outcome.status == "already" and (resumed or attempts > 1):
@@ -161,6 +169,11 @@ async def run_step(
         artifacts=outcome.artifacts,
         data=data,
     )
+
+
+def _keeping(exc: ResponderError, kept: StepOutcome | None) -> ResponderError:
+    exc.kept = kept
+    return exc
 
 
 def retry_policy(limits: Limits, retries: int | None = None) -> AsyncRetrying:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -271,6 +272,28 @@ async def settled(server: ServeProcess, events: int, within: float) -> dict[str,
     return await poll(f"{events} events counted in finished incidents", check, within)
 
 
+async def assert_kept_and_reported(
+    server: ServeProcess, incident_id: str, step: dict[str, Any]
+) -> None:
+    """A snapshot that gave up lists the files it took in a manifest, and the report shows them.
+
+    Regression: they were left on disk unlisted, with no manifest and no line in the report.
+    """
+    kinds = [artifact["kind"] for artifact in step["artifacts"]]
+    assert kinds == ["top", "inspect", "logs", "diff"], step
+    evidence = server.data_dir / "evidence" / incident_id
+    check_evidence(evidence)
+    manifest = evidence / "manifest.json"
+    assert step["data"]["manifest"] == str(manifest)
+    assert hashlib.sha256(manifest.read_bytes()).hexdigest() == step["data"]["manifest_sha256"]
+    path = server.data_dir / "reports" / incident_id / "report.md"
+    await poll("the report", lambda: path if path.exists() else None, 30)
+    report = path.read_text()
+    for artifact in step["artifacts"]:
+        assert artifact["sha256"] in report, artifact["name"]
+    assert step["data"]["manifest_sha256"] in report
+
+
 def release(incident: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     """Run the release command the incident advertises, as on-call would paste it."""
     command = shlex.split(incident["release_command"])
@@ -365,6 +388,8 @@ async def test_dockerd_down_longer_than_the_retries_fails_and_a_repeat_after_rec
         gave_up = steps[hit]
         assert gave_up["detail"].startswith("gave up after retries: Docker engine unreachable")
         assert gave_up["attempts"] == 3
+        if hit == 0:  # the snapshot met the outage: what it took before is still listed
+            await assert_kept_and_reported(server, incident_id, gave_up)
         assert_served_on(server)
         await wait_ready(session, ready=False, within=10)
 

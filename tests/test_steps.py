@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from responder.actions import Action, ActionContext, ActionParams, StepOutcome
+from responder.actions import Action, ActionContext, ActionParams, Artifact, StepOutcome
 from responder.engine import SdkEngine
-from responder.errors import PermanentError, TransientError
+from responder.errors import PermanentError, ResponderError, TransientError
 from responder.events import Event, Priority, new_event_id
 from responder.playbooks import Step
 from responder.policy import Limits
@@ -102,6 +102,42 @@ async def test_retries_give_up_with_the_cause_recorded(ctx: ActionContext) -> No
     assert record.status == "failed"
     assert action.calls == 3
     assert "gave up after retries: daemon unreachable" in record.detail
+
+
+def keeping(exc: ResponderError, name: str) -> ResponderError:
+    """`exc`, carrying a file that the failed attempt leaves behind."""
+    exc.kept = StepOutcome(
+        status="failed",
+        detail=f"kept {name}",
+        artifacts=(
+            Artifact(
+                name=name, kind="logs", sha256="0" * 64, size=1, collected_at="t", collected_by="x"
+            ),
+        ),
+        data={"manifest": "manifest.json", "manifest_sha256": "1" * 64},
+    )
+    return exc
+
+
+async def test_a_step_that_fails_lists_what_its_attempts_left(ctx: ActionContext) -> None:
+    """The latest attempt that left something is listed, even when a later one left nothing."""
+    action = Flaky(
+        keeping(TransientError("engine gone mid-export"), "first.txt"),
+        keeping(TransientError("engine gone mid-export"), "second.txt"),
+        TransientError("engine unreachable"),
+    )
+    record = await run_step(plan(action), ctx, Templates(), FAST)
+    assert record.status == "failed"
+    assert record.transient
+    assert [a.name for a in record.artifacts] == ["second.txt"]
+    assert record.data == {"manifest": "manifest.json", "manifest_sha256": "1" * 64}
+    assert record.detail == "gave up after retries: engine unreachable; kept second.txt"
+
+
+async def test_a_permanent_failure_is_not_transient(ctx: ActionContext) -> None:
+    """A repeat of the alert does not retry it (the incident store joins it)."""
+    record = await run_step(plan(Flaky(PermanentError("gone"))), ctx, Templates(), FAST)
+    assert (record.status, record.transient, record.artifacts) == ("failed", False, ())
 
 
 async def test_permanent_faults_are_not_retried(ctx: ActionContext) -> None:

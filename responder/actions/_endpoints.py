@@ -10,7 +10,7 @@ from docker.utils import version_lt
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 from responder.actions._containers import explain
-from responder.actions._evidence import EvidenceFile, json_bytes, private_dir
+from responder.actions._evidence_file import EvidenceFile, json_bytes, private_dir
 from responder.errors import PermanentError
 
 if TYPE_CHECKING:

@@ -1,125 +1,33 @@
-"""Evidence on disk: private files hashed while written, capped, and listed in a manifest."""
+"""The incident's evidence directory: one snapshot at a time, every file listed in a manifest."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
-import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import docker.errors
 
 from responder.actions._containers import explain
+from responder.actions._evidence_file import (
+    EvidenceFile,
+    EvidenceWriteError,
+    hash_file,
+    json_bytes,
+    private_dir,
+    utc_now,
+)
 from responder.actions._results import Artifact
-from responder.errors import PermanentError, TransientError
+from responder.errors import TransientError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from pathlib import Path
-    from types import TracebackType
 
-__all__ = [
-    "EvidenceDir",
-    "EvidenceFile",
-    "EvidenceWriteError",
-    "json_bytes",
-    "private_dir",
-    "utc_now",
-]
-
-_DIR_MODE = 0o700
-_FILE_MODE = 0o600
-
-
-class EvidenceWriteError(PermanentError):
-    """The evidence could not be written here (disk full, permissions): not the engine's fault."""
-
-
-def utc_now() -> str:
-    """Now, UTC, ISO 8601."""
-    return datetime.now(UTC).isoformat()
-
-
-def private_dir(path: Path) -> None:
-    """Create `path` if need be, readable by this user only."""
-    try:
-        path.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-        path.chmod(_DIR_MODE)
-    except OSError as exc:
-        raise EvidenceWriteError(f"cannot use evidence directory {path}: {exc}") from exc
-
-
-class EvidenceFile:
-    """One file being written: hashed as it goes, cut at `cap`, moved into place only when whole.
-
-    Until it is complete it lives under a hidden temporary name, so a file with the final name
-    always matches the hash recorded for it.
-    """
-
-    def __init__(self, path: Path, cap: int | None = None) -> None:
-        self.path = path
-        self._cap = cap
-        self._partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-        self._hash = hashlib.sha256()
-        self._fd = -1
-        self.size = 0
-        self.truncated = False
-
-    @property
-    def sha256(self) -> str:
-        """Hex digest of what was written so far."""
-        return self._hash.hexdigest()
-
-    def __enter__(self) -> Self:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        try:
-            self._fd = os.open(self._partial, flags, _FILE_MODE)
-        except OSError as exc:
-            raise EvidenceWriteError(f"cannot create {self._partial}: {exc}") from exc
-        return self
-
-    def write(self, data: bytes) -> bool:
-        """Append `data` (up to the cap); False once the cap is reached and more was offered."""
-        if self._cap is not None and self.size + len(data) > self._cap:
-            data = data[: self._cap - self.size]
-            self.truncated = True
-        view = memoryview(data)
-        try:
-            while view:
-                view = view[os.write(self._fd, view) :]
-        except OSError as exc:
-            raise EvidenceWriteError(f"cannot write {self.path}: {exc}") from exc
-        self._hash.update(data)
-        self.size += len(data)
-        return not self.truncated
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        del exc, tb
-        if kind is not None:  # failed half-way: no file with the final name, no partial file
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            with contextlib.suppress(OSError):
-                self._partial.unlink()
-            return
-        try:
-            try:
-                os.fsync(self._fd)
-            finally:
-                os.close(self._fd)
-            self._partial.replace(self.path)
-        except OSError as error:
-            with contextlib.suppress(OSError):
-                self._partial.unlink()
-            raise EvidenceWriteError(f"cannot write {self.path}: {error}") from error
+__all__ = ["EvidenceDir"]
 
 
 class EvidenceDir:
@@ -212,6 +120,48 @@ class EvidenceDir:
         """Record a part that could not be collected."""
         self.errors.append({"part": kind, "error": error})
 
+    def adopt(self, files: Mapping[str, str]) -> None:
+        """List the evidence files (name -> kind) an earlier attempt left and this one did not.
+
+        An attempt that gave up (the engine went away mid-export) or timed out leaves whole
+        files behind; the next attempt may not get as far. Each is listed as the manifest of
+        the attempt that wrote it recorded it, when that manifest is here and the file still
+        has its hash; otherwise as found, hashed now.
+        """
+        mine = {artifact.name for artifact in self.artifacts}
+        earlier = self._earlier_artifacts()
+        for name, kind in files.items():
+            path = self.path / name
+            if name in mine or not path.is_file():
+                continue
+            sha256, size = hash_file(path)
+            known = earlier.get(name)
+            if known is not None and (known.sha256, known.size) == (sha256, size):
+                self.artifacts.append(known)
+                continue
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+            self.artifacts.append(
+                Artifact(
+                    name=name,
+                    kind=kind,
+                    sha256=sha256,
+                    size=size,
+                    collected_at=modified,
+                    collected_by=f"{self._collector} (an earlier attempt; hashed when listed)",
+                )
+            )
+
+    def _earlier_artifacts(self) -> dict[str, Artifact]:
+        """The artifacts the manifest already here lists (none when it is missing or unreadable)."""
+        try:
+            document = json.loads((self.path / "manifest.json").read_bytes())
+            return {
+                artifact.name: artifact
+                for artifact in (Artifact.model_validate(a) for a in document["artifacts"])
+            }
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+
     def write_manifest(self, header: dict[str, Any]) -> tuple[Path, str]:
         """Write `manifest.json` (header, artifacts, errors); its path and its sha256."""
         document = {
@@ -222,8 +172,3 @@ class EvidenceDir:
         with EvidenceFile(self.path / "manifest.json") as out:
             out.write(json_bytes(document))
         return out.path, out.sha256
-
-
-def json_bytes(document: object) -> bytes:
-    """JSON as written into evidence files: indented, UTF-8, newline at the end."""
-    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()

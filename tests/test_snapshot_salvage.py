@@ -1,0 +1,153 @@
+"""A snapshot that gives up half-way still lists, hashes and reports what it leaves on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests.exceptions
+
+from responder import __version__
+from responder.actions import ActionContext
+from responder.actions.snapshot import Snapshot, SnapshotParams
+from responder.engine import SdkEngine
+from responder.errors import TransientError
+from responder.settings import DockerSettings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from _docker import Resources
+
+    from responder.actions import StepOutcome
+    from responder.actions._evidence_file import EvidenceFile
+
+pytestmark = pytest.mark.docker
+
+INCIDENT = "01JTEST0INCIDENT0SALVAGE00"
+READ_ONLY = ["top", "inspect", "logs", "diff"]
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[SdkEngine]:
+    """Our seam onto the real engine, one per test."""
+    seam = SdkEngine(DockerSettings())
+    yield seam
+    await seam.close()
+
+
+@pytest.fixture
+def ctx(engine: SdkEngine, tmp_path: Path) -> ActionContext:
+    """A live context with its evidence under the test's temp dir."""
+    return ActionContext(
+        engine=engine,
+        incident_id=INCIDENT,
+        evidence_dir=tmp_path / "evidence" / INCIDENT,
+        versions={"responder": __version__, "docker": "test"},
+    )
+
+
+def engine_gone(*_: Any) -> None:
+    """The engine's connection drops: what the SDK raises when dockerd stops."""
+    raise requests.exceptions.ConnectionError("Connection aborted: the daemon stopped")
+
+
+def export_then_engine_gone(_client: Any, _ref: str, out: EvidenceFile) -> None:
+    """A megabyte of the export, then the connection drops."""
+    out.write(b"\0" * (1 << 20))
+    engine_gone()
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_kept(ctx: ActionContext, kept: StepOutcome) -> dict[str, Any]:
+    """The manifest on disk is the one `kept` names, and every file it lists has its hash."""
+    manifest_path = ctx.evidence_dir / "manifest.json"
+    assert kept.data["manifest"] == str(manifest_path)
+    assert sha256_of(manifest_path) == kept.data["manifest_sha256"]
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    assert manifest["artifacts"] == [a.model_dump(mode="json") for a in kept.artifacts]
+    for artifact in kept.artifacts:
+        path = ctx.evidence_dir / artifact.name
+        assert sha256_of(path) == artifact.sha256
+        assert path.stat().st_size == artifact.size
+    assert not list(ctx.evidence_dir.glob(".*.partial"))
+    assert "export.tar" not in {p.name for p in ctx.evidence_dir.iterdir()}
+    return manifest
+
+
+async def test_a_snapshot_that_gives_up_mid_export_lists_what_it_kept(
+    ctx: ActionContext, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the files taken before the engine went away had no manifest, no report line."""
+    container = resources.container()
+    monkeypatch.setattr("responder.actions.snapshot.export_filesystem", export_then_engine_gone)
+    with pytest.raises(TransientError, match="Docker engine unreachable") as raised:
+        await Snapshot().run(ctx, SnapshotParams(export=True), resources.info(container.id))
+    kept = raised.value.kept
+    assert kept is not None
+    assert [a.kind for a in kept.artifacts] == READ_ONLY
+    manifest = check_kept(ctx, kept)
+    assert manifest["container"]["id"] == resources.inspect(container.id)["Id"]
+    [gave_up] = manifest["errors"]
+    assert gave_up["part"] == "snapshot"
+    assert gave_up["error"].startswith("gave up: Docker engine unreachable")
+    assert kept.detail.startswith("kept 4 file(s) of a snapshot that gave up")
+
+
+async def test_a_later_attempt_that_gets_less_far_still_lists_the_earlier_files(
+    ctx: ActionContext, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry fails before collecting anything: the first attempt's files stay listed."""
+    container = resources.container()
+    monkeypatch.setattr("responder.actions.snapshot.export_filesystem", export_then_engine_gone)
+    with pytest.raises(TransientError) as first:
+        await Snapshot().run(ctx, SnapshotParams(export=True), resources.info(container.id))
+    assert first.value.kept is not None
+    earlier = first.value.kept.artifacts
+
+    monkeypatch.setattr("responder.actions.snapshot.live", engine_gone)
+    with pytest.raises(TransientError) as second:
+        await Snapshot().run(ctx, SnapshotParams(export=True), resources.info(container.id))
+    kept = second.value.kept
+    assert kept is not None
+    assert kept.artifacts == earlier  # as the attempt that took them recorded them
+    manifest = check_kept(ctx, kept)
+    assert manifest["container"] == {"id": container.id}  # never seen by this attempt
+
+
+async def test_files_found_without_a_manifest_are_hashed_and_listed(
+    ctx: ActionContext, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt killed before it wrote any manifest (kill -9, a timeout) left whole files."""
+    container = resources.container()
+    ctx.evidence_dir.mkdir(parents=True)
+    (ctx.evidence_dir / "logs.txt").write_bytes(b"left by an attempt that never finished\n")
+    (ctx.evidence_dir / "isolate.json").write_text("{}")  # not evidence: never listed
+    monkeypatch.setattr("responder.actions.snapshot.live", engine_gone)
+    with pytest.raises(TransientError) as raised:
+        await Snapshot().run(ctx, SnapshotParams(), resources.info(container.id))
+    kept = raised.value.kept
+    assert kept is not None
+    [logs] = kept.artifacts
+    assert (logs.name, logs.kind) == ("logs.txt", "logs")
+    assert logs.collected_by == "docker:snapshot (an earlier attempt; hashed when listed)"
+    check_kept(ctx, kept)
+
+
+async def test_a_snapshot_that_gives_up_before_collecting_anything_keeps_nothing(
+    ctx: ActionContext, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No file, no manifest: the error is the engine's, with nothing to list."""
+    container = resources.container()
+    monkeypatch.setattr("responder.actions.snapshot.live", engine_gone)
+    with pytest.raises(TransientError, match="Docker engine unreachable") as raised:
+        await Snapshot().run(ctx, SnapshotParams(), resources.info(container.id))
+    assert raised.value.kept is None
+    assert not (ctx.evidence_dir / "manifest.json").exists()
