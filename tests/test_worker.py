@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import docker
+    from _docker import Resources
     from aiohttp.test_utils import TestClient
     from aiohttp.web import Application
     from conftest import ClientFactory
@@ -256,6 +257,26 @@ async def test_past_the_limit_incidents_are_held(
     assert states == ["contained", "held"]
     second.reload()
     assert second.status == "running"
+
+
+async def test_an_incident_that_changed_nothing_does_not_use_up_the_limit(
+    make_client: ClientFactory, playbooks: Path, containers: Any, resources: Resources
+) -> None:
+    """Regression: a failed incident counted as a containment, so the next real one was held.
+
+    Alerts about containers the playbook cannot contain would exhaust the limit, and leave
+    the one that matters running. A container on the host network cannot be isolated.
+    """
+    cannot = resources.container(network_mode="host")
+    target = containers()
+    limits = FAST.model_copy(update={"max_containments": 1})
+    client = await make_client(playbooks=playbooks, limits=limits)
+    await client.post("/v1/events/falco", json=shell(cannot))
+    await settle(client)
+    await client.post("/v1/events/falco", json=shell(target))
+    await settle(client)
+    states = {i.container_name: i.state for i in await incidents_of(client)}
+    assert states == {cannot.name: "failed", target.name: "contained"}
 
 
 async def test_release_restores_network_and_state_and_is_harmless_twice(

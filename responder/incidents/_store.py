@@ -233,11 +233,15 @@ class IncidentStore:
 
         `retry_on_repeat`: its containment did not finish for a fault that may go away (a
         transient one the retries did not outlast), so a repeat may try again.
+
+        A `failed` incident changed no container: the containment it claimed against the
+        limit is given back, so alerts about containers that cannot be contained do not use
+        up the limit and leave the next real one held.
         """
         self._conn.execute(
-            "UPDATE incidents SET state = ?, reason = ?, finished_at = ?, retry_on_repeat = ? "
-            "WHERE id = ?",
-            (state, reason, now(), int(retry_on_repeat), incident_id),
+            "UPDATE incidents SET state = ?, reason = ?, finished_at = ?, retry_on_repeat = ?, "
+            "changed_at = CASE WHEN ? = 'failed' THEN NULL ELSE changed_at END WHERE id = ?",
+            (state, reason, now(), int(retry_on_repeat), state, incident_id),
         )
 
     def released(self, incident_id: str, state: str) -> None:
