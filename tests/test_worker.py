@@ -259,6 +259,7 @@ async def test_past_the_limit_incidents_are_held(
     assert second.status == "running"
 
 
+@pytest.mark.fault("alerts about containers that cannot be contained")
 async def test_an_incident_that_changed_nothing_does_not_use_up_the_limit(
     make_client: ClientFactory, playbooks: Path, containers: Any, resources: Resources
 ) -> None:
@@ -433,6 +434,7 @@ async def test_after_a_failed_step_container_steps_stop_but_notify_still_runs(
     assert incident.steps[3].action == "notify"
 
 
+@pytest.mark.fault("alerts repeating for a container that is gone")
 async def test_repeats_about_a_container_that_is_gone_join_the_failed_incident(
     make_client: ClientFactory, playbooks: Path
 ) -> None:
