@@ -134,12 +134,15 @@ class EvidenceDir:
             path = self.path / name
             if name in mine or not path.is_file():
                 continue
-            sha256, size = hash_file(path)
+            try:
+                sha256, size = hash_file(path)
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
+            except OSError:
+                continue  # unreadable now: it cannot be vouched for, so it is not listed
             known = earlier.get(name)
             if known is not None and (known.sha256, known.size) == (sha256, size):
                 self.artifacts.append(known)
                 continue
-            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
             self.artifacts.append(
                 Artifact(
                     name=name,

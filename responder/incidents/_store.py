@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from responder.incidents._model import IncidentRecord, StepRecord
+from responder.incidents._schema import upgrade
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -16,55 +17,6 @@ if TYPE_CHECKING:
 __all__ = ["INCIDENTS_FILE", "IncidentStore", "NewIncident"]
 
 INCIDENTS_FILE = "incidents.sqlite3"
-_VERSION = 3
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id              TEXT PRIMARY KEY,
-    playbook        TEXT NOT NULL,
-    playbook_digest TEXT NOT NULL,
-    playbook_file   TEXT NOT NULL,
-    target          TEXT,
-    container_id    TEXT,
-    container_name  TEXT,
-    image           TEXT,
-    state           TEXT NOT NULL,
-    reason          TEXT,
-    dry_run         INTEGER NOT NULL,
-    changed_at      TEXT,
-    event_source    TEXT NOT NULL,
-    event_name      TEXT NOT NULL,
-    priority        TEXT NOT NULL,
-    first_event     TEXT NOT NULL,
-    event_count     INTEGER NOT NULL,
-    first_seen      TEXT NOT NULL,
-    last_seen       TEXT NOT NULL,
-    opened_at       TEXT NOT NULL,
-    finished_at     TEXT,
-    released_at     TEXT,
-    retry_on_repeat INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS incidents_match ON incidents (playbook, target, opened_at);
-CREATE INDEX IF NOT EXISTS incidents_state ON incidents (state);
-CREATE TABLE IF NOT EXISTS incident_events (
-    incident_id TEXT NOT NULL,
-    event_id    TEXT NOT NULL,
-    PRIMARY KEY (incident_id, event_id)
-);
-CREATE TABLE IF NOT EXISTS steps (
-    incident_id TEXT NOT NULL,
-    idx         INTEGER NOT NULL,
-    record      TEXT NOT NULL,
-    PRIMARY KEY (incident_id, idx)
-);
-CREATE TABLE IF NOT EXISTS playbooks (
-    digest TEXT PRIMARY KEY,
-    source TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS worker (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-"""
 _UNFINISHED = ("failed", "partially contained")
 _MAX_DOUBLINGS = 20  # past a million times the hold-off, the cooldown has long ended
 _COLUMNS = (
@@ -72,13 +24,6 @@ _COLUMNS = (
     "state, reason, dry_run, event_source, event_name, priority, first_event, event_count, "
     "first_seen, last_seen, opened_at, finished_at, released_at"
 )
-
-
-def _add_retry_on_repeat(conn: sqlite3.Connection) -> None:
-    """Version 3: the column a store of version 1 or 2 lacks (its failures are then joined)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(incidents)")}
-    if "retry_on_repeat" not in columns:
-        conn.execute("ALTER TABLE incidents ADD COLUMN retry_on_repeat INTEGER NOT NULL DEFAULT 0")
 
 
 def now() -> str:
@@ -99,17 +44,7 @@ class IncidentStore:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.execute("PRAGMA busy_timeout = 10000")
-        (version,) = self._conn.execute("PRAGMA user_version").fetchone()
-        if version > _VERSION:
-            raise sqlite3.DatabaseError(
-                f"incident store version {version} is newer than this responder"
-            )
-        if version < _VERSION:
-            # Only a new or older file is written here: a command reading the store while the
-            # server holds a write transaction must not wait on a lock to change nothing.
-            self._conn.executescript(_SCHEMA)
-            _add_retry_on_repeat(self._conn)
-            self._conn.execute(f"PRAGMA user_version = {_VERSION}")
+        upgrade(self._conn)
 
     def close(self) -> None:
         """Close the connection."""

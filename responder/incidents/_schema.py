@@ -1,0 +1,81 @@
+"""The incident store's tables, and bringing a file written by an older responder up to date."""
+
+from __future__ import annotations
+
+import sqlite3
+
+__all__ = ["upgrade"]
+
+_VERSION = 3
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id              TEXT PRIMARY KEY,
+    playbook        TEXT NOT NULL,
+    playbook_digest TEXT NOT NULL,
+    playbook_file   TEXT NOT NULL,
+    target          TEXT,
+    container_id    TEXT,
+    container_name  TEXT,
+    image           TEXT,
+    state           TEXT NOT NULL,
+    reason          TEXT,
+    dry_run         INTEGER NOT NULL,
+    changed_at      TEXT,
+    event_source    TEXT NOT NULL,
+    event_name      TEXT NOT NULL,
+    priority        TEXT NOT NULL,
+    first_event     TEXT NOT NULL,
+    event_count     INTEGER NOT NULL,
+    first_seen      TEXT NOT NULL,
+    last_seen       TEXT NOT NULL,
+    opened_at       TEXT NOT NULL,
+    finished_at     TEXT,
+    released_at     TEXT,
+    retry_on_repeat INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS incidents_match ON incidents (playbook, target, opened_at);
+CREATE INDEX IF NOT EXISTS incidents_state ON incidents (state);
+CREATE TABLE IF NOT EXISTS incident_events (
+    incident_id TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    PRIMARY KEY (incident_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    incident_id TEXT NOT NULL,
+    idx         INTEGER NOT NULL,
+    record      TEXT NOT NULL,
+    PRIMARY KEY (incident_id, idx)
+);
+CREATE TABLE IF NOT EXISTS playbooks (
+    digest TEXT PRIMARY KEY,
+    source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS worker (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Create the tables of a new file, or add what an older one lacks; refuse a newer one.
+
+    Only a new or older file is written here: a command reading the store while the server
+    holds a write transaction must not wait on a lock to change nothing.
+    """
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > _VERSION:
+        raise sqlite3.DatabaseError(
+            f"incident store version {version} is newer than this responder"
+        )
+    if version < _VERSION:
+        conn.executescript(_SCHEMA)
+        _add_retry_on_repeat(conn)
+        conn.execute(f"PRAGMA user_version = {_VERSION}")
+
+
+def _add_retry_on_repeat(conn: sqlite3.Connection) -> None:
+    """Version 3: the column a store of version 1 or 2 lacks (its failures are then joined)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(incidents)")}
+    if "retry_on_repeat" not in columns:
+        conn.execute("ALTER TABLE incidents ADD COLUMN retry_on_repeat INTEGER NOT NULL DEFAULT 0")
