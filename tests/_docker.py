@@ -15,8 +15,11 @@ from docker.types import IPAMConfig, IPAMPool
 
 from responder.containers import ContainerInfo
 
-__all__ = ["EngineEvents", "Resources", "wait_for"]
+__all__ = ["ACTION_INCIDENT", "EngineEvents", "Resources", "wait_for"]
 
+
+ACTION_INCIDENT = "01JTEST0INCIDENT0ACTIONS00"
+"""The incident id of the action tests' context (the `ctx` fixture)."""
 SLEEPER = ["sleep", "300"]
 
 

@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING, Any
 import docker
 import docker.errors
 import pytest
-from _docker import Resources
+from _docker import ACTION_INCIDENT, Resources
 from _peers import peers_required
 
+from responder import __version__
+from responder.actions import ActionContext
 from responder.app import create_app
-from responder.engine import probe_socket
+from responder.engine import SdkEngine, probe_socket
 from responder.errors import TransientError
-from responder.settings import Settings
+from responder.settings import DockerSettings, Settings
 from responder.testing import TEST_IMAGE, ensure_test_image
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
     from aiohttp.test_utils import TestClient
     from aiohttp.web import Application
@@ -120,6 +122,25 @@ def resources(docker_client: docker.DockerClient, test_image: str) -> Iterator[R
     made = Resources(docker_client, test_image)
     yield made
     made.cleanup()
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[SdkEngine]:
+    """Our seam onto the real engine, one per test."""
+    seam = SdkEngine(DockerSettings())
+    yield seam
+    await seam.close()
+
+
+@pytest.fixture
+def ctx(engine: SdkEngine, tmp_path: Path) -> ActionContext:
+    """A live (not dry-run) action context with its evidence under the test's temp dir."""
+    return ActionContext(
+        engine=engine,
+        incident_id=ACTION_INCIDENT,
+        evidence_dir=tmp_path / "evidence" / ACTION_INCIDENT,
+        versions={"responder": __version__, "docker": "test"},
+    )
 
 
 def payload_path(*parts: str) -> Path:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import docker.errors
 import pytest
-from _docker import Resources, wait_for
+from _docker import ACTION_INCIDENT, Resources, wait_for
 from pydantic import ByteSize
 
 from responder import __version__
@@ -27,32 +27,11 @@ from responder.errors import PermanentError, TransientError
 from responder.settings import DockerSettings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from responder.actions import Action, ActionParams
 
 pytestmark = pytest.mark.docker
 
-INCIDENT = "01JTEST0INCIDENT0ACTIONS00"
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[SdkEngine]:
-    """Our seam onto the real engine, one per test."""
-    seam = SdkEngine(DockerSettings())
-    yield seam
-    await seam.close()
-
-
-@pytest.fixture
-def ctx(engine: SdkEngine, tmp_path: Path) -> ActionContext:
-    """A live (not dry-run) context with its evidence under the test's temp dir."""
-    return ActionContext(
-        engine=engine,
-        incident_id=INCIDENT,
-        evidence_dir=tmp_path / "evidence" / INCIDENT,
-        versions={"responder": __version__, "docker": "test"},
-    )
+INCIDENT = ACTION_INCIDENT
 
 
 @pytest.fixture

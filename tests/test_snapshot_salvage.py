@@ -9,45 +9,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests.exceptions
 
-from responder import __version__
-from responder.actions import ActionContext
 from responder.actions.snapshot import Snapshot, SnapshotParams
-from responder.engine import SdkEngine
 from responder.errors import TransientError
-from responder.settings import DockerSettings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from _docker import Resources
 
-    from responder.actions import StepOutcome
+    from responder.actions import ActionContext, StepOutcome
     from responder.actions._evidence_file import EvidenceFile
 
 pytestmark = pytest.mark.docker
 
-INCIDENT = "01JTEST0INCIDENT0SALVAGE00"
 READ_ONLY = ["top", "inspect", "logs", "diff"]
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[SdkEngine]:
-    """Our seam onto the real engine, one per test."""
-    seam = SdkEngine(DockerSettings())
-    yield seam
-    await seam.close()
-
-
-@pytest.fixture
-def ctx(engine: SdkEngine, tmp_path: Path) -> ActionContext:
-    """A live context with its evidence under the test's temp dir."""
-    return ActionContext(
-        engine=engine,
-        incident_id=INCIDENT,
-        evidence_dir=tmp_path / "evidence" / INCIDENT,
-        versions={"responder": __version__, "docker": "test"},
-    )
 
 
 def engine_gone(*_: Any) -> None:

@@ -143,15 +143,9 @@ class EvidenceDir:
             if known is not None and (known.sha256, known.size) == (sha256, size):
                 self.artifacts.append(known)
                 continue
-            self.artifacts.append(
-                Artifact(
-                    name=name,
-                    kind=kind,
-                    sha256=sha256,
-                    size=size,
-                    collected_at=modified,
-                    collected_by=f"{self._collector} (an earlier attempt; hashed when listed)",
-                )
+            endpoint = "an earlier attempt; hashed when listed"
+            self.record(
+                kind, name, endpoint=endpoint, sha256=sha256, size=size, collected_at=modified
             )
 
     def _earlier_artifacts(self) -> dict[str, Artifact]:
