@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.message
 import email.policy
@@ -24,12 +25,16 @@ class Inbox:
     refuse: dict[str, str] = field(default_factory=dict)
     """Recipient -> the answer to its RCPT."""
     data_answer: str | None = None
+    rcpt_delay: float = 0.0
+    """Seconds to wait before answering each RCPT (a slow server)."""
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         """Accept the recipient unless told to refuse it."""
         del server, session, options
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -215,6 +216,24 @@ async def test_deferred_data_4xx_is_transient(
     inbox.data_answer = "451 4.3.0 Try again later"
     with pytest.raises(TransientError, match=r"451 4\.3\.0 Try again later"):
         await notifier(port).send(message(), DELIVERY, session)
+
+
+async def test_the_timeout_bounds_the_whole_exchange_and_nothing_is_sent_after_it(
+    smtp_server: StartServer, session: aiohttp.ClientSession
+) -> None:
+    """Regression: a server slow at every command held the mail thread past the timeout.
+
+    The timeout applied to each command; the outbox gave the attempt up while the thread went
+    on and sent the mail, and the retry sent it again. Each RCPT answers within the 1 s
+    timeout, the two together do not: the exchange stops at the deadline, before DATA, so
+    the server never gets the mail from this attempt.
+    """
+    inbox, port = smtp_server()
+    inbox.rcpt_delay = 0.7
+    with pytest.raises(TransientError, match=r"the SMTP exchange took longer than 1 s"):
+        await notifier(port, timeout="1s").send(message(), DELIVERY, session)
+    await asyncio.sleep(2 * inbox.rcpt_delay)  # as long as the server takes to answer both
+    assert inbox.mails == []
 
 
 async def test_every_recipient_refused_with_550_is_permanent(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from responder.channels import EmailChannel
 from responder.errors import ConfigError, PermanentError, ResponderError, TransientError
@@ -51,8 +52,11 @@ def build_mail(message: Message, delivery: Delivery, channel: EmailChannel) -> E
 class EmailNotifier(Notifier[EmailChannel]):
     """Send through the channel's SMTP server with STARTTLS, implicit TLS, or neither.
 
-    The channel's timeout applies to each exchange with the server. A 4xx answer (greylisting,
-    a full queue) is retried; a 5xx answer, a refused login or a missing STARTTLS is not.
+    The channel's timeout bounds the whole conversation, from connecting to the last reply: a
+    server slow at every command cannot stretch it, and when it runs out the thread stops
+    talking instead of sending the mail after the attempt was given up (which the retry would
+    then send again). A 4xx answer (greylisting, a full queue) is retried; a 5xx answer, a
+    refused login or a missing STARTTLS is not.
     """
 
     kind: ClassVar[str] = "email"
@@ -67,8 +71,10 @@ class EmailNotifier(Notifier[EmailChannel]):
             password = self.channel.password.resolve(self._environ).get_secret_value()
         context = self._tls_context()
         mail = build_mail(message, delivery, self.channel)
+        # The deadline starts now: time spent waiting for a thread counts against it.
+        deadline = time.monotonic() + self.channel.timeout.total_seconds()
         try:
-            return await asyncio.to_thread(self._deliver, mail, password, context)
+            return await asyncio.to_thread(self._deliver, mail, password, context, deadline)
         except OSError as exc:  # smtplib's errors are OSErrors too
             kind, problem = self._classify(exc)
             if password:  # no server should quote it back, but a log must never show it
@@ -85,16 +91,22 @@ class EmailNotifier(Notifier[EmailChannel]):
             raise ConfigError(f"ca_file {self.channel.ca_file}: {exc}") from None
 
     def _deliver(
-        self, mail: EmailMessage, password: str | None, context: ssl.SSLContext | None
+        self,
+        mail: EmailMessage,
+        password: str | None,
+        context: ssl.SSLContext | None,
+        deadline: float,
     ) -> str:
         """The blocking part, run in a worker thread."""
         channel = self.channel
         timeout = channel.timeout.total_seconds()
         client: smtplib.SMTP
         if channel.security == "tls":
-            client = smtplib.SMTP_SSL(channel.host, channel.port, timeout=timeout, context=context)
+            client = _DeadlineSMTPSSL(
+                channel.host, channel.port, timeout=timeout, context=context, deadline=deadline
+            )
         else:
-            client = smtplib.SMTP(channel.host, channel.port, timeout=timeout)
+            client = _DeadlineSMTP(channel.host, channel.port, timeout=timeout, deadline=deadline)
         try:
             if channel.security == "starttls":
                 client.starttls(context=context)
@@ -136,6 +148,53 @@ class EmailNotifier(Notifier[EmailChannel]):
     def describe(self) -> dict[str, str]:
         """Every setting; the password by reference."""
         return describe_channel(self.channel, self._environ)
+
+
+class _Deadline(smtplib.SMTP):
+    """An SMTP client whose every send and reply wait gets only the time left to `deadline`."""
+
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:  # noqa: ANN401
+        self._deadline = deadline
+        self._allowed = kwargs.get("timeout", 0.0)
+        super().__init__(*args, **kwargs)
+
+    def _arm(self) -> None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise self._late()
+        if self.sock is not None:
+            self.sock.settimeout(left)
+
+    def _late(self) -> TimeoutError:
+        return TimeoutError(f"the SMTP exchange took longer than {self._allowed:g} s")
+
+    def send(self, s: Any) -> None:  # noqa: ANN401 - smtplib's own loose signature
+        """Send, waiting no longer than the deadline allows."""
+        self._arm()
+        try:
+            super().send(s)
+        except smtplib.SMTPServerDisconnected as exc:  # what smtplib makes of a socket timeout
+            if isinstance(exc.__context__, TimeoutError):
+                raise self._late() from None
+            raise
+
+    def getreply(self) -> tuple[int, bytes]:
+        """Read the reply, waiting no longer than the deadline allows."""
+        self._arm()
+        try:
+            return super().getreply()
+        except smtplib.SMTPServerDisconnected as exc:
+            if isinstance(exc.__context__, TimeoutError):
+                raise self._late() from None
+            raise
+
+
+class _DeadlineSMTP(_Deadline):
+    """Plain SMTP (and STARTTLS) under one deadline."""
+
+
+class _DeadlineSMTPSSL(_Deadline, smtplib.SMTP_SSL):
+    """Implicit TLS under one deadline."""
 
 
 def _kind(transient: bool) -> type[ResponderError]:

@@ -31,6 +31,7 @@ __all__ = ["Deliverer", "Outbox"]
 
 log = logging.getLogger(__name__)
 _ERROR_CHARS = 500
+_BACKSTOP_S = 5.0  # past the channel timeout, an attempt is cut off whatever the notifier does
 
 
 class Outbox(StoreThread[OutboxStore]):
@@ -153,7 +154,9 @@ class Deliverer:
         attempt = record.attempts + 1
         timeout = notifier.channel.timeout.total_seconds()
         try:
-            async with asyncio.timeout(timeout):
+            # Each notifier holds itself to the channel timeout (aiohttp's total, the mail's
+            # deadline), so that it stops talking when it gives up; this is the backstop.
+            async with asyncio.timeout(timeout + _BACKSTOP_S):
                 detail = await notifier.send(
                     record.message, Delivery(record.id, attempt, record.incident_id), self._session
                 )
