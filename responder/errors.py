@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from responder.actions import StepOutcome
 
 __all__ = [
     "ConfigError",
@@ -17,9 +20,9 @@ __all__ = [
 class ResponderError(Exception):
     """Base of every error the responder raises on purpose."""
 
-    kept: Any = None
-    """What a step that failed with this error leaves behind and must still list: a
-    `StepOutcome` with its artifacts (a snapshot that gave up half-way), or None."""
+    kept: StepOutcome | None = None
+    """What a step that failed with this error leaves behind and must still list: its
+    artifacts and manifest (a snapshot that gave up half-way), or None."""
 
 
 class TransientError(ResponderError):

@@ -129,30 +129,32 @@ class Worker:
         containers = await self._lookups(
             [event for (_, event), want in zip(batch, wants, strict=True) if want]
         )
-        matched: list[tuple[int, Event, list[Verdict], ContainerInfo | None]] = []
+        # (seq, event, verdicts, container, target): the target is the container's id when
+        # it was found, else the event's own reference.
+        matched: list[tuple[int, Event, list[Verdict], ContainerInfo | None, str | None]] = []
         wanted: dict[tuple[str, str | None], str] = {}
         for (seq, event), verdicts_without, want in zip(batch, first, wants, strict=True):
             ref = event.target.ref if event.target else None
             container = containers.get(ref) if want and ref else None
             verdicts = match_event(event, self._playbooks, container) if want else verdicts_without
-            matched.append((seq, event, verdicts, container))
+            target = container.id if container else ref
+            matched.append((seq, event, verdicts, container, target))
             for verdict in verdicts:
                 if verdict.matched:
-                    key = (verdict.playbook.name, container.id if container else ref)
-                    wanted.setdefault(key, self._since(verdict.playbook))
+                    wanted.setdefault(
+                        (verdict.playbook.name, target), self._since(verdict.playbook)
+                    )
         known = await self._open_incidents(wanted) if wanted else {}
         opened: list[NewIncident] = []
         joined: list[tuple[str, str, str]] = []
         sources: dict[str, str] = {}
-        for seq, event, verdicts, container in matched:
+        for seq, event, verdicts, container, target in matched:
             self._audit_accepted(seq, event)
             self._audit_verdicts(event, verdicts)
             for verdict in verdicts:
                 if not verdict.matched:
                     continue
                 loaded = verdict.playbook
-                ref = event.target.ref if event.target else None
-                target = container.id if container else ref
                 key = (loaded.name, target)
                 existing = known.get(key)
                 if existing:

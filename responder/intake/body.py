@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, JsonValue, ValidationError
 from pydantic_core import from_json
 
 from responder.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["read_json_object", "validate"]
 
@@ -74,12 +77,17 @@ def _infinite_number(body: JsonValue) -> str | None:
     while stack:
         path, value = stack.pop()
         if isinstance(value, float) and not math.isfinite(value):
-            return ".".join(str(part) for part in path) or "(body)"
+            return _field(path)
         if isinstance(value, dict):
             stack.extend(((*path, key), item) for key, item in value.items())
         elif isinstance(value, list):
             stack.extend(((*path, index), item) for index, item in enumerate(value))
     return None
+
+
+def _field(path: Sequence[str | int]) -> str:
+    """A field of the body by its path, as error messages name it."""
+    return ".".join(str(part) for part in path) or "(body)"
 
 
 def validate(model: type[M], body: dict[str, JsonValue], what: str) -> M:
@@ -88,7 +96,7 @@ def validate(model: type[M], body: dict[str, JsonValue], what: str) -> M:
         return model.model_validate(body)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"]}
+            {"field": _field(e["loc"]), "message": e["msg"]}
             for e in exc.errors(include_url=False, include_input=False)[:_MAX_ERRORS]
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])

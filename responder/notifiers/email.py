@@ -150,12 +150,11 @@ class EmailNotifier(Notifier[EmailChannel]):
         return describe_channel(self.channel, self._environ)
 
 
-class _Deadline(smtplib.SMTP):
+class _DeadlineSMTP(smtplib.SMTP):
     """An SMTP client whose every send and reply wait gets only the time left to `deadline`."""
 
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:  # noqa: ANN401
         self._deadline = deadline
-        self._allowed = kwargs.get("timeout", 0.0)
         super().__init__(*args, **kwargs)
 
     def _arm(self) -> None:
@@ -166,7 +165,7 @@ class _Deadline(smtplib.SMTP):
             self.sock.settimeout(left)
 
     def _late(self) -> TimeoutError:
-        return TimeoutError(f"the SMTP exchange took longer than {self._allowed:g} s")
+        return TimeoutError(f"the SMTP exchange took longer than {self.timeout:g} s")
 
     def send(self, s: Any) -> None:  # noqa: ANN401 - smtplib's own loose signature
         """Send, waiting no longer than the deadline allows."""
@@ -189,11 +188,7 @@ class _Deadline(smtplib.SMTP):
             raise
 
 
-class _DeadlineSMTP(_Deadline):
-    """Plain SMTP (and STARTTLS) under one deadline."""
-
-
-class _DeadlineSMTPSSL(_Deadline, smtplib.SMTP_SSL):
+class _DeadlineSMTPSSL(_DeadlineSMTP, smtplib.SMTP_SSL):
     """Implicit TLS under one deadline."""
 
 
