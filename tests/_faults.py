@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from _evidence import sha256_of
 from _peers import free_port
 
 from responder.journal import JOURNAL_FILE, EventQuery, JournalReader
@@ -317,7 +317,7 @@ def check_evidence(evidence: Path) -> None:
     """Every file the manifest lists has the hash the manifest gives."""
     manifest = json.loads((evidence / "manifest.json").read_text())
     for artifact in manifest["artifacts"]:
-        digest = hashlib.sha256((evidence / artifact["name"]).read_bytes()).hexdigest()
+        digest = sha256_of(evidence / artifact["name"])
         assert digest == artifact["sha256"], f"{evidence.name}: {artifact['name']}"
 
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import stat
 import tarfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import docker.errors
 import pytest
 from _docker import ACTION_INCIDENT, Resources, wait_for
+from _evidence import check_manifest, manifest_of, sha256_of
 from pydantic import ByteSize
 
 from responder import __version__
@@ -27,6 +26,8 @@ from responder.errors import PermanentError, TransientError
 from responder.settings import DockerSettings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from responder.actions import Action, ActionParams
 
 pytestmark = pytest.mark.docker
@@ -54,17 +55,6 @@ def status(resources: Resources, ref: str) -> str:
 def aliases(settings: dict[str, Any], ref: str) -> list[str]:
     """An endpoint's aliases without the short id Docker adds."""
     return sorted(a for a in settings.get("Aliases") or [] if a != ref[:12])
-
-
-def sha256_of(path: Path) -> str:
-    """The file's digest, read back from disk."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def manifest_of(data: dict[str, Any]) -> dict[str, Any]:
-    """The manifest a snapshot wrote."""
-    document: dict[str, Any] = json.loads(Path(data["manifest"]).read_bytes())
-    return document
 
 
 def tar_names(path: Path) -> list[str]:
@@ -516,15 +506,8 @@ async def test_snapshot_manifest_hashes_match_the_files(
     outcome = await Snapshot().run(ctx, SnapshotParams(export=True), resources.info(ref))
     assert outcome.status == "done"
     assert [a.kind for a in outcome.artifacts] == ["top", "inspect", "logs", "diff", "export"]
-    manifest_path = ctx.evidence_dir / "manifest.json"
-    assert outcome.data["manifest"] == str(manifest_path)
-    assert sha256_of(manifest_path) == outcome.data["manifest_sha256"]
-    manifest = manifest_of(outcome.data)
-    assert manifest["artifacts"] == [a.model_dump(mode="json") for a in outcome.artifacts]
+    manifest = check_manifest(ctx.evidence_dir, outcome)
     for artifact in manifest["artifacts"]:
-        path = ctx.evidence_dir / artifact["name"]
-        assert sha256_of(path) == artifact["sha256"]
-        assert path.stat().st_size == artifact["size"]
         assert artifact["collected_at"].endswith("+00:00")
         assert artifact["collected_by"].startswith("docker:snapshot (GET /containers/{id}/")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import shlex
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from _dockerd import PrivateDockerd
+from _evidence import sha256_of
 from _faults import (
     RULE,
     ServeProcess,
@@ -285,7 +285,7 @@ async def assert_kept_and_reported(
     check_evidence(evidence)
     manifest = evidence / "manifest.json"
     assert step["data"]["manifest"] == str(manifest)
-    assert hashlib.sha256(manifest.read_bytes()).hexdigest() == step["data"]["manifest_sha256"]
+    assert sha256_of(manifest) == step["data"]["manifest_sha256"]
     path = server.data_dir / "reports" / incident_id / "report.md"
     await poll("the report", lambda: path if path.exists() else None, 30)
     report = path.read_text()

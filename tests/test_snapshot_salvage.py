@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests.exceptions
+from _evidence import check_manifest
 
 from responder.actions.snapshot import Snapshot, SnapshotParams
 from responder.errors import TransientError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from _docker import Resources
 
     from responder.actions import ActionContext, StepOutcome
@@ -36,22 +33,9 @@ def export_then_engine_gone(_client: Any, _ref: str, out: EvidenceFile) -> None:
     engine_gone()
 
 
-def sha256_of(path: Path) -> str:
-    """The file's sha256."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def check_kept(ctx: ActionContext, kept: StepOutcome) -> dict[str, Any]:
-    """The manifest on disk is the one `kept` names, and every file it lists has its hash."""
-    manifest_path = ctx.evidence_dir / "manifest.json"
-    assert kept.data["manifest"] == str(manifest_path)
-    assert sha256_of(manifest_path) == kept.data["manifest_sha256"]
-    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    assert manifest["artifacts"] == [a.model_dump(mode="json") for a in kept.artifacts]
-    for artifact in kept.artifacts:
-        path = ctx.evidence_dir / artifact.name
-        assert sha256_of(path) == artifact.sha256
-        assert path.stat().st_size == artifact.size
+    """The manifest `kept` names, checked; and no partial file or export is left."""
+    manifest = check_manifest(ctx.evidence_dir, kept)
     assert not list(ctx.evidence_dir.glob(".*.partial"))
     assert "export.tar" not in {p.name for p in ctx.evidence_dir.iterdir()}
     return manifest
