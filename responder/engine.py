@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import socket
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import docker
@@ -19,15 +23,56 @@ from responder.containers import ContainerInfo
 from responder.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from responder.settings import DockerSettings
 
-__all__ = ["DockerEngine", "SdkEngine", "classify", "probe_socket"]
+__all__ = ["Abandoned", "DockerEngine", "SdkEngine", "abandoned_calls", "classify", "probe_socket"]
 
 T = TypeVar("T")
 _SERVER_ERROR = 500
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+@dataclass
+class Abandoned:
+    """Engine calls whose caller stopped waiting (a step's timeout) while their thread ran on.
+
+    A thread cannot be cancelled: the call still reaches the engine and may still change the
+    container. Whoever gave up collects them here and `settle`s them, to learn what they did.
+    """
+
+    calls: list[tuple[asyncio.Future[Any], float]] = field(default_factory=list)
+    """Each call, with how long its engine may take to answer after it was abandoned."""
+
+    async def settle(self) -> list[asyncio.Future[Any]]:
+        """Wait until each call has ended or its engine's own call timeout has passed."""
+        now = time.monotonic()
+        deadline = max((until for _, until in self.calls), default=now)
+        pending = [call for call, _ in self.calls if not call.done()]
+        if pending and deadline > now:
+            await asyncio.wait(pending, timeout=deadline - now)
+        return [call for call, _ in self.calls]
+
+
+_ABANDONED: ContextVar[Abandoned | None] = ContextVar("abandoned_engine_calls", default=None)
+
+
+@contextlib.contextmanager
+def abandoned_calls() -> Iterator[Abandoned]:
+    """Collect the engine calls this task (and what it awaits) gives up on while inside."""
+    abandoned = Abandoned()
+    token = _ABANDONED.set(abandoned)
+    try:
+        yield abandoned
+    finally:
+        _ABANDONED.reset(token)
+
+
+def _retrieve(call: asyncio.Future[Any]) -> None:
+    """Mark an abandoned call's error as seen: nobody may be waiting for it."""
+    if not call.cancelled():
+        call.exception()
 
 
 class DockerEngine(Protocol):
@@ -130,7 +175,16 @@ class SdkEngine:
                     raise
                 raise mapped from exc
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        running = asyncio.get_running_loop().run_in_executor(self._executor, call)
+        running.add_done_callback(_retrieve)
+        try:
+            # Shielded: given up on, the thread still runs, and its answer is kept for settle().
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:
+            abandoned = _ABANDONED.get()
+            if abandoned is not None and not running.done():
+                abandoned.calls.append((running, time.monotonic() + self._settings.timeout))
+            raise
 
     def _forget_client(self) -> None:
         """After a refused connection, start again from our own socket probe.

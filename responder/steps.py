@@ -13,11 +13,13 @@ from jinja2.exceptions import SecurityError, TemplateError
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from responder.actions import StepOutcome
+from responder.engine import Abandoned, abandoned_calls
 from responder.errors import PermanentError, ResponderError, TransientError
 from responder.incidents import StepRecord
 
 if TYPE_CHECKING:
-    from responder.actions import Action, ActionContext, StepOutcome
+    from responder.actions import Action, ActionContext
     from responder.containers import ContainerInfo
     from responder.events import Event
     from responder.playbooks import Step
@@ -80,16 +82,49 @@ async def _attempts(
         with attempt:
             attempts += 1
             try:
-                async with asyncio.timeout(timeout):
-                    outcome = await plan.action.run(ctx, params, plan.container)
-            except TimeoutError:
-                raise _keeping(TransientError(f"no answer within {timeout:g} s"), kept) from None
+                with abandoned_calls() as abandoned:
+                    try:
+                        async with asyncio.timeout(timeout):
+                            outcome = await plan.action.run(ctx, params, plan.container)
+                    except TimeoutError:
+                        outcome = await _late(abandoned, timeout)
             except ResponderError as exc:
                 # What an attempt left behind stays listed when a later one gets less far.
                 kept = exc.kept = exc.kept or kept
                 raise
             return outcome, attempts
     raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+async def _late(abandoned: Abandoned, timed_out_after: float) -> StepOutcome:
+    """What an attempt that timed out did after all.
+
+    Its Docker call in flight cannot be stopped and may still change the container, so it is
+    waited for (up to the engine's own call timeout) before anything else happens: before a
+    retry, which then sees what it did, and before the step is recorded. A call that returns
+    the step's outcome finished the work late, and that outcome, with its undo, is the step's.
+    """
+    given_up = f"no answer within {timed_out_after:g} s"
+    calls = await abandoned.settle()
+    if not calls:
+        raise TransientError(given_up)
+    call = calls[-1]  # an action awaits its calls one by one: only the last was in flight
+    if not call.done():
+        raise TransientError(
+            f"{given_up}; its Docker call had not ended after the engine's own timeout either,"
+            " so the container may still change"
+        )
+    error = call.exception()
+    if error is None:
+        result = call.result()
+        if isinstance(result, StepOutcome):
+            late = f"{result.detail} (the engine answered after the step's {timed_out_after:g} s timeout)"
+            return result.model_copy(update={"detail": late})
+        raise TransientError(given_up)  # a call part-way through the step: the rest never ran
+    if isinstance(error, ResponderError):
+        kind = TransientError if isinstance(error, TransientError) else PermanentError
+        raise _keeping(kind(f"{given_up}, then: {error}"), error.kept)
+    raise error
 
 
 async def run_step(

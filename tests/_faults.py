@@ -73,7 +73,8 @@ class DockerProxy:
     `cut_on(marker)` arms it: the first request whose bytes contain `marker` is never
     forwarded; instead the proxy goes away at once, as a daemon that died would: every open
     connection is dropped and new ones are refused (the socket file stays, unanswered).
-    `start()` brings it back on the same path.
+    `start()` brings it back on the same path. `delay_on(marker, seconds)` holds the first
+    request containing `marker` for `seconds`, then forwards it: an engine slow to answer.
     """
 
     def __init__(self, path: Path, upstream: str = DOCKER_SOCKET) -> None:
@@ -81,6 +82,7 @@ class DockerProxy:
         self.upstream = upstream
         self.cut = asyncio.Event()
         self._marker: bytes | None = None
+        self._delay: tuple[bytes, float] | None = None
         self._server: asyncio.Server | None = None
         self._transports: set[asyncio.WriteTransport] = set()
         self._handlers: set[asyncio.Task[None]] = set()
@@ -94,6 +96,10 @@ class DockerProxy:
         """Go away when a request containing `marker` arrives, without forwarding it."""
         self._marker = marker
         self.cut.clear()
+
+    def delay_on(self, marker: bytes, seconds: float) -> None:
+        """Hold the first request containing `marker` for `seconds` before forwarding it."""
+        self._delay = (marker, seconds)
 
     async def start(self) -> None:
         """Listen (again) on `path`."""
@@ -164,6 +170,10 @@ class DockerProxy:
                         self._go_away()
                         return
                     tail = seen[-len(self._marker) :]
+                if watch and self._delay is not None and self._delay[0] in data:
+                    seconds = self._delay[1]
+                    self._delay = None
+                    await asyncio.sleep(seconds)
                 writer.write(data)
                 await writer.drain()
             if writer.can_write_eof():
