@@ -18,7 +18,7 @@ from responder.incidents import StepRecord, now
 from responder.messages import MessageFacts
 from responder.notifiers import MessageStep
 from responder.planning import template_context
-from responder.steps import Gate, StepPlan, retry_policy, run_step
+from responder.steps import Gate, StepPlan, evidence_dir, retry_policy, run_step
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -190,9 +190,10 @@ class IncidentRunner:
                     resumed=resumed,
                 )
                 sink = self._sink(record, loaded, context, records, gate, dry_run=dry_run)
+                here = evidence_dir(ctx.evidence_dir, loaded.playbook.steps, index)
                 result = await run_step(
                     plan,
-                    dataclasses.replace(ctx, notify=sink),
+                    dataclasses.replace(ctx, notify=sink, evidence_dir=here),
                     self._templates,
                     self._settings.limits,
                     resumed=resumed,

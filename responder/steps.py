@@ -19,6 +19,9 @@ from responder.errors import PermanentError, ResponderError, TransientError
 from responder.incidents import StepRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from responder.actions import Action, ActionContext
     from responder.containers import ContainerInfo
     from responder.events import Event
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
     from responder.policy import Limits
     from responder.templates import Templates
 
-__all__ = ["Gate", "StepPlan", "retry_policy", "run_step", "window_start"]
+__all__ = ["Gate", "StepPlan", "evidence_dir", "retry_policy", "run_step", "window_start"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,17 @@ class StepPlan:
     container: ContainerInfo | None
     event: Event
     gate: Gate
+
+
+def evidence_dir(incident_dir: Path, steps: Sequence[Step], index: int) -> Path:
+    """Where step `index` keeps its files.
+
+    The incident's directory for the first step of each action, `step-N/` in it for a later
+    one, so that a second snapshot does not overwrite the first one's files and manifest.
+    """
+    if any(step.action == steps[index].action for step in steps[:index]):
+        return incident_dir / f"step-{index + 1}"
+    return incident_dir
 
 
 def _skipped(plan: StepPlan, reason: str, params: dict[str, Any]) -> StepRecord:

@@ -37,6 +37,8 @@ from responder.reports import (
     report_dir,
     write_report,
 )
+from responder.reports._parts import EvidenceFile, EvidenceSection, Manifest
+from responder.reports._text import verify_script
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -488,3 +490,37 @@ def test_no_evidence_means_capture_it_now(tmp_path: Path) -> None:
     assert "No evidence was collected: capture it before anything changes" in text
     assert "docker inspect 0123456789ab > inspect.json" in text
     assert "No evidence was collected" in render(report, "md")
+
+
+def test_evidence_check_script_names_later_steps_files_by_their_directory() -> None:
+    """A later snapshot's files are checked as `step-N/name`; paths it cannot vouch for are left out."""
+    sha = "a" * 64
+
+    def file(path: str) -> EvidenceFile:
+        return EvidenceFile(
+            step=2,
+            name=path.rsplit("/", 1)[-1],
+            kind="logs",
+            sha256=sha,
+            size=1,
+            collected_at="t",
+            collected_by="x",
+            truncated=False,
+            path=path,
+        )
+
+    evidence = EvidenceSection(
+        directory="/data/evidence/I",
+        files=(
+            file("/data/evidence/I/logs.txt"),
+            file("/data/evidence/I/step-3/logs.txt"),
+            file("/data/evidence/other/logs.txt"),
+            file("/data/evidence/I/a/b/logs.txt"),
+            file("/data/evidence/I/step 3/logs.txt"),
+        ),
+        manifests=(Manifest(step=2, path="/data/evidence/I/step-3/manifest.json", sha256=sha),),
+    )
+    assert verify_script(evidence) == (
+        "cd /data/evidence/I\nsha256sum -c <<'EOF'\n"
+        f"{sha}  logs.txt\n{sha}  step-3/logs.txt\n{sha}  step-3/manifest.json\nEOF"
+    )

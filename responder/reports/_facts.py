@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING
 
 from responder.reports._parts import ChecklistItem
@@ -48,7 +47,6 @@ class Facts:
         """The report's URL, or its path on the responder host."""
         self.ref = record.container_id or record.container_name or record.target
         self.kinds = {f.kind: f for f in evidence.files}
-        self.directory = shlex.quote(evidence.directory)
 
 
 def item(template: str, *values: str) -> ChecklistItem:

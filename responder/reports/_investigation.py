@@ -13,30 +13,30 @@ if TYPE_CHECKING:
 
 __all__ = ["investigation"]
 
-# What to do with each kind of evidence; `{d}` is the evidence directory, quoted for the shell.
+# What to do with each kind of evidence; `{f}` is the file's path, quoted for the shell.
 _HINTS = {
     "top": (
         "Look for unexpected processes (shells, miners, network tools): {}",
-        "jq . {d}/top.json",
+        "jq . {f}",
     ),
-    "logs": ("Read the container's logs around the first event ({}): {}", "less {d}/logs.txt"),
+    "logs": ("Read the container's logs around the first event ({}): {}", "less {f}"),
     "diff": (
         (
             "List what changed on its filesystem (Kind 0 changed, 1 added, 2 deleted); look for "
             "new binaries, scripts, cron entries and SSH keys: {}"
         ),
-        "jq -r '.[] | \"\\(.Kind) \\(.Path)\"' {d}/diff.json",
+        "jq -r '.[] | \"\\(.Kind) \\(.Path)\"' {f}",
     ),
     "inspect": (
         "Check how it ran (user, privileges, capabilities, mounts): {}",
         (
             "jq '{User: .Config.User, Privileged: .HostConfig.Privileged, "
-            "CapAdd: .HostConfig.CapAdd, Mounts: .Mounts}' {d}/inspect.json"
+            "CapAdd: .HostConfig.CapAdd, Mounts: .Mounts}' {f}"
         ),
     ),
     "export": (
         "List the exported filesystem without extracting or running it: {}",
-        "tar -tvf {d}/export.tar | less",
+        "tar -tvf {f} | less",
     ),
 }
 
@@ -85,7 +85,6 @@ def investigation(facts: Facts) -> list[ChecklistItem]:
 
 def _evidence_items(facts: Facts) -> list[ChecklistItem]:
     """How to check and read each kind of evidence, or how to take it if none was."""
-    directory = facts.directory
     if not facts.evidence.files:
         if facts.ref and facts.release.state == "not released":
             ref = shlex.quote(facts.ref)
@@ -118,8 +117,9 @@ def _evidence_items(facts: Facts) -> list[ChecklistItem]:
         if file.truncated
     )
     for kind, (template, command) in _HINTS.items():
-        if kind in facts.kinds:
-            values = [command.replace("{d}", directory)]
+        file = facts.kinds.get(kind)
+        if file is not None and file.path is not None:
+            values = [command.replace("{f}", shlex.quote(file.path))]
             if kind == "logs":
                 values.insert(0, facts.trigger.first_seen)
             items.append(item(template, *values))

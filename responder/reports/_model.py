@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from responder import __version__
@@ -27,7 +28,6 @@ from responder.reports._parts import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     from responder.events import Event
     from responder.incidents import IncidentRecord, StepRecord
@@ -219,15 +219,17 @@ def _evidence(record: IncidentRecord, directory: Path) -> EvidenceSection:
     files: list[EvidenceFile] = []
     manifests: list[Manifest] = []
     for step in record.steps:
+        path, digest = step.data.get("manifest"), step.data.get("manifest_sha256")
+        # A step's files are beside its manifest: a later snapshot's are in `step-N/`.
+        beside = Path(path).parent if isinstance(path, str) else directory
         files.extend(
             EvidenceFile(
                 step=step.index,
-                path=None if a.name.startswith("image:") else str(directory / a.name),
+                path=None if a.name.startswith("image:") else str(beside / a.name),
                 **a.model_dump(),
             )
             for a in step.artifacts
         )
-        path, digest = step.data.get("manifest"), step.data.get("manifest_sha256")
         if isinstance(path, str) and isinstance(digest, str):
             errors = step.data.get("errors") or []
             manifests.append(

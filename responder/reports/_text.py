@@ -28,6 +28,7 @@ __all__ = [
 
 # File names and hashes safe to put in a shell here-document verbatim; anything else is left out
 # of the script (the tables still list it), so a hostile name can never become a command.
+_MAX_DEPTH = 2  # a file in the evidence directory, or in a later step's `step-N/` in it
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MS_PER_S = 1000.0
@@ -88,24 +89,33 @@ def pretty_source(source: str) -> str:
 
 
 def verify_script(evidence: EvidenceSection) -> str | None:
-    """Shell lines that check every evidence file (and the manifests) against the recorded hashes."""
-    lines = [
-        f"{f.sha256}  {f.name}"
-        for f in evidence.files
-        if f.path is not None and _SAFE_NAME.fullmatch(f.name) and _SHA256.fullmatch(f.sha256)
-    ]
+    """Shell lines that check every evidence file (and the manifests) against the recorded hashes.
+
+    Paths are relative to the evidence directory (a later snapshot's files are in `step-N/`);
+    a path outside it, or a name that would need quoting, is left to the table.
+    """
     directory = PurePath(evidence.directory)
-    lines.extend(
-        f"{m.sha256}  {PurePath(m.path).name}"
-        for m in evidence.manifests
-        if PurePath(m.path).parent == directory
-        and _SAFE_NAME.fullmatch(PurePath(m.path).name)
-        and _SHA256.fullmatch(m.sha256)
-    )
+    listed = [(f.sha256, f.path) for f in evidence.files if f.path is not None]
+    listed.extend((m.sha256, m.path) for m in evidence.manifests)
+    lines = [
+        f"{sha256}  {relative}"
+        for sha256, path in listed
+        if _SHA256.fullmatch(sha256) and (relative := _inside(directory, PurePath(path)))
+    ]
     if not lines:
         return None
     body = "\n".join(lines)
     return f"cd {shlex.quote(evidence.directory)}\nsha256sum -c <<'EOF'\n{body}\nEOF"
+
+
+def _inside(directory: PurePath, path: PurePath) -> str | None:
+    """`path` relative to `directory` when it is in it (at most one level down), safe to print."""
+    if not path.is_relative_to(directory):
+        return None
+    parts = path.relative_to(directory).parts
+    if not 1 <= len(parts) <= _MAX_DEPTH or not all(_SAFE_NAME.fullmatch(p) for p in parts):
+        return None
+    return "/".join(parts)
 
 
 def summary_rows(report: Report) -> list[tuple[str, object]]:
