@@ -47,12 +47,15 @@ class InputError(PermanentError):
         *,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors or []
         self.headers = headers or {}
+        self.close = close
+        """The connection cannot carry another request (its body could not be read)."""
 
 
 class JournalUnavailableError(TransientError):

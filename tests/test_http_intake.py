@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import io
 import json
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from responder.journal import EventQuery
@@ -224,6 +226,37 @@ async def test_chunked_body_over_the_limit_is_413(make_client: ClientFactory) ->
 
     response = await client.post(FALCO_PATH, data=chunks())
     assert response.status == 413
+
+
+async def test_a_compressed_body_is_read_and_a_corrupt_one_is_400(
+    make_client: ClientFactory,
+) -> None:
+    """Regression: gzip or deflate bytes that do not decompress answered 500."""
+    client = await make_client()
+    body = json.dumps(falco_body()).encode()
+    for encoding, packed in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body))):
+        headers = {"Content-Encoding": encoding, "Content-Type": "application/json"}
+        accepted = await client.post(FALCO_PATH, data=packed, headers=headers)
+        assert accepted.status in (200, 202), encoding  # the same event twice: 202, then 200
+        [event] = (await accepted.json())["events"]
+        journaled = await client.app[JOURNAL].event(event["id"])
+        assert journaled is not None
+        assert journaled.output == falco_body()["output"]
+        corrupt = await client.post(FALCO_PATH, data=b"not " + encoding.encode(), headers=headers)
+        assert corrupt.status == 400, encoding
+        assert corrupt.headers["Connection"] == "close"  # the stream cannot be resynchronised
+        message = (await corrupt.json())["message"]
+        assert message == (f"body could not be read: Can not decode content-encoding: {encoding}")
+
+
+async def test_a_gzip_bomb_is_413_at_the_limit_decompressed(make_client: ClientFactory) -> None:
+    """The limit counts the bytes after decompression: 200 KB of gzip that unpacks to 200 MB."""
+    client = await make_client()
+    bomb = gzip.compress(b'{"output": "' + b"a" * (200 << 20) + b'"}')
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    response = await client.post(FALCO_PATH, data=bomb, headers=headers)
+    assert response.status == 413
+    assert "limit" in (await response.json())["message"]
 
 
 async def test_every_error_body_is_json_with_a_message(make_client: ClientFactory) -> None:

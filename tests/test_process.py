@@ -180,3 +180,41 @@ async def test_slow_body_times_out_with_408_and_the_connection_closes(data_dir: 
         assert await asyncio.to_thread(server.process.wait, 10) == 0
     finally:
         server.stop()
+
+
+async def test_malformed_requests_are_answered_400_and_logged_in_one_line(data_dir: Path) -> None:
+    """Regression: each logged an ERROR with a traceback, and the gzip one answered 500.
+
+    Broken chunk framing is answered by aiohttp itself; a gzip body that does not decompress
+    reaches the handler.
+    """
+    server = await asyncio.to_thread(Server, data_dir, "--log-level", "INFO")
+    try:
+        head = b"POST /v1/events/falco HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        answers = []
+        for request in (
+            head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+            head + b"Content-Encoding: gzip\r\nContent-Length: 8\r\n\r\nnot gzip",
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(request)
+            await writer.drain()
+            answers.append(await asyncio.wait_for(reader.read(), 10))  # closed after the answer
+            writer.close()
+        chunked, gzipped = answers
+        assert chunked.startswith(b"HTTP/1.0 400 Bad Request")
+        assert gzipped.startswith(b"HTTP/1.1 400 Bad Request")
+        assert gzipped.endswith(b'body could not be read: Can not decode content-encoding: gzip"}')
+        server.process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.process.wait, 10) == 0
+        assert server.process.stderr is not None
+        log = (await asyncio.to_thread(server.process.stderr.read)).decode()
+    finally:
+        server.stop()
+    assert "Traceback" not in log
+    assert "ERROR" not in log
+    [line] = [line for line in log.splitlines() if "aiohttp.server" in line]
+    assert line.endswith(
+        "INFO aiohttp.server: malformed HTTP request answered 400: "
+        "Error handling request from 127.0.0.1: Invalid character in chunk size"
+    )

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from responder.app import create_app
 from responder.cli._common import settings_from
+from responder.web.errors import QuietMalformedRequests
 from responder.web.state import IN_FLIGHT
 from responder.web.tls import server_ssl_context
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("aiohttp.server").addFilter(QuietMalformedRequests())
     settings.check_exposure()
     app = create_app(settings)
     ssl_context = server_ssl_context(settings.tls) if settings.tls else None

@@ -45,6 +45,12 @@ async def read_json_object(
         raise InputError(408, f"the body did not arrive within {read_timeout:g} s") from None
     except web.HTTPRequestEntityTooLarge:
         raise InputError(413, f"body exceeds the limit of {limit} bytes") from None
+    except web.RequestPayloadError as exc:
+        # The bytes did not make a body: gzip or deflate that does not decompress, broken
+        # chunked framing. aiohttp words it as "400, message: ..." on the error it wraps.
+        why = getattr(exc.__cause__, "message", None) or str(exc)
+        message = f"body could not be read: {' '.join(str(why).split())}"
+        raise InputError(400, message, close=True) from None
     if not raw:
         raise InputError(400, "empty body: expected a JSON object")
     try:

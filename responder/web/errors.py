@@ -7,13 +7,14 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from responder.errors import InputError, JournalUnavailableError
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
-__all__ = ["error_body", "error_middleware"]
+__all__ = ["QuietMalformedRequests", "error_body", "error_middleware"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             exc.status, exc.message, **({"errors": exc.errors} if exc.errors else {})
         )
         response.headers.update(exc.headers)
-        if exc.status == 408:  # noqa: PLR2004 - a client too slow to send is not waited for again
+        # A client too slow to send is not waited for again; a body that could not be read
+        # leaves nothing to read on: both connections end with the answer.
+        if exc.close or exc.status == 408:  # noqa: PLR2004
             await _answer_and_close(request, response)
         return response
     except JournalUnavailableError as exc:
@@ -65,3 +68,26 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_body(500, "internal error; the details are in the responder's log")
+
+
+class QuietMalformedRequests(logging.Filter):
+    """One INFO line per malformed request instead of an error with a traceback.
+
+    aiohttp's server logs each one (broken chunk framing, bad headers) as an error with a
+    traceback, though it has already answered 400: the fault is the client's, and a flood of
+    them would fill the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite a malformed-request record; pass every other one unchanged."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.INFO):
+            return False
+        first = next(iter(exc.message.splitlines()), "").strip().rstrip(":")
+        record.msg = f"malformed HTTP request answered {exc.code}: {record.getMessage()}: {first}"
+        record.args = ()
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
