@@ -179,6 +179,8 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
             auth_middleware(authenticator, count_rejected),
         ],
         client_max_size=settings.server.max_body_bytes,
+        # Intake decodes gzip and deflate itself (responder.intake.encoding), within the limit.
+        handler_args={"auto_decompress": False},
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import http.client
 import json
 import math
 import re
 import threading
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -41,7 +43,7 @@ from responder.app import create_app
 from responder.settings import ServerSettings, Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 FALCO = "/v1/events/falco"
@@ -166,7 +168,8 @@ def check_answer(answer: Answer) -> None:
             assert isinstance(error["message"], str), error
             assert len(error["message"]) <= MAX_MESSAGE, error["message"][:300]
         expected = {
-            400: ("JSON", "UTF-8", "empty", "number"),
+            400: ("JSON", "UTF-8", "empty", "number", "could not be read", "gzip", "deflate"),
+            415: ("Content-Encoding",),
             413: ("limit",),
             422: ("JSON object", "not a valid"),
         }.get(answer.status, ())
@@ -610,3 +613,35 @@ def test_any_content_type_is_answered_by_what_the_body_is(
     answer = server.post(FALCO, body, headers={"Content-Type": content_type})
     check_answer(answer)
     assert answer.status in ({200, 202} if body.startswith(b"{") else {400}), answer
+
+
+_PACKERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress,
+    "x-gzip": gzip.compress,
+    "deflate": zlib.compress,
+}
+_ENCODINGS = [*_PACKERS, "identity", "compress", "gzip, deflate", "x-unknown"]
+_JSON_OR_NOT = [b'{"rule": "r", "priority": "Notice", "output": "o"}', b"{", b""]
+
+
+@st.composite
+def encoded_bodies(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A Content-Encoding and a body: compressed or not, whole or cut short, with noise after."""
+    encoding = draw(st.sampled_from(_ENCODINGS))
+    data = draw(st.sampled_from(_JSON_OR_NOT))
+    if encoding in _PACKERS and draw(st.booleans()):
+        data = _PACKERS[encoding](data)
+    cut = draw(st.integers(min_value=0, max_value=40))
+    return encoding, data[: max(len(data) - cut, 0)] + draw(st.binary(max_size=64))
+
+
+@hostile_settings(60)
+@given(case=encoded_bodies())
+def test_any_content_encoding_is_decoded_or_refused_with_a_clear_error(
+    server: LiveServer, case: tuple[str, bytes]
+) -> None:
+    """Regression: gzip or deflate bytes that did not decompress answered 500."""
+    encoding, data = case
+    answer = server.post(FALCO, data, headers={"Content-Encoding": encoding})
+    check_answer(answer)
+    check_alive(server)

@@ -6,11 +6,12 @@ import asyncio
 import math
 from typing import TYPE_CHECKING, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from pydantic import BaseModel, JsonValue, ValidationError
 from pydantic_core import from_json
 
 from responder.errors import InputError
+from responder.intake.encoding import decode_body
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,6 +52,7 @@ async def read_json_object(
         why = getattr(exc.__cause__, "message", None) or str(exc)
         message = f"body could not be read: {' '.join(str(why).split())}"
         raise InputError(400, message, close=True) from None
+    raw = decode_body(raw, request.headers.get(hdrs.CONTENT_ENCODING), limit)
     if not raw:
         raise InputError(400, "empty body: expected a JSON object")
     try:
