@@ -43,7 +43,7 @@ class Abandoned:
     """
 
     calls: list[tuple[asyncio.Future[Any], float]] = field(default_factory=list)
-    """Each call, with how long its engine may take to answer after it was abandoned."""
+    """Each call, with the monotonic time by which the engine's own call timeout ends it."""
 
     async def settle(self) -> list[asyncio.Future[Any]]:
         """Wait until each call has ended or its engine's own call timeout has passed."""

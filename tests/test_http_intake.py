@@ -13,6 +13,8 @@ from responder.journal import EventQuery
 from responder.web.state import JOURNAL
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conftest import ClientFactory
 
 FALCO_PATH = "/v1/events/falco"
@@ -237,7 +239,7 @@ async def test_a_compressed_body_is_read_and_a_corrupt_one_is_400(
     """
     client = await make_client()
     body = json.dumps(falco_body()).encode()
-    packers = {
+    packers: dict[str, Callable[[bytes], bytes]] = {
         "gzip": gzip.compress,
         "x-gzip": gzip.compress,
         "deflate": zlib.compress,

@@ -186,7 +186,8 @@ async def test_malformed_requests_are_answered_400_and_logged_in_one_line(data_d
     """Regression: each logged an ERROR with a traceback, and the gzip one answered 500.
 
     Broken chunk framing is answered by aiohttp itself; a gzip body that does not decompress
-    reaches the handler.
+    reaches the handler; a body whose connection is lost half-way ("unexpected error on POST")
+    has no one to answer.
     """
     server = await asyncio.to_thread(Server, data_dir, "--log-level", "INFO")
     try:
@@ -194,7 +195,8 @@ async def test_malformed_requests_are_answered_400_and_logged_in_one_line(data_d
         answers = []
         for request in (
             head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
-            head + b"Content-Encoding: gzip\r\nContent-Length: 8\r\nConnection: close\r\n\r\nnot gzip",
+            head
+            + b"Content-Encoding: gzip\r\nContent-Length: 8\r\nConnection: close\r\n\r\nnot gzip",
         ):
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(request)
@@ -202,6 +204,16 @@ async def test_malformed_requests_are_answered_400_and_logged_in_one_line(data_d
             answers.append(await asyncio.wait_for(reader.read(), 10))  # closed after the answer
             writer.close()
         chunked, gzipped = answers
+        # A sender that breaks the chunk framing mid-body, and one that goes away mid-body.
+        for rest in (b"zz\r\nabc\r\n0\r\n\r\n", None):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(head + b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n')
+            await writer.drain()
+            await asyncio.sleep(0.2)  # the handler is reading the body
+            if rest is not None:
+                writer.write(rest)
+            writer.close()
+        await post_one(server.url)  # it still serves
         assert chunked.startswith(b"HTTP/1.0 400 Bad Request")
         assert gzipped.startswith(b"HTTP/1.1 400 Bad Request")
         assert b'"message": "body is not valid gzip: Error -3 while decompressing' in gzipped
@@ -218,3 +230,12 @@ async def test_malformed_requests_are_answered_400_and_logged_in_one_line(data_d
         "INFO aiohttp.server: malformed HTTP request answered 400: "
         "Error handling request from 127.0.0.1: Invalid character in chunk size"
     )
+
+
+async def post_one(url: str) -> None:
+    """One Falco event, acknowledged."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{url}/v1/events/falco", json=body(0, 0)) as response,
+    ):
+        assert response.status == 202

@@ -32,27 +32,9 @@ async def read_json_object(
     request: web.Request, *, limit: int, read_timeout: float
 ) -> tuple[bytes, dict[str, JsonValue]]:
     """The body's bytes and its JSON object, or InputError: 413 too large, 408 too slow, 400 not JSON."""
-    if request.content_length is not None and request.content_length > limit:
-        raise InputError(
-            413, f"body of {request.content_length} bytes exceeds the limit of {limit}"
-        )
-    try:
-        if request.content.is_eof():  # small bodies usually arrive with the headers
-            raw = await request.read()
-        else:
-            async with asyncio.timeout(read_timeout):
-                raw = await request.read()
-    except TimeoutError:
-        raise InputError(408, f"the body did not arrive within {read_timeout:g} s") from None
-    except web.HTTPRequestEntityTooLarge:
-        raise InputError(413, f"body exceeds the limit of {limit} bytes") from None
-    except web.RequestPayloadError as exc:
-        # The bytes did not make a body: gzip or deflate that does not decompress, broken
-        # chunked framing. aiohttp words it as "400, message: ..." on the error it wraps.
-        why = getattr(exc.__cause__, "message", None) or str(exc)
-        message = f"body could not be read: {' '.join(str(why).split())}"
-        raise InputError(400, message, close=True) from None
-    raw = decode_body(raw, request.headers.get(hdrs.CONTENT_ENCODING), limit)
+    raw = decode_body(
+        await _read(request, limit, read_timeout), request.headers.get(hdrs.CONTENT_ENCODING), limit
+    )
     if not raw:
         raise InputError(400, "empty body: expected a JSON object")
     try:
@@ -71,6 +53,33 @@ async def read_json_object(
     if not isinstance(body, dict):
         raise InputError(422, f"expected a JSON object, got {type(body).__name__}")
     return raw, body
+
+
+async def _read(request: web.Request, limit: int, read_timeout: float) -> bytes:
+    """The body as sent, or InputError: 413 too large, 408 too slow, 400 unreadable."""
+    if request.content_length is not None and request.content_length > limit:
+        raise InputError(
+            413, f"body of {request.content_length} bytes exceeds the limit of {limit}"
+        )
+    try:
+        if request.content.is_eof():  # small bodies usually arrive with the headers
+            return await request.read()
+        async with asyncio.timeout(read_timeout):
+            return await request.read()
+    except TimeoutError:
+        raise InputError(408, f"the body did not arrive within {read_timeout:g} s") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise InputError(413, f"body exceeds the limit of {limit} bytes") from None
+    except web.RequestPayloadError as exc:
+        # The bytes did not make a body (a framing fault aiohttp words as "400, message: ..."
+        # on the error it wraps); nothing after them can be read as a request either.
+        why = getattr(exc.__cause__, "message", None) or str(exc)
+        message = f"body could not be read: {' '.join(str(why).split())}"
+        raise InputError(400, message, close=True) from None
+    except ConnectionResetError:
+        # The sender went away mid-body, or aiohttp dropped it for broken chunk framing.
+        message = "the connection was lost before the whole body arrived"
+        raise InputError(400, message, close=True) from None
 
 
 def _may_overflow(raw: bytes) -> bool:

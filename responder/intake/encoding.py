@@ -50,7 +50,9 @@ def _inflate(data: bytes, coding: str, limit: int) -> bytes:
     if name == "gzip":
         wbits = _GZIP
     else:  # RFC 9110's deflate is zlib-wrapped; some senders send the raw stream
-        wrapped = len(data) > 1 and data[0] & 0x0F == _DEFLATE and int.from_bytes(data[:2]) % 31 == 0
+        wrapped = (
+            len(data) > 1 and data[0] & 0x0F == _DEFLATE and int.from_bytes(data[:2]) % 31 == 0
+        )
         wbits = _ZLIB if wrapped else _RAW_DEFLATE
     inflater = zlib.decompressobj(wbits)
     try:

@@ -31,6 +31,8 @@ def error_body(status: int, message: str, **extra: object) -> web.Response:
 async def _answer_and_close(request: web.Request, response: web.Response) -> None:
     """Send the answer, then close: aiohttp would otherwise linger to read the unsent body."""
     response.force_close()
+    if request.transport is None or request.transport.is_closing():
+        return  # the sender is gone: there is no one to answer
     await response.prepare(request)
     await response.write_eof()
     if request.transport is not None:
