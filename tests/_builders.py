@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -11,11 +11,14 @@ import pytest
 from responder.actions import ActionRegistry, default_actions
 from responder.errors import ConfigError
 from responder.events import Event, Priority, new_event_id
-from responder.playbooks import load_playbooks
+from responder.playbooks import Step, load_playbooks
+from responder.steps import Gate, StepPlan
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from responder.actions import Action
+    from responder.containers import ContainerInfo
     from responder.playbooks import PlaybookSet
 
 EVENT_TIME = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
@@ -38,6 +41,18 @@ def make_event(**changes: Any) -> Event:
     }
     values.update(changes)
     return Event(**values)
+
+
+def step_plan(
+    action: Action,
+    *,
+    container: ContainerInfo | None = None,
+    gate: Gate = Gate(None),  # noqa: B008 - frozen: the open gate
+    timeout: timedelta | None = None,
+) -> StepPlan:
+    """A plan for one step of `action`, first in its playbook, with an empty template context."""
+    step = Step.model_validate({"action": action.name, "timeout": timeout})
+    return StepPlan(0, step, action, {}, container, make_event(), gate)
 
 
 def make_alert(**changes: Any) -> Event:

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
+from _builders import step_plan
 from _faults import DockerProxy
 
 from responder.actions import Action, ActionContext, ActionParams, StepOutcome
 from responder.actions.lifecycle import Pause
 from responder.engine import SdkEngine
-from responder.events import Event, Priority, new_event_id
-from responder.playbooks import Step
 from responder.policy import Limits
 from responder.settings import DockerSettings
-from responder.steps import Gate, StepPlan, run_step
+from responder.steps import run_step
 from responder.templates import Templates
 
 if TYPE_CHECKING:
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from _docker import Resources
 
     from responder.containers import ContainerInfo
+    from responder.steps import StepPlan
 
 pytestmark = pytest.mark.docker
 
@@ -78,21 +78,9 @@ class Sleeper(Action):
         return await ctx.engine.run(sleep)
 
 
-def plan(action: Action, container: ContainerInfo | None) -> StepPlan:
-    """One step of `action` on `container`, with the short timeout."""
-    now = datetime.now(UTC)
-    event = Event(
-        id=new_event_id(),
-        key="k",
-        source="falco",
-        name="r",
-        priority=Priority.NOTICE,
-        status="firing",
-        time=now,
-        received_at=now,
-    )
-    step = Step.model_validate({"action": action.name, "timeout": STEP_TIMEOUT})
-    return StepPlan(0, step, action, {}, container, event, Gate(None))
+def pause(container: ContainerInfo) -> StepPlan:
+    """A pause step on `container`, with the short timeout."""
+    return step_plan(Pause(), container=container, timeout=STEP_TIMEOUT)
 
 
 @pytest.fixture
@@ -119,7 +107,12 @@ async def test_a_pause_the_engine_makes_after_the_timeout_is_recorded_with_its_u
     """
     container = resources.container()
     proxy.delay_on(b"/pause ", HELD_S)
-    record = await run_step(plan(Pause(), container), slow_ctx, Templates(), NO_RETRIES)
+    record = await run_step(
+        pause(container),
+        slow_ctx,
+        Templates(),
+        NO_RETRIES,
+    )
     assert resources.inspect(container.id)["State"]["Paused"]
     assert (record.status, record.undo, record.attempts) == ("done", {"unpause": True}, 1)
     assert record.detail == (
@@ -136,7 +129,12 @@ async def test_a_retry_waits_for_the_late_call_instead_of_racing_it(
     """With a retry left, the late pause is the step's: no second attempt, no 409 from it."""
     container = resources.container()
     proxy.delay_on(b"/pause ", HELD_S)
-    record = await run_step(plan(Pause(), container), slow_ctx, Templates(), ONE_RETRY)
+    record = await run_step(
+        pause(container),
+        slow_ctx,
+        Templates(),
+        ONE_RETRY,
+    )
     assert (record.status, record.undo, record.attempts) == ("done", {"unpause": True}, 1)
     assert resources.inspect(container.id)["State"]["Paused"]
 
@@ -148,7 +146,12 @@ async def test_a_late_call_that_fails_fails_the_step_with_its_own_error(
     container = resources.container()
     resources.remove_container(container.id)
     proxy.delay_on(b"/json ", HELD_S)
-    record = await run_step(plan(Pause(), container), slow_ctx, Templates(), ONE_RETRY)
+    record = await run_step(
+        pause(container),
+        slow_ctx,
+        Templates(),
+        ONE_RETRY,
+    )
     assert record.status == "failed"
     assert not record.transient
     assert record.error == (
@@ -167,7 +170,9 @@ async def test_a_call_still_running_after_the_engine_timeout_is_said_to_be_unset
     ctx = ActionContext(engine=engine, incident_id="I", evidence_dir=tmp_path)
     action = Sleeper(3.0)
     try:
-        record = await run_step(plan(action, None), ctx, Templates(), NO_RETRIES)
+        record = await run_step(
+            step_plan(action, timeout=STEP_TIMEOUT), ctx, Templates(), NO_RETRIES
+        )
         assert record.status == "failed"
         assert record.transient
         assert record.error == (

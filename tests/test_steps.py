@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
+from _builders import step_plan
 
 from responder.actions import Action, ActionContext, ActionParams, Artifact, StepOutcome
 from responder.engine import SdkEngine
 from responder.errors import PermanentError, ResponderError, TransientError
-from responder.events import Event, Priority, new_event_id
-from responder.playbooks import Step
 from responder.policy import Limits
 from responder.settings import DockerSettings
-from responder.steps import Gate, StepPlan, run_step
+from responder.steps import Gate, run_step
 from responder.templates import Templates
 
 if TYPE_CHECKING:
@@ -61,26 +60,6 @@ FAST = Limits(
 )
 
 
-OPEN = Gate(None)
-
-
-def plan(action: Action, gate: Gate = OPEN, timeout: timedelta | None = None) -> StepPlan:
-    """A plan for one step of `action` on no particular container."""
-    now = datetime.now(UTC)
-    event = Event(
-        id=new_event_id(),
-        key="k",
-        source="falco",
-        name="r",
-        priority=Priority.NOTICE,
-        status="firing",
-        time=now,
-        received_at=now,
-    )
-    step = Step.model_validate({"action": action.name, "timeout": timeout})
-    return StepPlan(0, step, action, {}, None, event, gate)
-
-
 @pytest.fixture
 def ctx(tmp_path: Path) -> ActionContext:
     """A context whose engine is never used by these actions."""
@@ -90,7 +69,7 @@ def ctx(tmp_path: Path) -> ActionContext:
 async def test_transient_faults_are_retried_until_success(ctx: ActionContext) -> None:
     """Two daemon faults, then success: done after three attempts."""
     action = Flaky(TransientError("daemon restarting"), TransientError("503"))
-    record = await run_step(plan(action), ctx, Templates(), FAST)
+    record = await run_step(step_plan(action), ctx, Templates(), FAST)
     assert record.status == "done"
     assert record.attempts == 3
 
@@ -98,7 +77,7 @@ async def test_transient_faults_are_retried_until_success(ctx: ActionContext) ->
 async def test_retries_give_up_with_the_cause_recorded(ctx: ActionContext) -> None:
     """Past the retry budget the step fails and says why."""
     action = Flaky(*(TransientError("daemon unreachable") for _ in range(5)))
-    record = await run_step(plan(action), ctx, Templates(), FAST)
+    record = await run_step(step_plan(action), ctx, Templates(), FAST)
     assert record.status == "failed"
     assert action.calls == 3
     assert "gave up after retries: daemon unreachable" in record.detail
@@ -126,7 +105,7 @@ async def test_a_step_that_fails_lists_what_its_attempts_left(ctx: ActionContext
         keeping(TransientError("engine gone mid-export"), "second.txt"),
         TransientError("engine unreachable"),
     )
-    record = await run_step(plan(action), ctx, Templates(), FAST)
+    record = await run_step(step_plan(action), ctx, Templates(), FAST)
     assert record.status == "failed"
     assert record.transient
     assert [a.name for a in record.artifacts] == ["second.txt"]
@@ -136,14 +115,14 @@ async def test_a_step_that_fails_lists_what_its_attempts_left(ctx: ActionContext
 
 async def test_a_permanent_failure_is_not_transient(ctx: ActionContext) -> None:
     """A repeat of the alert does not retry it (the incident store joins it)."""
-    record = await run_step(plan(Flaky(PermanentError("gone"))), ctx, Templates(), FAST)
+    record = await run_step(step_plan(Flaky(PermanentError("gone"))), ctx, Templates(), FAST)
     assert (record.status, record.transient, record.artifacts) == ("failed", False, ())
 
 
 async def test_permanent_faults_are_not_retried(ctx: ActionContext) -> None:
     """A missing container fails at once."""
     action = Flaky(PermanentError("not found: no such container"))
-    record = await run_step(plan(action), ctx, Templates(), FAST)
+    record = await run_step(step_plan(action), ctx, Templates(), FAST)
     assert record.status == "failed"
     assert action.calls == 1
 
@@ -152,7 +131,7 @@ async def test_a_step_that_hangs_times_out_and_is_retried(ctx: ActionContext) ->
     """A timeout counts as transient: each attempt is cut off, then the step fails."""
     action = Flaky(sleep=5)
     record = await run_step(
-        plan(action, timeout=timedelta(milliseconds=50)), ctx, Templates(), FAST
+        step_plan(action, timeout=timedelta(milliseconds=50)), ctx, Templates(), FAST
     )
     assert record.status == "failed"
     assert "no answer within 0.05 s" in record.detail
@@ -163,7 +142,7 @@ async def test_a_gate_skips_container_steps_without_running_them(ctx: ActionCont
     """Protected: the action is never called."""
     action = Flaky()
     record = await run_step(
-        plan(action, Gate("protected (label responder.protect=true)", "protected")),
+        step_plan(action, gate=Gate("protected (label responder.protect=true)", "protected")),
         ctx,
         Templates(),
         FAST,
