@@ -19,7 +19,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from responder.containers import ContainerInfo
+from responder.containers import ContainerInfo, is_container_ref
 from responder.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -210,7 +210,9 @@ class SdkEngine:
         return await self.run(lambda client: dict(client.version()))
 
     async def container(self, ref: str) -> ContainerInfo | None:
-        """Inspect by id or name; None when it does not exist."""
+        """Inspect by id or name; None when it does not exist or `ref` is no container name."""
+        if not is_container_ref(ref):
+            return None
 
         def inspect(client: docker.DockerClient) -> ContainerInfo | None:
             try:

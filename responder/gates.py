@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from responder.containers import not_found
 from responder.steps import Gate, window_start
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class SafetyGates:
         if unreachable is not None:
             return Gate(unreachable, "failed")
         if container is None:
-            return Gate(f"container {record.target!r} not found on the engine", "failed")
+            return Gate(not_found(record.target), "failed")
         protection = self._settings.protection
         if protection.protect_self and self._self_id and self._self_id.startswith(container.id):
             return Gate("protected (the responder's own container)", "protected")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2.exceptions import SecurityError, TemplateError
 from pydantic import ValidationError
 
+from responder.containers import not_found
 from responder.matching import match_event
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def _skip_reason(
     if event.target is None:
         return "no container to act on (host event or none named)"
     if container is None:
-        return f"container {event.target.ref!r} not found on the engine"
+        return not_found(event.target.ref)
     if protection is not None:
         why = protection.reason(name=container.name, image=container.image, labels=container.labels)
         if why:

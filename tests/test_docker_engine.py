@@ -6,14 +6,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from responder.actions._containers import live
+from responder.containers import is_container_ref, not_found
 from responder.engine import SdkEngine
-from responder.errors import TransientError
+from responder.errors import PermanentError, TransientError
 from responder.settings import DockerSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import docker
+    from _docker import Resources
 
 
 @pytest.mark.docker
@@ -59,3 +62,37 @@ async def test_engine_seam_reports_a_missing_socket_as_transient(tmp_path: Path)
             await engine.ping()
     finally:
         await engine.close()
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["web-1", "/web-1", "payments_api.v2", "0123456789ab", "a" * 64, "k8s_app_pod-7f9_ns_uid_0"],
+)
+def test_docker_names_and_ids_are_container_references(ref: str) -> None:
+    """What Docker accepts as a container name, an id or an id prefix may be looked up."""
+    assert is_container_ref(ref)
+    assert not_found(ref) == f"container {ref!r} not found on the engine"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["", "web/../db", "../containers/db", "db/json?", "web 1", "web\n", "-web", ".web", "a" * 257],
+)
+def test_text_that_is_no_docker_name_is_not_a_container_reference(ref: str) -> None:
+    """Path segments, spaces, control characters: the engine is never asked, and the reason says so."""
+    assert not is_container_ref(ref)
+    assert "is not a Docker container name or id" in not_found(ref)
+
+
+@pytest.mark.docker
+async def test_engine_seam_does_not_let_a_path_in_a_reference_reach_another_container(
+    engine: SdkEngine, resources: Resources
+) -> None:
+    """`a/../b` would be cleaned by the engine into `b`: the seam and the actions refuse it."""
+    victim, decoy = resources.container(), resources.container()
+    crafted = f"{decoy.name}/../{victim.name}"
+    assert await engine.container(victim.name) is not None
+    assert await engine.container(crafted) is None
+    assert await engine.container(f"../../images/{resources.image}") is None
+    with pytest.raises(PermanentError, match="is not a Docker container name or id"):
+        await engine.run(lambda client: live(client, crafted))

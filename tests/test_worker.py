@@ -434,6 +434,39 @@ async def test_after_a_failed_step_container_steps_stop_but_notify_still_runs(
     assert incident.steps[3].action == "notify"
 
 
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        "{decoy}/../{victim}",  # the engine cleans the path: this would inspect the victim
+        "../containers/{victim}",
+        "{decoy}/../../containers/{victim}",
+    ],
+)
+async def test_a_container_reference_that_is_no_docker_name_never_reaches_the_engine(
+    make_client: ClientFactory, playbooks: Path, containers: Any, crafted: str
+) -> None:
+    """A reference with path segments is refused by name, not cleaned into another container."""
+    victim, decoy = containers(), containers()
+    client = await make_client(playbooks=playbooks, limits=FAST)
+    ref = crafted.format(victim=victim.name, decoy=decoy.name)
+    body = {
+        "rule": "Terminal shell in container",
+        "priority": "Notice",
+        "output": "shell in a container named with path segments",
+        "output_fields": {"container.name": ref},
+    }
+    assert (await client.post("/v1/events/falco", json=body)).status == 202
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.state == "failed"
+    assert [s.status for s in incident.steps] == ["failed", "skipped", "skipped", "done"]
+    assert "is not a Docker container name or id" in incident.steps[0].detail
+    for container in (victim, decoy):
+        container.reload()
+        assert container.status == "running"
+        assert len(container.attrs["NetworkSettings"]["Networks"]) == 1
+
+
 @pytest.mark.fault("alerts repeating for a container that is gone")
 async def test_repeats_about_a_container_that_is_gone_join_the_failed_incident(
     make_client: ClientFactory, playbooks: Path

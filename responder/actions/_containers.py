@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
+from responder.containers import is_container_ref, not_found
 from responder.errors import PermanentError
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class Live:
 
 def live(client: docker.DockerClient, ref: str) -> Live:
     """Inspect `ref` now; a container that is gone is a PermanentError that says so."""
+    if not is_container_ref(ref):
+        raise PermanentError(not_found(ref))
     try:
         attrs: dict[str, Any] = client.api.inspect_container(ref)
     except docker.errors.NotFound:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from responder.cli._common import emit_json
 from responder.cli._loading import load_everything, read_body
+from responder.containers import not_found
 from responder.engine import SdkEngine
 from responder.errors import ConfigError, InputError, ResponderError
 from responder.intake.bodies import events_from_body
@@ -57,7 +58,7 @@ async def _lookup(
             except ResponderError as exc:
                 found[event.id] = (None, f"not checked: {exc}")
                 continue
-            note = "live" if container else f"{event.target.ref!r} not found on the engine"
+            note = "live" if container else not_found(event.target.ref)
             found[event.id] = (container, note)
     finally:
         await engine.close()
