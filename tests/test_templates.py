@@ -376,3 +376,29 @@ def test_plan_reports_sandbox_refusal_as_step_error(tmp_path: Path) -> None:
     (step,) = plan.plans[0].steps
     assert step.error is not None
     assert "unsafe" in step.error
+
+
+def test_plan_refuses_a_network_name_rendered_into_another_api_path(tmp_path: Path) -> None:
+    """A quarantine network named from alert text cannot carry `/` into the engine's URL path."""
+    playbooks = load_text(
+        tmp_path,
+        """
+        name: isolate
+        match: {source: falco}
+        steps:
+          - action: docker:isolate
+            with:
+              quarantine_network: "q-{{ event.output }}"
+        """,
+    )
+    plan = plan_event(
+        hostile_event("../../containers/web"),
+        playbooks=playbooks,
+        actions=registry(),
+        templates=Templates(),
+        container=WEB,
+        container_note="",
+    )
+    (step,) = plan.plans[0].steps
+    assert step.error is not None
+    assert "network name 'q-../../containers/web' holds '/'" in step.error

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from responder.actions._base import Action, ActionParams
 from responder.actions._containers import label, live, required
@@ -34,16 +34,29 @@ __all__ = ["Isolate", "IsolateParams"]
 _RECORD = "isolate.json"
 
 
+def _network_name(name: str) -> str:
+    """A name the Docker API can be given in its URL path.
+
+    The SDK puts it in the path as it is: a `/` would make it another path
+    (`q/../../containers/web/json`), and no call can address such a network anyway.
+    """
+    if "/" in name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):  # noqa: PLR2004
+        raise ValueError(f"network name {name[:100]!r} holds '/' or a control character")
+    return name
+
+
+NetworkName = Annotated[str, Field(min_length=1), AfterValidator(_network_name)]
+
+
 class IsolateParams(ActionParams):
     """Which networks to leave, and where to go instead."""
 
-    networks: list[str] | None = Field(
+    networks: list[NetworkName] | None = Field(
         default=None, min_length=1, description="networks to disconnect; all of them when not given"
     )
-    quarantine_network: str | None = Field(
+    quarantine_network: NetworkName | None = Field(
         default=None,
-        min_length=1,
-        description="internal network to attach afterwards, created if missing",
+        description="internal network to attach afterwards, created if missing (no '/' in the name)",
     )
 
 
