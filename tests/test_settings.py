@@ -738,7 +738,7 @@ def test_in_a_container_the_release_command_runs_there_through_docker_exec(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Under compose, the paths and the Docker endpoint are the container's, not the host's."""
-    monkeypatch.setattr("responder.settings.own_container_id", lambda: "f" * 64)
+    monkeypatch.setattr("responder.settings._model.own_container_id", lambda: "f" * 64)
     command = load_settings(None, environ={}).release_command("01ABC")
     assert command == (
         f"docker exec ffffffffffff responder release --data-dir {Path('data').resolve()} 01ABC"
