@@ -15,16 +15,14 @@ from responder.containers import own_container_id
 from responder.errors import ResponderError
 from responder.gates import SafetyGates, final_state
 from responder.incidents import StepRecord, now
-from responder.messages import MessageFacts
-from responder.notifiers import MessageStep
+from responder.notify_sink import NotifyScope, notify_sink
 from responder.planning import template_context
 from responder.steps import Gate, StepPlan, evidence_dir, retry_policy, run_step
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
-    from typing import Any
+    from collections.abc import AsyncIterator
 
-    from responder.actions import ActionRegistry, NotifySink
+    from responder.actions import ActionRegistry
     from responder.containers import ContainerInfo
     from responder.engine import DockerEngine
     from responder.events import Event
@@ -189,7 +187,13 @@ class IncidentRunner:
                     action=step.action,
                     resumed=resumed,
                 )
-                sink = self._sink(record, loaded, context, records, gate, dry_run=dry_run)
+                sink = notify_sink(
+                    NotifyScope(record, loaded, context, gate, dry_run=dry_run),
+                    records,
+                    actions=self._actions,
+                    notifications=self._notifications,
+                    settings=self._settings,
+                )
                 here = evidence_dir(ctx.evidence_dir, loaded.playbook.steps, index)
                 result = await run_step(
                     plan,
@@ -231,51 +235,6 @@ class IncidentRunner:
         )
         log.info("incident %s: %s", record.id, state)
         await self._write_report(record.id)
-
-    def _sink(
-        self,
-        record: IncidentRecord,
-        loaded: LoadedPlaybook,
-        context: dict[str, Any],
-        records: Sequence[StepRecord],
-        gate: Gate,
-        *,
-        dry_run: bool,
-    ) -> NotifySink:
-        """What a `notify` step queues: the incident as it stands at that step.
-
-        The facts are gathered only when a step notifies; other steps pay nothing for it.
-        """
-        done = list(records)
-
-        async def notify(channels: Sequence[str], note: str | None) -> str:
-            later = loaded.playbook.steps[len(done) + 1 :]
-            ahead = [
-                MessageStep(action=s.action, status="pending", detail="next")
-                for s in later
-                if s.action != "notify"
-            ]
-            changes_ahead = not gate.reason and any(
-                (a := self._actions.get(s.action)) and a.changes_container for s in later
-            )
-            undoable = any(r.undo is not None for r in done)
-            facts = MessageFacts(
-                record=record,
-                context=context,
-                steps=[*done, *ahead],
-                state="running"
-                if changes_ahead
-                else final_state(done, self._actions, gate, dry_run=dry_run),
-                dry_run=dry_run,
-                report=self._notifications.report(record),
-                release_command=self._settings.release_command(record.id)
-                if not dry_run and (undoable or changes_ahead)
-                else None,
-                note=note,
-            )
-            return await self._notifications.for_step(facts, len(done), channels)
-
-        return notify
 
     async def _save(self, incident_id: str, step: StepRecord) -> None:
         """Durable before the next step starts: a restart resumes after it."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from responder.events import new_event_id
 from responder.incidents import NewIncident, now
+from responder.lookups import ContainerLookups
 from responder.matching import match_event, needs_container
 from responder.steps import window_start
 
@@ -31,8 +31,6 @@ __all__ = ["Worker"]
 log = logging.getLogger(__name__)
 _BATCH = 256
 _IDLE_POLL = 1.0
-_LOOKUP_TTL = 1.0  # seconds a container found by the worker is matched on without a new inspect
-_LOOKUP_CACHE_MAX = 1024  # past this many remembered containers, the stale ones are dropped
 
 
 class Worker:
@@ -56,8 +54,7 @@ class Worker:
         self._audit = audit
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._seen: dict[str, tuple[float, ContainerInfo | None]] = {}
-        """Containers recently looked up by id, found or not: (when, container or None)."""
+        self._lookups = ContainerLookups(runner.lookup)
 
     async def start(self) -> None:
         """Resume unfinished incidents, then follow the journal."""
@@ -126,7 +123,7 @@ class Worker:
             event.target is not None and needs_container(verdicts)
             for (_, event), verdicts in zip(batch, first, strict=True)
         ]
-        containers = await self._lookups(
+        containers = await self._lookups.of(
             [event for (_, event), want in zip(batch, wants, strict=True) if want]
         )
         # (seq, event, verdicts, container, target): the target is the container's id when
@@ -189,45 +186,6 @@ class Worker:
             )
             self._spawn(incident["id"])
 
-    async def _lookups(self, events: list[Event]) -> dict[str, ContainerInfo | None]:
-        """The container of every distinct reference of the events, as matching sees it.
-
-        A container looked up by its id less than `_LOOKUP_TTL` ago is not inspected again:
-        its labels and image cannot change, a status that old is no staler than the dispatch
-        itself can be, and an id that was not found does not come back. (The runner inspects
-        the container again before it acts, and every action once more.) A storm of events
-        about a few containers then costs a few inspects a second, not one per event. The
-        rest are looked up concurrently. Names are not remembered: a name can move to a new
-        container.
-        """
-        now = time.monotonic()
-        if len(self._seen) > _LOOKUP_CACHE_MAX:
-            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < _LOOKUP_TTL}
-        containers: dict[str, ContainerInfo | None] = {}
-        missing: list[str] = []
-        ids: set[str] = set()
-        for event in events:
-            ref = event.target.ref if event.target else None
-            if not ref or ref in containers:
-                continue
-            if event.target and event.target.id == ref:
-                ids.add(ref)
-            seen = self._seen.get(ref)
-            if seen is not None and now - seen[0] < _LOOKUP_TTL:
-                containers[ref] = seen[1]
-            else:
-                containers[ref] = None
-                missing.append(ref)
-        found = await asyncio.gather(*(self._runner.lookup(ref) for ref in missing))
-        looked = time.monotonic()
-        for ref, container in zip(missing, found, strict=True):
-            containers[ref] = container
-            if (container is not None and _same_id(ref, container.id)) or (
-                container is None and ref in ids
-            ):
-                self._seen[ref] = (looked, container)
-        return containers
-
     def _audit_accepted(self, seq: int, event: Event) -> None:
         self._audit.record(
             "event.accepted",
@@ -270,11 +228,6 @@ class Worker:
         task = asyncio.create_task(self._runner.run(incident_id), name=f"incident {incident_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _same_id(ref: str, container_id: str) -> bool:
-    """The reference is the container's id (12 digits, or more of the same)."""
-    return ref.startswith(container_id) or container_id.startswith(ref)
 
 
 def _new_incident(

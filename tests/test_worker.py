@@ -530,9 +530,9 @@ async def test_a_container_id_not_found_is_not_inspected_again_within_a_second(
     event = falco_event(FalcoPayload.model_validate(body), body, datetime.now(UTC))
     worker = client.app[WORKER]
     for _ in range(3):
-        assert await worker._lookups([event, event]) == {gone: None}
+        assert await worker._lookups.of([event, event]) == {gone: None}
     assert looked_up == [gone]
     by_name = event.model_copy(update={"target": event.target.model_copy(update={"id": None})})  # type: ignore[union-attr]
     for _ in range(2):
-        assert await worker._lookups([by_name]) == {"gone": None}
+        assert await worker._lookups.of([by_name]) == {"gone": None}
     assert looked_up == [gone, "gone", "gone"]  # a name may be taken by a new container
