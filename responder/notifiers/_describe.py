@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["COMMON", "describe_channel", "secret_status"]
 
 COMMON = frozenset({"template", "min_priority", "timeout"})
-"""The settings every channel kind has (responder.channels._Channel)."""
+"""The settings every channel kind has (responder.channels._kinds._Channel)."""
 
 
 def secret_status(ref: SecretRef, environ: Mapping[str, str] | None) -> str:

@@ -1,28 +1,27 @@
-"""Notification channels, configured once by name and named by the `notify` step of playbooks."""
+"""The channel kinds: what each one is configured with, and what it checks at load."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    model_validator,
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from responder.channels._fields import (
+    EmailAddress,
+    HeaderName,
+    HeaderValue,
+    HttpUrlText,
+    MessageTemplate,
+    PriorityLevel,
+    check_http_url,
 )
-
 from responder.errors import ConfigError
-from responder.events import Priority, PriorityName
+from responder.events import Priority
 from responder.policy import PositiveDuration
 from responder.secrets import SecretRef
-from responder.templates import Templates
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,25 +29,20 @@ if TYPE_CHECKING:
 __all__ = [
     "CHANNEL_KINDS",
     "Channel",
-    "ChannelName",
     "EmailChannel",
     "LogChannel",
     "PagerDutyChannel",
     "SlackChannel",
     "TeamsChannel",
     "WebhookChannel",
-    "check_http_url",
 ]
 
 CHANNEL_KINDS = ("log", "webhook", "slack", "teams", "pagerduty", "email")
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_HEADER = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 # Header names whose values are credentials: they go in `secret_headers`, never in `headers`.
 _SECRET_HEADER = re.compile(
     r"authorization|cookie|token|secret|password|api[-_]?key", re.IGNORECASE
 )
-_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
 _PAGERDUTY_DEFAULT: dict[Priority, PagerDutySeverity] = {
@@ -61,61 +55,6 @@ _PAGERDUTY_DEFAULT: dict[Priority, PagerDutySeverity] = {
     Priority.INFORMATIONAL: "info",
     Priority.DEBUG: "info",
 }
-
-
-def _channel_name(value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError(
-            f"channel name {value!r}: use lower-case letters, digits, '-' and '_', "
-            "starting with a letter or digit"
-        )
-    return value
-
-
-def check_http_url(value: str) -> str:
-    """`value` if it is an absolute http:// or https:// URL with a host, else ValueError."""
-    if any(char.isspace() for char in value):
-        raise ValueError("a URL cannot contain white space")
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("must be an absolute http:// or https:// URL")
-    return value
-
-
-def _header_name(value: str) -> str:
-    if not _HEADER.match(value):
-        raise ValueError(f"{value!r} is not a valid HTTP header name")
-    return value
-
-
-def _header_value(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError("a header value cannot contain a line break")
-    return value
-
-
-def _address(value: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise ValueError("an address cannot contain a line break")
-    if not _ADDRESS.match(parseaddr(value)[1]):
-        raise ValueError(f"{value!r} is not an email address")
-    return value
-
-
-def _template(value: str) -> str:
-    problems = Templates().problems(value)
-    if problems:
-        raise ValueError("; ".join(problems))
-    return value
-
-
-ChannelName = Annotated[str, AfterValidator(_channel_name)]
-MessageTemplate = Annotated[str, AfterValidator(_template)]
-PriorityLevel = Annotated[PriorityName, PlainSerializer(lambda p: p.label, return_type=str)]
-HttpUrlText = Annotated[str, AfterValidator(check_http_url)]
-HeaderName = Annotated[str, AfterValidator(_header_name)]
-HeaderValue = Annotated[str, AfterValidator(_header_value)]
-EmailAddress = Annotated[str, AfterValidator(_address)]
 
 
 class _Channel(BaseModel):
