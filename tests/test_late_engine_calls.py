@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from _docker import Resources
 
     from responder.containers import ContainerInfo
-    from responder.steps import StepPlan
+    from responder.incidents import StepRecord
 
 pytestmark = pytest.mark.docker
 
@@ -78,9 +78,10 @@ class Sleeper(Action):
         return await ctx.engine.run(sleep)
 
 
-def pause(container: ContainerInfo) -> StepPlan:
-    """A pause step on `container`, with the short timeout."""
-    return step_plan(Pause(), container=container, timeout=STEP_TIMEOUT)
+async def run_pause(ctx: ActionContext, container: ContainerInfo, limits: Limits) -> StepRecord:
+    """Run a pause step on `container`, with the short timeout."""
+    plan = step_plan(Pause(), container=container, timeout=STEP_TIMEOUT)
+    return await run_step(plan, ctx, Templates(), limits)
 
 
 @pytest.fixture
@@ -107,12 +108,7 @@ async def test_a_pause_the_engine_makes_after_the_timeout_is_recorded_with_its_u
     """
     container = resources.container()
     proxy.delay_on(b"/pause ", HELD_S)
-    record = await run_step(
-        pause(container),
-        slow_ctx,
-        Templates(),
-        NO_RETRIES,
-    )
+    record = await run_pause(slow_ctx, container, NO_RETRIES)
     assert resources.inspect(container.id)["State"]["Paused"]
     assert (record.status, record.undo, record.attempts) == ("done", {"unpause": True}, 1)
     assert record.detail == (
@@ -129,12 +125,7 @@ async def test_a_retry_waits_for_the_late_call_instead_of_racing_it(
     """With a retry left, the late pause is the step's: no second attempt, no 409 from it."""
     container = resources.container()
     proxy.delay_on(b"/pause ", HELD_S)
-    record = await run_step(
-        pause(container),
-        slow_ctx,
-        Templates(),
-        ONE_RETRY,
-    )
+    record = await run_pause(slow_ctx, container, ONE_RETRY)
     assert (record.status, record.undo, record.attempts) == ("done", {"unpause": True}, 1)
     assert resources.inspect(container.id)["State"]["Paused"]
 
@@ -146,12 +137,7 @@ async def test_a_late_call_that_fails_fails_the_step_with_its_own_error(
     container = resources.container()
     resources.remove_container(container.id)
     proxy.delay_on(b"/json ", HELD_S)
-    record = await run_step(
-        pause(container),
-        slow_ctx,
-        Templates(),
-        ONE_RETRY,
-    )
+    record = await run_pause(slow_ctx, container, ONE_RETRY)
     assert record.status == "failed"
     assert not record.transient
     assert record.error == (
