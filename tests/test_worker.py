@@ -105,6 +105,17 @@ async def settle(client: TestClient[Any, Application]) -> None:
         await client.app[WORKER].idle()
 
 
+async def post_and_settle(
+    client: TestClient[Any, Application],
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> int:
+    """POST a Falco event, then wait until the worker has done everything; the status."""
+    response = await client.post("/v1/events/falco", json=body, headers=headers)
+    await settle(client)
+    return response.status
+
+
 async def incidents_of(client: TestClient[Any, Application]) -> list[Any]:
     """Every incident, newest first, with steps."""
     store = client.app[INCIDENTS]
@@ -170,8 +181,7 @@ async def test_posted_event_contains_the_container_with_hashed_evidence(
     """Snapshot, isolate, pause: the container ends paused and cut off; the manifest matches the files."""
     target = containers()
     client = await make_client(playbooks=playbooks, limits=FAST)
-    assert (await client.post("/v1/events/falco", json=shell(target))).status == 202
-    await settle(client)
+    assert await post_and_settle(client, shell(target)) == 202
     [incident] = await incidents_of(client)
     assert incident.state == "contained", incident.steps
     assert [s.status for s in incident.steps] == ["done", "done", "done", "done"]
@@ -213,8 +223,7 @@ async def test_dry_run_leaves_the_container_untouched(
     client = await make_client(
         playbooks=playbooks, limits=FAST, incidents=IncidentSettings(dry_run=True)
     )
-    await client.post("/v1/events/falco", json=shell(target))
-    await settle(client)
+    await post_and_settle(client, shell(target))
     [incident] = await incidents_of(client)
     assert incident.state == "dry-run"
     assert [s.status for s in incident.steps[1:3]] == ["would", "would"]
@@ -231,8 +240,7 @@ async def test_protected_container_is_left_alone_and_notified(
     """The protection label skips every container step; notify still runs."""
     target = containers(**{"responder.protect": "true"})
     client = await make_client(playbooks=playbooks, limits=FAST, protection=Protection())
-    await client.post("/v1/events/falco", json=shell(target))
-    await settle(client)
+    await post_and_settle(client, shell(target))
     [incident] = await incidents_of(client)
     assert incident.state == "protected"
     assert [s.status for s in incident.steps] == ["skipped", "skipped", "skipped", "done"]
@@ -249,10 +257,8 @@ async def test_past_the_limit_incidents_are_held(
     first, second = containers(), containers()
     limits = FAST.model_copy(update={"max_containments": 1})
     client = await make_client(playbooks=playbooks, limits=limits)
-    await client.post("/v1/events/falco", json=shell(first))
-    await settle(client)
-    await client.post("/v1/events/falco", json=shell(second))
-    await settle(client)
+    await post_and_settle(client, shell(first))
+    await post_and_settle(client, shell(second))
     states = sorted(i.state for i in await incidents_of(client))
     assert states == ["contained", "held"]
     second.reload()
@@ -272,10 +278,8 @@ async def test_an_incident_that_changed_nothing_does_not_use_up_the_limit(
     target = containers()
     limits = FAST.model_copy(update={"max_containments": 1})
     client = await make_client(playbooks=playbooks, limits=limits)
-    await client.post("/v1/events/falco", json=shell(cannot))
-    await settle(client)
-    await client.post("/v1/events/falco", json=shell(target))
-    await settle(client)
+    await post_and_settle(client, shell(cannot))
+    await post_and_settle(client, shell(target))
     states = {i.container_name: i.state for i in await incidents_of(client)}
     assert states == {cannot.name: "failed", target.name: "contained"}
 
@@ -289,8 +293,7 @@ async def test_release_restores_network_and_state_and_is_harmless_twice(
     target = containers()
     network = next(iter(target.attrs["NetworkSettings"]["Networks"]))
     client = await make_client(playbooks=playbooks, limits=FAST)
-    await client.post("/v1/events/falco", json=shell(target))
-    await settle(client)
+    await post_and_settle(client, shell(target))
     [incident] = await incidents_of(client)
 
     app = client.app
@@ -347,8 +350,7 @@ async def test_incident_views_and_release_over_http_with_the_admin_credential(
     auth = AuthSettings(token=SecretStr("intake-token"), admin_token=SecretStr("admin-token"))
     client = await make_client(playbooks=playbooks, limits=FAST, auth=auth)
     intake = {"Authorization": "Bearer intake-token"}
-    await client.post("/v1/events/falco", json=shell(target), headers=intake)
-    await settle(client)
+    await post_and_settle(client, shell(target), headers=intake)
     listing = await (await client.get("/v1/incidents", headers=intake)).json()
     [summary] = listing["incidents"]
     assert summary["state"] == "contained"
@@ -425,8 +427,7 @@ async def test_after_a_failed_step_container_steps_stop_but_notify_still_runs(
         "output": "shell in a container that is gone",
         "output_fields": {"container.name": f"gone-{secrets.token_hex(4)}"},
     }
-    await client.post("/v1/events/falco", json=body)
-    await settle(client)
+    await post_and_settle(client, body)
     [incident] = await incidents_of(client)
     assert incident.state == "failed"
     assert [s.status for s in incident.steps] == ["failed", "skipped", "skipped", "done"]
@@ -455,8 +456,7 @@ async def test_a_container_reference_that_is_no_docker_name_never_reaches_the_en
         "output": "shell in a container named with path segments",
         "output_fields": {"container.name": ref},
     }
-    assert (await client.post("/v1/events/falco", json=body)).status == 202
-    await settle(client)
+    assert await post_and_settle(client, body) == 202
     [incident] = await incidents_of(client)
     assert incident.state == "failed"
     assert [s.status for s in incident.steps] == ["failed", "skipped", "skipped", "done"]
@@ -478,8 +478,8 @@ async def test_repeats_about_a_container_that_is_gone_join_the_failed_incident(
     client = await make_client(playbooks=playbooks, limits=FAST)
     gone = SimpleNamespace(id=secrets.token_hex(6), name=f"gone-{secrets.token_hex(4)}")
     for n in range(4):
-        await client.post("/v1/events/falco", json=shell(gone, n))
-        await settle(client)  # each repeat comes after the incident has failed
+        # each repeat comes after the incident has failed
+        await post_and_settle(client, shell(gone, n))
     [incident] = await incidents_of(client)
     assert incident.state == "failed"
     assert incident.event_count == 4
@@ -510,12 +510,10 @@ async def test_an_event_no_playbook_wants_costs_no_inspect(
     looked_up = count_lookups(client, monkeypatch)
     target = containers()
     noise = {**shell(target), "rule": "Contact K8S API Server From Container"}
-    await client.post("/v1/events/falco", json=noise)
-    await settle(client)
+    await post_and_settle(client, noise)
     assert looked_up == []
     assert await incidents_of(client) == []
-    await client.post("/v1/events/falco", json=shell(target, 1))
-    await settle(client)
+    await post_and_settle(client, shell(target, 1))
     assert target.id[:12] in looked_up  # the same container, once a playbook wants the event
 
 
