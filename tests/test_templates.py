@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from responder.events import Event
+    from responder.planning import PlannedStep
+    from responder.playbooks import PlaybookSet
 
 HOSTILE = [
     "{{ 7*7 }}",
@@ -320,6 +322,21 @@ def test_problems_allows_names_set_in_the_template() -> None:
 # through planning
 
 
+def only_step(event: Event, playbooks: PlaybookSet, container: ContainerInfo | None) -> PlannedStep:
+    """The plan of the one step of the one playbook that matches `event`."""
+    plan = plan_event(
+        event,
+        playbooks=playbooks,
+        actions=registry(),
+        templates=Templates(),
+        container=container,
+        container_note="",
+    )
+    (playbook_plan,) = plan.plans
+    (step,) = playbook_plan.steps
+    return step
+
+
 def test_plan_renders_hostile_output_literally(tmp_path: Path) -> None:
     """`plan_event` renders a step parameter from the event output as literal text."""
     playbooks = load_text(
@@ -335,16 +352,7 @@ def test_plan_renders_hostile_output_literally(tmp_path: Path) -> None:
         """,
     )
     event = hostile_event("{{ 7*7 }} {% for x in range(3) %}x{% endfor %}\x1b[31m")
-    plan = plan_event(
-        event,
-        playbooks=playbooks,
-        actions=registry(),
-        templates=Templates(),
-        container=WEB,
-        container_note="",
-    )
-    (playbook_plan,) = plan.plans
-    (step,) = playbook_plan.steps
+    step = only_step(event, playbooks, WEB)
     assert step.error is None
     assert step.params["message"] == (
         "Falco says: {{ 7*7 }} {% for x in range(3) %}x{% endfor %}[31m"
@@ -365,15 +373,7 @@ def test_plan_reports_sandbox_refusal_as_step_error(tmp_path: Path) -> None:
               message: "{{ ''.__class__.__mro__[1].__subclasses__() }}"
         """,
     )
-    plan = plan_event(
-        make_event(),
-        playbooks=playbooks,
-        actions=registry(),
-        templates=Templates(),
-        container=None,
-        container_note="",
-    )
-    (step,) = plan.plans[0].steps
+    step = only_step(make_event(), playbooks, None)
     assert step.error is not None
     assert "unsafe" in step.error
 
@@ -391,14 +391,6 @@ def test_plan_refuses_a_network_name_rendered_into_another_api_path(tmp_path: Pa
               quarantine_network: "q-{{ event.output }}"
         """,
     )
-    plan = plan_event(
-        hostile_event("../../containers/web"),
-        playbooks=playbooks,
-        actions=registry(),
-        templates=Templates(),
-        container=WEB,
-        container_note="",
-    )
-    (step,) = plan.plans[0].steps
+    step = only_step(hostile_event("../../containers/web"), playbooks, WEB)
     assert step.error is not None
     assert "network name 'q-../../containers/web' holds '/'" in step.error
