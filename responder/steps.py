@@ -137,7 +137,9 @@ async def _late(abandoned: Abandoned, timed_out_after: float) -> StepOutcome:
         raise TransientError(given_up)  # a call part-way through the step: the rest never ran
     if isinstance(error, ResponderError):
         kind = TransientError if isinstance(error, TransientError) else PermanentError
-        raise _keeping(kind(f"{given_up}, then: {error}"), error.kept)
+        late_error = kind(f"{given_up}, then: {error}")
+        late_error.kept = error.kept
+        raise late_error
     raise error
 
 
@@ -218,11 +220,6 @@ async def run_step(
         artifacts=outcome.artifacts,
         data=data,
     )
-
-
-def _keeping(exc: ResponderError, kept: StepOutcome | None) -> ResponderError:
-    exc.kept = kept
-    return exc
 
 
 def retry_policy(limits: Limits, retries: int | None = None) -> AsyncRetrying:
