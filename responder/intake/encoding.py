@@ -31,7 +31,8 @@ def decode_body(raw: bytes, content_encoding: str | None, limit: int) -> bytes:
     codings = [c for c in codings if c and c != "identity"]
     if len(codings) > _MAX_CODINGS:
         raise InputError(
-            _UNSUPPORTED, f"Content-Encoding has {len(codings)} codings; at most 3 are decoded"
+            _UNSUPPORTED,
+            f"Content-Encoding has {len(codings)} codings; at most {_MAX_CODINGS} are decoded",
         )
     for coding in codings:
         if coding not in ("gzip", "x-gzip", "deflate"):
