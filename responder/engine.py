@@ -19,12 +19,20 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from responder.containers import ContainerInfo, is_container_ref
+from responder.containers import (
+    ContainerInfo,
+    answers_to,
+    is_container_ref,
+    is_full_id,
+    is_id_prefix,
+    reference,
+)
 from responder.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from responder.events import Target
     from responder.settings import DockerSettings
 
 __all__ = ["Abandoned", "DockerEngine", "SdkEngine", "abandoned_calls", "classify", "probe_socket"]
@@ -32,6 +40,7 @@ __all__ = ["Abandoned", "DockerEngine", "SdkEngine", "abandoned_calls", "classif
 T = TypeVar("T")
 _SERVER_ERROR = 500
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+_AMBIGUOUS = "Multiple IDs found"
 
 
 @dataclass
@@ -87,8 +96,11 @@ class DockerEngine(Protocol):
     async def version(self) -> dict[str, Any]:
         """The engine's version information."""
 
-    async def container(self, ref: str) -> ContainerInfo | None:
-        """The container by id or name, or None if the engine has no such container."""
+    async def container(self, container_id: str) -> ContainerInfo | None:
+        """The container with this full 64-hex id, or None if the engine has no such container."""
+
+    async def resolve(self, target: Target) -> ContainerInfo | None:
+        """The one container an alert's reference names, by the rule of `answers_to`, or None."""
 
     async def close(self) -> None:
         """Release connections and threads."""
@@ -209,19 +221,23 @@ class SdkEngine:
         """The engine's `/version` answer."""
         return await self.run(lambda client: dict(client.version()))
 
-    async def container(self, ref: str) -> ContainerInfo | None:
-        """Inspect by id or name; None when it does not exist or `ref` is no container name."""
-        if not is_container_ref(ref):
+    async def container(self, container_id: str) -> ContainerInfo | None:
+        """The container with this full id, or None when it is gone (or `container_id` is no full id)."""
+        if not is_full_id(container_id):
             return None
+        return await self.run(lambda client: _inspect(client, container_id))
 
-        def inspect(client: docker.DockerClient) -> ContainerInfo | None:
-            try:
-                attrs = client.api.inspect_container(ref)
-            except docker.errors.NotFound:
-                return None
-            return ContainerInfo.from_inspect(attrs)
+    async def resolve(self, target: Target) -> ContainerInfo | None:
+        """The one container the alert's reference names (`answers_to`), or None.
 
-        return await self.run(inspect)
+        The engine would resolve a reference its own way (any id prefix, or a name that looks
+        like another's id), so what it returns is checked against the rule, and an id prefix
+        the engine answered by name is looked up again among the ids.
+        """
+        ref, kind = reference(target)
+        if not is_container_ref(ref) or (kind == "id" and not is_id_prefix(ref)):
+            return None
+        return await self.run(lambda client: _resolve(client, target, ref))
 
     async def close(self) -> None:
         """Close the client's connections and stop the pool."""
@@ -229,3 +245,48 @@ class SdkEngine:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _inspect(client: docker.DockerClient, ref: str) -> ContainerInfo | None:
+    """In the engine's thread: the container the engine finds for `ref`, None when it finds none."""
+    try:
+        return ContainerInfo.from_inspect(client.api.inspect_container(ref))
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        # A prefix more than one id starts with names none: dockerd 20.10 answers it with a
+        # 500 ("Multiple IDs found with provided prefix"), newer ones with a 4xx.
+        if _AMBIGUOUS in str(exc.explanation or "") or (
+            exc.status_code is not None and exc.status_code < _SERVER_ERROR
+        ):
+            return None
+        raise
+
+
+def _resolve(client: docker.DockerClient, target: Target, ref: str) -> ContainerInfo | None:
+    """In the engine's thread: what the engine finds for `ref`, kept only if the rule allows it."""
+    found = _inspect(client, ref)
+    if found is not None and not answers_to(target, found):
+        found = None
+    if not is_id_prefix(ref):
+        return found  # a name: the engine's answer for it, if it is that exact name
+    by_name = reference(target)[1] == "name"
+    if found is not None and found.name != ref and not by_name:
+        return found  # the engine matched the id (whole, or a prefix only one id has)
+    # Hex of 12+ digits: every container whose id starts with it, and for a name field, the
+    # one named it too. The engine prefers a name to an id prefix; the rule prefers neither.
+    candidates = {
+        str(s.get("Id", ""))
+        for s in client.api.containers(all=True, filters={"id": ref})
+        if str(s.get("Id", "")).startswith(ref)
+    }
+    if by_name:  # `ref` is hex only: nothing in it is special to the engine's name filter
+        candidates |= {
+            str(s.get("Id", ""))
+            for s in client.api.containers(all=True, filters={"name": f"^/{ref}$"})
+            if f"/{ref}" in (s.get("Names") or [])
+        }
+    if len(candidates) != 1:
+        return None
+    by_id = _inspect(client, candidates.pop())
+    return by_id if by_id is not None and answers_to(target, by_id) else None

@@ -13,9 +13,10 @@ if TYPE_CHECKING:
     from responder.events import Event
     from responder.incidents import IncidentRecord, Incidents, StepRecord
     from responder.playbooks import LoadedPlaybook
+    from responder.policy import Protection
     from responder.settings import Settings
 
-__all__ = ["SafetyGates", "final_state"]
+__all__ = ["SafetyGates", "final_state", "gate_for"]
 
 
 def final_state(
@@ -52,7 +53,7 @@ class SafetyGates:
         self._actions = actions
         self._self_id = self_id
 
-    async def decide(  # noqa: PLR0911 - one return per safety rule, in order of precedence
+    async def decide(
         self,
         record: IncidentRecord,
         loaded: LoadedPlaybook,
@@ -63,20 +64,13 @@ class SafetyGates:
         unreachable: str | None,
     ) -> Gate:
         """The first rule that stops container steps, or `Gate(None)` to go ahead."""
-        if event.status == "resolved":
-            return Gate("resolved alert: containment never runs", "resolved")
         if record.target is None:
-            return Gate("no container to act on (host event or none named)")
-        if unreachable is not None:
-            return Gate(unreachable, "failed")
-        if container is None:
-            return Gate(not_found(record.target), "failed")
-        protection = self._settings.protection
-        if protection.protect_self and self._self_id and self._self_id.startswith(container.id):
-            return Gate("protected (the responder's own container)", "protected")
-        why = protection.reason(name=container.name, image=container.image, labels=container.labels)
-        if why:
-            return Gate(f"protected ({why})", "protected")
+            event = event.model_copy(update={"target": None})  # as dispatched: no container
+        gate = gate_for(
+            event, container, self._settings.protection, self._self_id, unreachable=unreachable
+        )
+        if gate.reason is not None:
+            return gate
         changes = any(
             (a := self._actions.get(s.action)) and a.changes_container
             for s in loaded.playbook.steps
@@ -94,3 +88,36 @@ class SafetyGates:
                     "held",
                 )
         return Gate(None)
+
+
+def gate_for(  # noqa: PLR0911 - one return per safety rule, in order of precedence
+    event: Event,
+    container: ContainerInfo | None,
+    protection: Protection | None,
+    self_id: str | None,
+    *,
+    unreachable: str | None = None,
+) -> Gate:
+    """The first safety rule that stops container steps; `plan`, `test` and the run share it.
+
+    Resolved alert: skipped. No container named: skipped (notify still runs). The engine did
+    not answer, or has no container the alert's reference names: the incident *fails*, and
+    on-call hears of it from the notify steps. Protected: skipped, state protected. The
+    containment limit, which only a real run can claim, is the caller's.
+    """
+    if event.status == "resolved":
+        return Gate("resolved alert: containment never runs", "resolved")
+    if event.target is None:
+        return Gate("no container to act on (host event or none named)")
+    if unreachable is not None:
+        return Gate(unreachable, "failed")
+    if container is None:
+        return Gate(not_found(event.target), "failed")
+    if protection is None:
+        return Gate(None)
+    if protection.protect_self and self_id == container.id:
+        return Gate("protected (the responder's own container)", "protected")
+    why = protection.reason(name=container.name, image=container.image, labels=container.labels)
+    if why:
+        return Gate(f"protected ({why})", "protected")
+    return Gate(None)

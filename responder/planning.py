@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 from jinja2.exceptions import SecurityError, TemplateError
 from pydantic import ValidationError
 
-from responder.containers import not_found
+from responder.containers import own_container_id
+from responder.gates import gate_for
 from responder.matching import match_event
+from responder.steps import Gate
 
 if TYPE_CHECKING:
-    from responder.actions import Action, ActionRegistry
+    from responder.actions import ActionRegistry
     from responder.containers import ContainerInfo
     from responder.events import Event
     from responder.matching import Verdict
@@ -33,6 +35,8 @@ class PlannedStep:
     description: str
     skipped: str | None = None
     error: str | None = None
+    fails: str | None = None
+    """The step would fail, as the run fails it: no container the alert names was found."""
 
     def to_json(self) -> dict[str, Any]:
         """For `plan --json`."""
@@ -40,8 +44,9 @@ class PlannedStep:
             "index": self.index,
             "action": self.action,
             "with": self.params,
-            "would": None if self.skipped or self.error else self.description,
+            "would": None if self.skipped or self.error or self.fails else self.description,
             "skipped": self.skipped,
+            "fails": self.fails,
             "error": self.error,
         }
 
@@ -53,6 +58,8 @@ class PlaybookPlan:
     playbook: LoadedPlaybook
     reasons: tuple[str, ...]
     steps: tuple[PlannedStep, ...]
+    gate: Gate
+    """The safety rule that stops its container steps, as the run decides it (limit aside)."""
 
 
 @dataclass(frozen=True)
@@ -109,24 +116,6 @@ def template_context(
     }
 
 
-def _skip_reason(
-    event: Event, container: ContainerInfo | None, action: Action, protection: Protection | None
-) -> str | None:
-    if not action.needs_container:
-        return None
-    if event.status == "resolved":
-        return "resolved alert: containment never runs"
-    if event.target is None:
-        return "no container to act on (host event or none named)"
-    if container is None:
-        return not_found(event.target.ref)
-    if protection is not None:
-        why = protection.reason(name=container.name, image=container.image, labels=container.labels)
-        if why:
-            return f"protected ({why})"
-    return None
-
-
 def _plan_steps(
     loaded: LoadedPlaybook,
     event: Event,
@@ -134,24 +123,38 @@ def _plan_steps(
     *,
     actions: ActionRegistry,
     templates: Templates,
-    protection: Protection | None,
+    gate: Gate,
 ) -> tuple[PlannedStep, ...]:
     context = template_context(event, container, loaded)
     target = container.name if container else (event.target.ref if event.target else None)
     planned = []
+    # As the run: after a step that fails, container steps are not run; notify steps still are.
+    step_gate = gate
     for index, step in enumerate(loaded.playbook.steps):
         action = actions.get(step.action)
         assert action is not None  # noqa: S101 - the loader checked every action exists
+        failed = False
         try:
             rendered = templates.render_value(step.with_, context)
             params = action.params.model_validate(rendered)
         except (TemplateError, SecurityError, ValidationError) as exc:
             planned.append(PlannedStep(index, step.action, step.with_, "", error=str(exc)))
-            continue
-        skipped = _skip_reason(event, container, action, protection)
-        description = action.describe(params, target)
-        effective = params.model_dump(mode="json")
-        planned.append(PlannedStep(index, step.action, effective, description, skipped=skipped))
+            failed = True
+        else:
+            stopped = step_gate.reason if action.needs_container else None
+            failed = stopped is not None and step_gate.state == "failed"
+            planned.append(
+                PlannedStep(
+                    index,
+                    step.action,
+                    params.model_dump(mode="json"),
+                    action.describe(params, target),
+                    skipped=None if failed else stopped,
+                    fails=stopped if failed else None,
+                )
+            )
+        if failed and not step.continue_on_error and step_gate is gate:
+            step_gate = Gate(f"not run: step {index + 1} ({step.action}) failed")
     return tuple(planned)
 
 
@@ -164,21 +167,22 @@ def plan_event(
     container: ContainerInfo | None,
     container_note: str,
     protection: Protection | None = None,
+    unreachable: str | None = None,
 ) -> EventPlan:
-    """Match, then render every step of every matching playbook; nothing is changed."""
+    """Match, then render every step of every matching playbook; nothing is changed.
+
+    The safety rules are the run's own (`gate_for`): what `plan` says is what the run does.
+    """
     verdicts = tuple(match_event(event, playbooks, container))
+    gate = gate_for(event, container, protection, own_container_id(), unreachable=unreachable)
     plans = tuple(
         PlaybookPlan(
             v.playbook,
             v.reasons,
             _plan_steps(
-                v.playbook,
-                event,
-                container,
-                actions=actions,
-                templates=templates,
-                protection=protection,
+                v.playbook, event, container, actions=actions, templates=templates, gate=gate
             ),
+            gate,
         )
         for v in verdicts
         if v.matched

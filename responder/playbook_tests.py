@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
-from responder.containers import ContainerInfo
+from responder.containers import (
+    ContainerInfo,
+    answers_to,
+    is_container_ref,
+    is_id_prefix,
+    reference,
+)
 from responder.errors import ConfigError, InputError
 from responder.intake.bodies import events_from_body
 from responder.planning import plan_event
@@ -21,6 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from responder.actions import ActionRegistry
+    from responder.events import Event
     from responder.playbooks import PlaybookSet
     from responder.policy import Protection
     from responder.targets import TargetRules
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["CaseFile", "CaseResult", "describe_result", "find_case_files", "load_cases", "run_case"]
 
 _Strict = ConfigDict(frozen=True, extra="forbid")
+_MADE_UP_ID = "0123456789ab" + "0" * 52
 
 
 class ExpectedMatch(BaseModel):
@@ -39,15 +47,23 @@ class ExpectedMatch(BaseModel):
     playbook: str
     steps: list[str] | None = None
     skipped: list[str] | None = None
+    failed: list[str] | None = None
+    """Steps the run would fail without trying: no container the alert names was found."""
+    state: str | None = None
+    """Where a safety rule stops its container steps: resolved, failed, protected (else none)."""
 
 
 class LiveContainer(BaseModel):
-    """The container as the engine would describe it during the test."""
+    """The container as the engine would describe it during the test.
+
+    Without an `id`, it has the one the event names (or a made-up one): it is the container
+    the alert names. With one, the run's rule decides whether the alert names it at all.
+    """
 
     model_config = _Strict
 
     name: str
-    id: str = "0123456789ab"
+    id: str | None = None
     image: str = ""
     labels: dict[str, str] = {}
     status: str = "running"
@@ -130,6 +146,25 @@ def _body(path: Path, case: Case) -> dict[str, JsonValue]:
     return data
 
 
+def _container(event: Event, live: LiveContainer | None) -> ContainerInfo | None:
+    """The container the run would find for the event, by the run's own rule (`answers_to`)."""
+    target = event.target
+    if target is None:  # as plan: host events have none
+        return None
+    ref, kind = reference(target)
+    if live is None:
+        # Offline: a reference that can name a container is taken to name one, with no
+        # labels and no image.
+        if not is_container_ref(ref) or (kind == "id" and not is_id_prefix(ref)):
+            return None
+        return ContainerInfo(ref if kind == "id" else _MADE_UP_ID, target.name or ref, "")
+    default_id = ref if kind == "id" and is_id_prefix(ref) else _MADE_UP_ID
+    container = ContainerInfo(
+        live.id or default_id, live.name, live.image, live.labels, live.status
+    )
+    return container if answers_to(target, container) else None
+
+
 def _actual(
     body: dict[str, JsonValue],
     case: Case,
@@ -142,15 +177,7 @@ def _actual(
 ) -> dict[str, dict[str, list[str]]]:
     actual: dict[str, dict[str, list[str]]] = {}
     for event in events_from_body(body, datetime.now(UTC), rules):
-        live = case.container
-        container = None
-        if live is not None and event.target is not None:  # as plan: host events have none
-            container = ContainerInfo(live.id, live.name, live.image, live.labels, live.status)
-        elif event.target is not None:
-            # Offline: a named target is taken to exist, with no labels and no image.
-            container = ContainerInfo(
-                event.target.id or "", event.target.name or event.target.ref, ""
-            )
+        container = _container(event, case.container)
         plan = plan_event(
             event,
             playbooks=playbooks,
@@ -162,11 +189,16 @@ def _actual(
         )
         for matched in plan.plans:
             entry = actual.setdefault(
-                matched.playbook.name, {"steps": [], "skipped": [], "errors": []}
+                matched.playbook.name,
+                {"steps": [], "skipped": [], "failed": [], "errors": [], "state": []},
             )
+            if matched.gate.state and matched.gate.state not in entry["state"]:
+                entry["state"].append(matched.gate.state)
             for step in matched.steps:
                 if step.error:
                     entry["errors"].append(f"{step.action}: {step.error}")
+                elif step.fails:
+                    entry["failed"].append(step.action)
                 else:
                     entry["skipped" if step.skipped else "steps"].append(step.action)
     return actual
@@ -207,10 +239,13 @@ def run_case(
         if got is None:
             continue
         failures.extend(f"{expected.playbook} step error: {e}" for e in got["errors"])
-        for kind in ("steps", "skipped"):
+        for kind in ("steps", "skipped", "failed"):
             want: list[str] | None = getattr(expected, kind)
             if want is not None and want != got[kind]:
                 failures.append(f"{expected.playbook} {kind}: expected {want}, got {got[kind]}")
+        state = ", ".join(got["state"]) or "none"
+        if expected.state is not None and expected.state != state:
+            failures.append(f"{expected.playbook} state: expected {expected.state}, got {state}")
     return CaseResult(str(path), line, case.name, tuple(failures))
 
 

@@ -6,7 +6,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from responder.actions import ActionContext, ReleaseOutcome
-from responder.errors import InputError
+from responder.containers import is_full_id, is_id_prefix
+from responder.errors import InputError, ResponderError
+from responder.events import Target
 from responder.incidents import ReleaseRecord
 from responder.messages import MessageFacts
 from responder.notifiers import MessageStep
@@ -48,6 +50,22 @@ def _ours(step: StepRecord) -> bool:
     return step.status == "done" or (step.status == "already" and bool(step.data.get("resumed")))
 
 
+async def _container_ref(record: IncidentRecord, engine: DockerEngine) -> str | ReleaseOutcome:
+    """The full id release acts on: the incident's own, recorded when its alert was resolved.
+
+    An incident recorded by an older responder holds a 12-digit id: it is resolved by the one
+    rule (never by a name that looks like it), so release, too, acts only on that container.
+    """
+    recorded = record.container_id or ""
+    if is_full_id(recorded) or not is_id_prefix(recorded):
+        return recorded  # no full id: the action refuses it and says why
+    try:
+        found = await engine.resolve(Target(id=recorded))
+    except ResponderError as exc:
+        return ReleaseOutcome(status="failed", detail=f"could not be undone: {exc}")
+    return found.id if found is not None else recorded
+
+
 async def _save(incidents: Incidents, incident_id: str, step: StepRecord) -> None:
     await incidents.run(lambda store: store.save_step(incident_id, step))
 
@@ -74,15 +92,21 @@ async def release_incident(
         raise InputError(
             409, f"incident {incident_id} is still running its steps; release it when it finishes"
         )
-    ref = record.container_id or record.target or ""
     ctx = ActionContext(
         engine=engine, incident_id=incident_id, evidence_dir=data_dir / "evidence" / incident_id
     )
     released: list[StepRecord] = []
+    ref: str | ReleaseOutcome | None = None
     for step in sorted(record.steps, key=lambda s: s.index, reverse=True):
         if not _ours(step):
             continue
-        outcome = await _undo(step, actions, ctx, ref)
+        if ref is None:
+            ref = await _container_ref(record, engine)
+        outcome = (
+            await _undo(step, actions, ctx, ref)
+            if isinstance(ref, str)
+            else ReleaseOutcome(status="failed", detail=f"{step.action}: {ref.detail}")
+        )
         updated = step.model_copy(
             update={"release_status": outcome.status, "release_detail": outcome.detail}
         )

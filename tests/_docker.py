@@ -84,13 +84,15 @@ class Resources:
         *,
         networks: dict[str, dict[str, Any]] | None = None,
         command: list[str] | None = None,
+        name: str | None = None,
         **host: Any,
     ) -> ContainerInfo:
         """A running container of the test image, on `networks` ({name: connect kwargs}) if given.
 
-        `host` goes to the host config (`network_mode`, `log_config`, ...).
+        `name`: its own name instead of a unique one; `host` goes to the host config
+        (`network_mode`, `log_config`, ...).
         """
-        name = self.name("ctr")
+        name = name or self.name("ctr")
         networks = dict(networks or {})
         first = next(iter(networks), None)
         networking: dict[str, Any] | None = None

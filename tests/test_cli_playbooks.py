@@ -129,17 +129,20 @@ def test_actions_lists_parameters_and_undo(capsys: pytest.CaptureFixture[str]) -
     assert "undone by: unpause" in capsys.readouterr().out
 
 
-def test_plan_without_engine_container_says_not_found(
+def test_plan_without_engine_says_the_docker_steps_would_fail(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no such container, docker steps are skipped and the reason is printed."""
+    """With no engine to ask, docker steps would fail as the run fails them; notify still runs."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     write(tmp_path / "pb", "a.yaml", PLAYBOOK)
     event = write(tmp_path, "e.json", json.dumps(shell_body("ghost")))
     assert main(["plan", str(event), "--playbooks", str(tmp_path / "pb")]) == 0
     out = capsys.readouterr().out
     assert "not checked: Docker engine unreachable" in out
-    assert "would skip: container 'ghost' not found" in out
+    assert out.count("would fail: the Docker engine does not answer") == 1
+    assert "would skip: not run: step 1 (docker:snapshot) failed" in out
+    assert "the incident would fail; its notify steps still run" in out
+    assert "would notify oncall" in out
     assert "dry-run: nothing was changed" in out
 
 

@@ -10,6 +10,7 @@ from responder.actions._containers import live
 from responder.containers import is_container_ref, not_found
 from responder.engine import SdkEngine
 from responder.errors import PermanentError, TransientError
+from responder.events import Target
 from responder.settings import DockerSettings
 
 if TYPE_CHECKING:
@@ -91,8 +92,9 @@ async def test_engine_seam_does_not_let_a_path_in_a_reference_reach_another_cont
     """`a/../b` would be cleaned by the engine into `b`: the seam and the actions refuse it."""
     victim, decoy = resources.container(), resources.container()
     crafted = f"{decoy.name}/../{victim.name}"
-    assert await engine.container(victim.name) is not None
+    assert await engine.resolve(Target(name=victim.name)) is not None
+    assert await engine.resolve(Target(name=crafted)) is None
+    assert await engine.resolve(Target(name=f"../../images/{resources.image}")) is None
     assert await engine.container(crafted) is None
-    assert await engine.container(f"../../images/{resources.image}") is None
     with pytest.raises(PermanentError, match="is not a Docker container name or id"):
         await engine.run(lambda client: live(client, crafted))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
-from responder.containers import is_container_ref, not_found
+from responder.containers import ID_PREFIX_MIN, is_container_ref, is_full_id, not_found
 from responder.errors import PermanentError
 
 if TYPE_CHECKING:
@@ -34,17 +34,25 @@ class Live:
     @property
     def short_id(self) -> str:
         """The 12-character id Docker shows (and adds as a network alias)."""
-        return self.id[:12]
+        return self.id[:ID_PREFIX_MIN]
 
 
 def live(client: docker.DockerClient, ref: str) -> Live:
-    """Inspect `ref` now; a container that is gone is a PermanentError that says so."""
+    """Inspect the container with the full id `ref` now; one that is gone is a PermanentError.
+
+    Only a full id: the engine matches it before any name, so no other container can answer.
+    The alert's reference was resolved to it once (`DockerEngine.resolve`).
+    """
     if not is_container_ref(ref):
         raise PermanentError(not_found(ref))
+    if not is_full_id(ref):
+        raise PermanentError(
+            f"{ref!r} is not a full container id: containers are acted on only by their full id"
+        )
     try:
         attrs: dict[str, Any] = client.api.inspect_container(ref)
     except docker.errors.NotFound:
-        raise PermanentError(f"container {ref} no longer exists") from None
+        raise PermanentError(f"container {ref[:ID_PREFIX_MIN]} no longer exists") from None
     state = attrs.get("State") or {}
     return Live(
         id=str(attrs.get("Id", ref)),

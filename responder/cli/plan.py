@@ -14,7 +14,7 @@ from responder.containers import not_found
 from responder.engine import SdkEngine
 from responder.errors import ConfigError, InputError, ResponderError
 from responder.intake.bodies import events_from_body
-from responder.planning import EventPlan, plan_event
+from responder.planning import EventPlan, PlannedStep, plan_event
 
 if TYPE_CHECKING:
     import argparse
@@ -45,21 +45,24 @@ def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
 
 async def _lookup(
     loaded: Loaded, events: list[Event]
-) -> dict[str, tuple[ContainerInfo | None, str]]:
+) -> dict[str, tuple[ContainerInfo | None, str, str | None]]:
+    """Each event's container as the run would resolve it: (container, note, engine fault)."""
     engine = SdkEngine(loaded.settings.docker)
-    found: dict[str, tuple[ContainerInfo | None, str]] = {}
+    found: dict[str, tuple[ContainerInfo | None, str, str | None]] = {}
     try:
         for event in events:
             if event.target is None:
-                found[event.id] = (None, "no container: the event is about the host or names none")
+                note = "no container: the event is about the host or names none"
+                found[event.id] = (None, note, None)
                 continue
             try:
-                container = await engine.container(event.target.ref)
+                container = await engine.resolve(event.target)
             except ResponderError as exc:
-                found[event.id] = (None, f"not checked: {exc}")
+                fault = f"the Docker engine does not answer: {exc}"
+                found[event.id] = (None, f"not checked: {exc}", fault)
                 continue
-            note = "live" if container else not_found(event.target.ref)
-            found[event.id] = (container, note)
+            note = "live" if container else not_found(event.target)
+            found[event.id] = (container, note, None)
     finally:
         await engine.close()
     return found
@@ -84,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             container=containers[event.id][0],
             container_note=containers[event.id][1],
             protection=loaded.settings.protection,
+            unreachable=containers[event.id][2],
         )
         for event in events
     ]
@@ -137,6 +141,8 @@ def _as_json(plan: EventPlan) -> dict[str, Any]:
             {
                 "playbook": p.playbook.name,
                 "version": p.playbook.digest[:12],
+                "stopped_by": p.gate.reason,
+                "state": p.gate.state,
                 "steps": [step.to_json() for step in p.steps],
             }
             for p in plan.plans
@@ -164,12 +170,20 @@ def _print(plan: EventPlan) -> None:
         out.write(
             f"  + {matched.playbook.name} ({matched.playbook.where}) matches: {'; '.join(matched.reasons)}\n"
         )
+        if matched.gate.state == "failed":
+            out.write(
+                "      the incident would fail; its notify steps still run, so on-call hears of it\n"
+            )
         for step in matched.steps:
-            if step.error:
-                line = f"ERROR rendering parameters: {step.error}"
-            elif step.skipped:
-                line = f"would skip: {step.skipped}"
-            else:
-                line = f"would {step.description}"
-            out.write(f"      {step.index + 1}. {step.action:<16} {line}\n")
+            out.write(f"      {step.index + 1}. {step.action:<16} {_step_line(step)}\n")
     out.write("  (dry-run: nothing was changed)\n")
+
+
+def _step_line(step: PlannedStep) -> str:
+    if step.error:
+        return f"ERROR rendering parameters: {step.error}"
+    if step.fails:
+        return f"would fail: {step.fails}"
+    if step.skipped:
+        return f"would skip: {step.skipped}"
+    return f"would {step.description}"
