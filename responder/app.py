@@ -12,7 +12,7 @@ from responder.audit import AUDIT_FILE, AuditLog
 from responder.engine import DockerEngine, SdkEngine
 from responder.followup import build_followup
 from responder.incident_runner import IncidentRunner
-from responder.incidents import Incidents
+from responder.incidents import INCIDENTS_FILE, AuditAnchor, Incidents
 from responder.intake import routes as intake_routes
 from responder.intake.routes import INTAKE_PATHS
 from responder.journal import Journal
@@ -124,6 +124,9 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
         playbooks=app[PLAYBOOKS],
         runner=runner,
         audit=audit,
+        engine=app[ENGINE],
+        notifications=followup.notifications,
+        metrics=app[METRICS],
     )
     app[WORKER] = worker
     await worker.start()
@@ -194,7 +197,12 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     app[PLAYBOOKS] = startup_playbooks(settings, actions)
     app[INCIDENTS] = Incidents(settings.data_dir)
     app[OUTBOX] = Outbox(settings.data_dir)
-    app[AUDIT] = AuditLog(settings.data_dir / AUDIT_FILE, on_error=metrics.audit_errors.inc)
+    app[AUDIT] = AuditLog(
+        settings.data_dir / AUDIT_FILE,
+        on_error=metrics.audit_errors.inc,
+        anchor=AuditAnchor(settings.data_dir / INCIDENTS_FILE),
+        on_head=metrics.audit_head,
+    )
     # Opened in this order, closed in reverse: the audit log outlives everything that writes it.
     app.cleanup_ctx.extend([_audit_ctx, _journal_ctx, _engine_ctx, _outbox_ctx, _worker_ctx])
     app.add_routes(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from responder import __version__
 from responder.actions import ActionContext
-from responder.containers import own_container_id
+from responder.containers import is_full_id, own_container_id
 from responder.errors import ResponderError
 from responder.gates import SafetyGates, final_state
 from responder.incidents import StepRecord, now
@@ -72,33 +72,33 @@ class IncidentRunner:
     async def container_lock(self, incident_id: str) -> AsyncIterator[None]:
         """Hold the lock of the incident's container: release never interleaves with steps."""
         record = await self._incidents.run(lambda store: store.get(incident_id))
-        key = (record.container_id or record.target) if record else None
+        key = _lock_key(record) if record else None
         if key is None:
             yield
             return
-        container = await self.lookup(key)
-        async with self._locks[container.id if container else key]:
+        async with self._locks[key]:
             yield
 
-    async def lookup(self, ref: str) -> ContainerInfo | None:
-        """The live container, or None when it is gone or the engine does not answer."""
-        try:
-            return await self._engine.container(ref)
-        except ResponderError as exc:
-            log.warning("cannot look up container %s: %s", ref, exc)
-            return None
-
-    async def _resolve(self, ref: str) -> ContainerInfo | str | None:
+    async def _resolve(self, record: IncidentRecord, event: Event) -> ContainerInfo | str | None:
         """The live container; None when it is gone; the fault when the engine does not answer.
 
-        An engine that does not answer is a transient fault, retried like a step, never
-        mistaken for a missing container.
+        The container found at dispatch is inspected by its full id, which nothing else can
+        answer to; an incident opened without one resolves the alert's reference by the one
+        rule (`answers_to`). An engine that does not answer is a transient fault, retried like
+        a step, never mistaken for a missing container.
         """
+        full_id = record.container_id if is_full_id(record.container_id or "") else None
+        target = event.target if full_id is None else None
+        if full_id is None and target is None:
+            return None
         retrying = retry_policy(self._settings.limits)
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._engine.container(ref)
+                    if full_id is not None:
+                        return await self._engine.container(full_id)
+                    assert target is not None  # noqa: S101 - checked above
+                    return await self._engine.resolve(target)
         except ResponderError as exc:
             return f"the Docker engine does not answer: {exc}"
         return None  # pragma: no cover - tenacity returns or reraises
@@ -128,9 +128,11 @@ class IncidentRunner:
             )
             await self._incidents.run(lambda store: store.finish(incident_id, "failed", why))
             return
-        found = await self._resolve(record.target) if record.target else None
+        found = await self._resolve(record, event) if record.target else None
         container = found if not isinstance(found, str) else None
-        lock = self._locks[container.id if container else (record.target or f"host:{incident_id}")]
+        lock = self._locks[
+            container.id if container else (_lock_key(record) or f"host:{incident_id}")
+        ]
         async with self._slots, lock:
             await self._steps(
                 record,
@@ -246,3 +248,10 @@ class IncidentRunner:
                 version = await self._engine.version()
                 self._versions["docker"] = str(version.get("Version", "unknown"))
         return dict(self._versions)
+
+
+def _lock_key(record: IncidentRecord) -> str | None:
+    """The container an incident's steps lock: its full id once known, else the alert's reference."""
+    if record.container_id and is_full_id(record.container_id):
+        return record.container_id
+    return record.target

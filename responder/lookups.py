@@ -4,68 +4,74 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from responder.containers import reference
+from responder.errors import ResponderError
+
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Sequence
 
     from responder.containers import ContainerInfo
-    from responder.events import Event
+    from responder.engine import DockerEngine
+    from responder.events import Target
 
-__all__ = ["ContainerLookups"]
+__all__ = ["ContainerLookups", "Lookup"]
 
 _LOOKUP_TTL = 1.0  # seconds a container found by the worker is matched on without a new inspect
 _LOOKUP_CACHE_MAX = 1024  # past this many remembered containers, the stale ones are dropped
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the engine said about one reference: the container, none, or no answer at all."""
+
+    container: ContainerInfo | None
+    fault: str | None = None
+    """The engine did not answer: whether the container exists is not known."""
+
+
 class ContainerLookups:
     """The live container of each event's reference, as matching sees it."""
 
-    def __init__(self, lookup: Callable[[str], Awaitable[ContainerInfo | None]]) -> None:
-        self._lookup = lookup
-        self._seen: dict[str, tuple[float, ContainerInfo | None]] = {}
-        """Containers recently looked up by id, found or not: (when, container or None)."""
+    def __init__(self, engine: DockerEngine) -> None:
+        self._engine = engine
+        self._seen: dict[Target, tuple[float, ContainerInfo | None]] = {}
+        """References by id recently resolved, found or not: (when, container or None)."""
 
-    async def of(self, events: Sequence[Event]) -> dict[str, ContainerInfo | None]:
-        """The container of every distinct reference of the events, as matching sees it.
+    async def of(self, targets: Sequence[Target]) -> dict[Target, Lookup]:
+        """The container each distinct reference names, by the one rule (`answers_to`).
 
-        A container looked up by its id less than `_LOOKUP_TTL` ago is not inspected again:
-        its labels and image cannot change, a status that old is no staler than the dispatch
-        itself can be, and an id that was not found does not come back. (The runner inspects
-        the container again before it acts, and every action once more.) A storm of events
-        about a few containers then costs a few inspects a second, not one per event. The
-        rest are looked up concurrently. Names are not remembered: a name can move to a new
-        container.
+        A reference by id resolved less than `_LOOKUP_TTL` ago is not resolved again: the
+        container's labels and image cannot change, a status that old is no staler than the
+        dispatch itself can be, and an id that was not found does not come back. (The runner
+        inspects the container by its full id before it acts, and every action once more.) A
+        storm of events about a few containers then costs a few inspects a second, not one per
+        event. Names are not remembered: a name can move to a new container. An engine that
+        does not answer is a `fault`, never "not found".
         """
         now = time.monotonic()
         if len(self._seen) > _LOOKUP_CACHE_MAX:
             self._seen = {k: v for k, v in self._seen.items() if now - v[0] < _LOOKUP_TTL}
-        containers: dict[str, ContainerInfo | None] = {}
-        missing: list[str] = []
-        ids: set[str] = set()
-        for event in events:
-            ref = event.target.ref if event.target else None
-            if not ref or ref in containers:
-                continue
-            if event.target and event.target.id == ref:
-                ids.add(ref)
-            seen = self._seen.get(ref)
+        found: dict[Target, Lookup] = {}
+        missing: list[Target] = []
+        for target in dict.fromkeys(targets):
+            seen = self._seen.get(target)
             if seen is not None and now - seen[0] < _LOOKUP_TTL:
-                containers[ref] = seen[1]
+                found[target] = Lookup(seen[1])
             else:
-                containers[ref] = None
-                missing.append(ref)
-        found = await asyncio.gather(*(self._lookup(ref) for ref in missing))
+                missing.append(target)
+        answers = await asyncio.gather(*(self._resolve(t) for t in missing))
         looked = time.monotonic()
-        for ref, container in zip(missing, found, strict=True):
-            containers[ref] = container
-            if (container is not None and _same_id(ref, container.id)) or (
-                container is None and ref in ids
-            ):
-                self._seen[ref] = (looked, container)
-        return containers
+        for target, lookup in zip(missing, answers, strict=True):
+            found[target] = lookup
+            if lookup.fault is None and reference(target)[1] == "id":
+                self._seen[target] = (looked, lookup.container)
+        return found
 
-
-def _same_id(ref: str, container_id: str) -> bool:
-    """The reference is the container's id (12 digits, or more of the same)."""
-    return ref.startswith(container_id) or container_id.startswith(ref)
+    async def _resolve(self, target: Target) -> Lookup:
+        try:
+            return Lookup(await self._engine.resolve(target))
+        except ResponderError as exc:
+            return Lookup(None, f"the Docker engine does not answer: {exc}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
 __all__ = ["Metrics"]
 
@@ -59,11 +59,38 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        self.events_quarantined = Counter(
+            "responder_events_quarantined",
+            "Journaled events set aside because they could not be read back or dispatched.",
+            registry=self.registry,
+        )
+        self.events_deferred = Gauge(
+            "responder_events_deferred",
+            "Journaled events waiting for the Docker engine to answer their container lookup.",
+            registry=self.registry,
+        )
         self.audit_errors = Counter(
             "responder_audit_errors",
             "Audit lines that could not be written.",
             registry=self.registry,
         )
+
+        self.audit_head_seq = Gauge(
+            "responder_audit_head_seq",
+            "Sequence number of the last audit line written: the length of the chain.",
+            registry=self.registry,
+        )
+        self.audit_head_hash = Info(
+            "responder_audit_head",
+            "The hash of the last audit line: note it elsewhere, and `responder audit verify "
+            "--expect-head` proves the chain still holds it.",
+            registry=self.registry,
+        )
+
+    def audit_head(self, seq: int, head: str) -> None:
+        """The audit chain's new head (called from the audit writer's thread)."""
+        self.audit_head_seq.set(seq)
+        self.audit_head_hash.info({"hash": head, "seq": str(seq)})
 
     def received(self, source: str, outcome: str, count: int = 1) -> None:
         """Count intake outcomes; label children are cached, this is on every request."""

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 
 from jinja2.exceptions import SecurityError, TemplateError
 
-from responder.events import coerce_priority
+from responder.events import Priority, coerce_priority
+from responder.incidents import now
 from responder.messages import MessageFacts, build_message, report_location
+from responder.notifiers import Message
 from responder.outbox import NewMessage
 from responder.reports import report_dir
+from responder.templates import strip_controls
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
     from responder.audit import AuditLog
     from responder.channels import Channel
     from responder.incidents import IncidentRecord
-    from responder.notifiers import Message, MessageKind
+    from responder.notifiers import MessageKind
     from responder.outbox import Outbox
     from responder.templates import Templates
 
@@ -84,6 +87,36 @@ class Notifications:
             key = f"{record.id}:release:{record.released_at}:{name}"
             message = self._render("release", facts, channel)
             queued.append(NewMessage(key, record.id, name, channel.kind, message))
+        return await self._queue(queued, [])
+
+    async def for_quarantine(self, event_id: str, seq: int, error: str) -> str:
+        """Tell every channel that an acknowledged event was set aside and never acted on."""
+        title = f"[QUARANTINED] event {event_id} was acknowledged but cannot be processed"
+        text = (
+            f"The responder acknowledged event {event_id} (journal seq {seq}) but cannot act "
+            f"on it, so it was set aside; the events after it are processed as usual.\n"
+            f"Why: {strip_controls(' '.join(error.split()))[:500]}\n"
+            f"See it as stored: GET /v1/events/{event_id}, or `responder events`.\n"
+        )
+        message = Message(
+            kind="notice",
+            incident_id=event_id,
+            title=title,
+            text=text,
+            priority=Priority.ERROR.label,
+            state="quarantined",
+            dry_run=False,
+            playbook="-",
+            event_source="responder",
+            event_name="event quarantined",
+            event_time=now(),
+            created_at=now(),
+        )
+        queued = [
+            NewMessage(f"{event_id}:quarantine:{name}", event_id, name, channel.kind, message)
+            for name, channel in self._channels.items()
+            if channel.wants(Priority.ERROR)
+        ]
         return await self._queue(queued, [])
 
     def _render(self, kind: MessageKind, facts: MessageFacts, channel: Channel) -> Message:

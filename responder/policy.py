@@ -108,6 +108,11 @@ class Limits(BaseModel):
     retry_backoff_max: PositiveDuration = Field(
         default=timedelta(seconds=30), description="longest wait between retries"
     )
+    worker_stall: PositiveDuration = Field(
+        default=timedelta(seconds=60),
+        description="no progress this long with events waiting (or an event deferred this "
+        "long for want of the engine): /readyz says the worker is stalled",
+    )
 
     @model_validator(mode="after")
     def _backoff_order(self) -> Limits:

@@ -1,29 +1,34 @@
-"""The worker: follows the journal, opens or joins incidents, and hands them to the runner."""
+"""The worker: follows the journal, opens or joins incidents, and hands them to the runner.
+
+It must never stop: whatever one event or one fault does, the next event is still read.
+An event that does not read back, or that dispatch fails on again and again, is quarantined
+(set aside, audited, counted, told to on-call); an event whose container the engine cannot be
+asked about is deferred until it answers; a store that cannot be written is retried. Readiness
+says when the worker is dead or makes no progress (`health`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Any
 
-from responder.events import new_event_id
-from responder.incidents import NewIncident, now
-from responder.lookups import ContainerLookups
-from responder.matching import match_event, needs_container
+from responder.dispatch import Dispatcher
 from responder.steps import window_start
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from responder.audit import AuditLog
-    from responder.containers import ContainerInfo
-    from responder.events import Event
+    from responder.dispatch import Row
+    from responder.engine import DockerEngine
     from responder.incident_runner import IncidentRunner
-    from responder.incidents import Incidents
+    from responder.incidents import Dispatch, Incidents
     from responder.journal import Journal
-    from responder.matching import Verdict
-    from responder.playbooks import LoadedPlaybook, PlaybookSet
+    from responder.metrics import Metrics
+    from responder.notifications import Notifications
+    from responder.playbooks import PlaybookSet
     from responder.settings import Settings
 
 __all__ = ["Worker"]
@@ -31,10 +36,13 @@ __all__ = ["Worker"]
 log = logging.getLogger(__name__)
 _BATCH = 256
 _IDLE_POLL = 1.0
+_TRIES_PER_EVENT = 3  # a batch that keeps failing is tried one event at a time, this often each
+_STORE_FAULTS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
+"""Faults of the disk or the store, not of an event: retried for as long as they last."""
 
 
 class Worker:
-    """Dispatches journaled events to incidents and runs them; see PRODUCT.md, The flow."""
+    """Dispatches journaled events to incidents and runs them; see the module docstring."""
 
     def __init__(
         self,
@@ -45,22 +53,37 @@ class Worker:
         playbooks: PlaybookSet,
         runner: IncidentRunner,
         audit: AuditLog,
+        engine: DockerEngine,
+        notifications: Notifications,
+        metrics: Metrics,
     ) -> None:
         self._settings = settings
         self._journal = journal
         self._incidents = incidents
-        self._playbooks = playbooks
         self._runner = runner
-        self._audit = audit
+        self._notifications = notifications
+        self._metrics = metrics
+        self._dispatch = Dispatcher(
+            settings=settings, incidents=incidents, playbooks=playbooks, audit=audit, engine=engine
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._lookups = ContainerLookups(runner.lookup)
+        self._cursor = 0
+        self._progress = time.monotonic()
+        """When the worker last dispatched something, or last found nothing to dispatch."""
+        self._fault: str | None = None
+        self._deferred_since: str | None = None
+        self._deferred = 0
+        self._next_deferred_try = 0.0
+        self._deferred_wait = settings.limits.retry_backoff.total_seconds()
 
     async def start(self) -> None:
         """Resume unfinished incidents, then follow the journal."""
         for incident_id in await self._incidents.run(lambda store: store.running()):
             log.info("resuming incident %s", incident_id)
             self._spawn(incident_id)
+        self._cursor = await self._incidents.run(lambda store: store.cursor())
+        await self._count_deferred()
         self._loop_task = asyncio.create_task(self._follow(), name="worker")
 
     async def stop(self) -> None:
@@ -89,95 +112,112 @@ class Worker:
                 return
             await asyncio.sleep(0.05)
 
-    # -- dispatch ------------------------------------------------------------------------------
+    async def health(self) -> dict[str, Any]:
+        """For `/readyz`: not ok when the worker is dead, makes no progress, or events wait long."""
+        stall = self._settings.limits.worker_stall.total_seconds()
+        last = await self._journal.last_seq()
+        waiting = max(0, last - self._cursor)
+        quiet = time.monotonic() - self._progress
+        state: dict[str, Any] = {
+            "ok": True,
+            "cursor": self._cursor,
+            "waiting": waiting,
+            "deferred": self._deferred,
+        }
+        task = self._loop_task
+        if task is None or task.done():
+            why = "stopped" if task is None or task.cancelled() else f"died: {task.exception()!r}"
+            return state | {"ok": False, "error": f"the worker {why}"}
+        if waiting and quiet > stall:
+            fault = f" (last fault: {self._fault})" if self._fault else ""
+            error = f"no progress for {quiet:.0f} s with {waiting} events waiting{fault}"
+            return state | {"ok": False, "error": error}
+        if (
+            self._deferred
+            and self._deferred_since
+            and self._deferred_since < window_start(self._settings.limits.worker_stall)
+        ):
+            error = (
+                f"{self._deferred} events wait for the Docker engine to answer their container "
+                f"lookup, the oldest since {self._deferred_since}"
+            )
+            return state | {"ok": False, "error": error}
+        return state
+
+    # -- following the journal -------------------------------------------------------------------
 
     async def _follow(self) -> None:
-        cursor = await self._incidents.run(lambda store: store.cursor())
+        failures = 0  # in a row, for the back-off
+        suspect = 0  # in a row, not of the store: the batch itself may be at fault
         while True:
-            self._journal.appended.clear()
-            batch = await self._journal.after(cursor, _BATCH)
-            if not batch:
+            try:
+                progressed = await self._step(suspect)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                store_fault = isinstance(exc, _STORE_FAULTS)
+                suspect = 0 if store_fault else suspect + 1
+                self._fault = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning(
+                    "worker: dispatching after journal seq %d failed (%s); trying again",
+                    self._cursor,
+                    self._fault,
+                    exc_info=not store_fault,
+                )
+                await asyncio.sleep(min(_IDLE_POLL * failures, 30.0))
+                continue
+            failures = suspect = 0
+            if not progressed:
+                self._progress = time.monotonic()
+                self._fault = None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_IDLE_POLL):
                         await self._journal.appended.wait()
-                continue
-            try:
-                await self._dispatch(batch)
-            except Exception:  # a store fault: retry the same batch, never lose events
-                log.exception(
-                    "dispatching events %d-%d failed; retrying", batch[0][0], batch[-1][0]
-                )
-                await asyncio.sleep(_IDLE_POLL)
-                continue
-            cursor = batch[-1][0]
 
-    async def _dispatch(self, batch: list[tuple[int, Event]]) -> None:
-        # Each container of the batch is looked up once, all at once (the engine's thread pool
-        # bounds them); the open incidents of every (playbook, target) the batch matched are
-        # read in one store call. A storm of repeats then costs a few round trips per batch,
-        # not one or two per event.
-        # Events are matched without their container first: only those a playbook could
-        # want are looked up and matched again with it (`needs_container`).
-        first = [match_event(event, self._playbooks) for _, event in batch]
-        wants = [
-            event.target is not None and needs_container(verdicts)
-            for (_, event), verdicts in zip(batch, first, strict=True)
-        ]
-        containers = await self._lookups.of(
-            [event for (_, event), want in zip(batch, wants, strict=True) if want]
-        )
-        # (seq, event, verdicts, container, target): the target is the container's id when
-        # it was found, else the event's own reference.
-        matched: list[tuple[int, Event, list[Verdict], ContainerInfo | None, str | None]] = []
-        wanted: dict[tuple[str, str | None], str] = {}
-        for (seq, event), verdicts_without, want in zip(batch, first, wants, strict=True):
-            ref = event.target.ref if event.target else None
-            container = containers.get(ref) if want and ref else None
-            verdicts = match_event(event, self._playbooks, container) if want else verdicts_without
-            target = container.id if container else ref
-            matched.append((seq, event, verdicts, container, target))
-            for verdict in verdicts:
-                if verdict.matched:
-                    wanted.setdefault(
-                        (verdict.playbook.name, target), self._since(verdict.playbook)
-                    )
-        known = await self._open_incidents(wanted) if wanted else {}
-        opened: list[NewIncident] = []
-        joined: list[tuple[str, str, str]] = []
-        sources: dict[str, str] = {}
-        for seq, event, verdicts, container, target in matched:
-            self._audit_accepted(seq, event)
-            self._audit_verdicts(event, verdicts)
-            for verdict in verdicts:
-                if not verdict.matched:
-                    continue
-                loaded = verdict.playbook
-                key = (loaded.name, target)
-                existing = known.get(key)
-                if existing:
-                    joined.append((existing, event.id, event.received_at.isoformat()))
-                    self._audit.record(
-                        "incident.joined", incident=existing, event=event.id, playbook=loaded.name
-                    )
-                    continue
-                incident = _new_incident(loaded, event, target, container)
-                known[key] = incident["id"]
-                opened.append(incident)
-                sources[loaded.digest] = loaded.source
-                self._audit.record(
-                    "incident.opened",
-                    incident=incident["id"],
-                    event=event.id,
-                    playbook=loaded.name,
-                    playbook_digest=loaded.digest,
-                    target=target,
-                )
-        cursor = batch[-1][0]
-        # The audit lines are on disk before the cursor moves: a crash in between repeats
-        # some lines at the next start, never loses one.
-        await self._audit.flush()
-        await self._incidents.run(lambda store: store.dispatch(cursor, opened, joined, sources))
-        for incident in opened:
+    async def _step(self, suspect: int) -> bool:
+        """Dispatch what is new (and what was deferred, when due); False: nothing to do."""
+        self._journal.appended.clear()
+        retried = await self._retry_deferred()
+        # After repeated failures, one event at a time: the one that fails is then known.
+        batch = await self._journal.after(self._cursor, 1 if suspect else _BATCH)
+        if not batch:
+            return retried
+        if suspect >= _TRIES_PER_EVENT and len(batch) == 1:
+            await self._quarantine_after_failures(batch[0])
+        else:
+            await self._after_dispatch(await self._dispatch(batch, cursor=batch[-1][0]))
+        self._cursor = batch[-1][0]
+        self._progress = time.monotonic()
+        self._fault = None
+        return True
+
+    async def _retry_deferred(self) -> bool:
+        """Dispatch the deferred events again when due; a fault here never holds up new events."""
+        if not self._deferred or time.monotonic() < self._next_deferred_try:
+            return False
+        try:
+            rows = await self._incidents.run(lambda store: store.deferred())
+            batch = await self._journal.at([seq for seq, _, _ in rows[:_BATCH]])
+            await self._after_dispatch(await self._dispatch(batch, cursor=None, undefer=True))
+        except Exception as exc:
+            log.warning("worker: retrying deferred events failed: %s", exc, exc_info=True)
+        if self._deferred:  # the engine still does not answer: wait longer before the next try
+            cap = self._settings.limits.retry_backoff_max.total_seconds()
+            self._deferred_wait = min(self._deferred_wait * 2, cap)
+        else:
+            self._deferred_wait = self._settings.limits.retry_backoff.total_seconds()
+        self._next_deferred_try = time.monotonic() + self._deferred_wait
+        return True
+
+    async def _count_deferred(self) -> None:
+        rows = await self._incidents.run(lambda store: store.deferred())
+        self._deferred = len(rows)
+        self._deferred_since = min((since for _, _, since in rows), default=None)
+        self._metrics.events_deferred.set(self._deferred)
+
+    async def _after_dispatch(self, changes: Dispatch) -> None:
+        for incident in changes.opened:
             log.info(
                 "incident %s opened: %s on %s",
                 incident["id"],
@@ -185,75 +225,22 @@ class Worker:
                 incident["target"],
             )
             self._spawn(incident["id"])
+        if changes.deferred or changes.undeferred:
+            await self._count_deferred()
+            if changes.deferred and not changes.undeferred:
+                self._next_deferred_try = time.monotonic() + self._deferred_wait
+        for seq, event_id, error in changes.quarantined:
+            self._metrics.events_quarantined.inc()
+            log.error("event %s (journal seq %d) quarantined: %s", event_id, seq, error)
+            await self._notifications.for_quarantine(event_id, seq, error)
 
-    def _audit_accepted(self, seq: int, event: Event) -> None:
-        self._audit.record(
-            "event.accepted",
-            event=event.id,
-            journal_seq=seq,
-            source=event.source,
-            name=event.name,
-            status=event.status,
-            priority=event.priority.label,
-            target=event.target.ref if event.target else None,
-            received_at=event.received_at.isoformat(),
-        )
-
-    def _audit_verdicts(self, event: Event, verdicts: Sequence[Verdict]) -> None:
-        matched = [v.playbook.name for v in verdicts if v.matched]
-        # Why each playbook did not match: its first failing condition is the reason.
-        why_not = {v.playbook.name: v.reasons[0] for v in verdicts if not v.matched and v.reasons}
-        if matched:
-            self._audit.record(
-                "event.matched", event=event.id, playbooks=matched, not_matched=why_not
-            )
-        else:
-            self._audit.record("event.unmatched", event=event.id, not_matched=why_not)
-
-    def _since(self, loaded: LoadedPlaybook) -> str:
-        """The start of the playbook's cooldown: incidents opened since then are joined."""
-        return window_start(loaded.playbook.cooldown or self._settings.incidents.cooldown)
-
-    async def _open_incidents(
-        self, wanted: dict[tuple[str, str | None], str]
-    ) -> dict[tuple[str, str | None], str]:
-        """The open incident, if any, of each (playbook, target) since its time, in one call."""
-        queries = [(playbook, target, since) for (playbook, target), since in wanted.items()]
-        # After a fault the retries did not outlast, the first repeat tries again at once; the
-        # next retries wait the longest wait between retries, then twice that, and so on.
-        hold_off = self._settings.limits.retry_backoff_max.total_seconds()
-        return await self._incidents.run(lambda store: store.open_incidents_for(queries, hold_off))
+    async def _quarantine_after_failures(self, row: Row) -> None:
+        """The one event dispatch keeps failing on is set aside, so the next ones are read."""
+        seq, item = row
+        why = f"dispatch failed {_TRIES_PER_EVENT} times on it: {self._fault}"
+        await self._after_dispatch(await self._dispatch.quarantine(seq, item.id, why))
 
     def _spawn(self, incident_id: str) -> None:
         task = asyncio.create_task(self._runner.run(incident_id), name=f"incident {incident_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _new_incident(
-    loaded: LoadedPlaybook, event: Event, target: str | None, container: ContainerInfo | None
-) -> NewIncident:
-    seen = event.received_at.isoformat()
-    return NewIncident(
-        id=new_event_id(),
-        playbook=loaded.name,
-        playbook_digest=loaded.digest,
-        playbook_file=loaded.where,
-        target=target,
-        container_id=container.id if container else (event.target.id if event.target else None),
-        container_name=container.name
-        if container
-        else (event.target.name if event.target else None),
-        image=container.image if container else None,
-        state="running",
-        reason=None,
-        dry_run=int(loaded.playbook.dry_run),
-        event_source=event.source,
-        event_name=event.name,
-        priority=event.priority.label,
-        first_event=event.id,
-        event_count=1,
-        first_seen=seen,
-        last_seen=seen,
-        opened_at=now(),
-    )

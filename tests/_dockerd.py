@@ -152,6 +152,7 @@ class PrivateDockerd:
         process = self.process
         if process is None or process.poll() is not None:
             return
+        process.send_signal(signal.SIGCONT)  # a frozen daemon would never act on the SIGTERM
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout)
@@ -162,6 +163,21 @@ class PrivateDockerd:
                 f"the private dockerd did not stop within {timeout:g} s of SIGTERM; killed:\n"
                 f"{self.tail()}"
             ) from None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the daemon keeps its socket and accepts connections, and answers nothing.
+
+        As Debian's dockerd 20.10 does when it deadlocks in its network store under many
+        concurrent operations.
+        """
+        if self.process is None or self.process.poll() is not None:
+            raise AssertionError("the private dockerd is not running")
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: the daemon answers again, the calls it held first."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
 
     def client(self, timeout: int = 30) -> docker.DockerClient:
         """A client of this daemon; the caller closes it."""

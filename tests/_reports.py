@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from _builders import make_event
 
 from responder.actions import Artifact
-from responder.incidents import IncidentRecord, IncidentStore, NewIncident, StepRecord
+from responder.incidents import Dispatch, IncidentRecord, IncidentStore, NewIncident, StepRecord
 from responder.journal import Journal
 from responder.metrics import Metrics
 from responder.notifiers import Message
@@ -172,7 +172,13 @@ async def seed(data_dir: Path, record: IncidentRecord, event: Event) -> None:
     store = IncidentStore(data_dir / "incidents.sqlite3")
     columns = record.model_dump(exclude={"steps"})
     columns["dry_run"] = int(record.dry_run)
-    store.dispatch(1, [NewIncident(columns)], [], {record.playbook_digest: PLAYBOOK_SOURCE})
+    store.dispatch(
+        Dispatch(
+            cursor=1,
+            opened=[NewIncident(columns)],
+            sources={record.playbook_digest: PLAYBOOK_SOURCE},
+        )
+    )
     for step in record.steps:
         store.save_step(record.id, step)
     store.close()

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -460,3 +461,101 @@ async def test_dockerd_down_after_isolation_partially_contained_then_a_repeat_fi
         assert state["State"]["Paused"] is False
         assert list(state["NetworkSettings"]["Networks"]) == [scene.network]
     assert server.stop() == 0
+
+
+# Each engine call the server makes gives up after 2 s; the steps retry for far longer than
+# the freeze lasts.
+FROZEN_PATIENT = """\
+docker:
+  timeout: 2
+limits:
+  retries: 60
+  retry_backoff: 200ms
+  retry_backoff_max: 1s
+"""
+NOTIFYING = f"""\
+name: contain-shell
+match:
+  rules: [{RULE}]
+steps:
+  - action: docker:snapshot
+    with: {{export: true}}
+  - action: docker:isolate
+  - action: docker:pause
+  - action: notify
+    with: {{channels: [oncall]}}
+"""
+FREEZE = 6.0  # seconds the daemon answers nothing: past the engine's call timeout (the fault)
+
+
+def falco_shell(container: ContainerInfo, n: int) -> dict[str, Any]:
+    """A shell event as Falco or a relay writes it: the 12-digit id and the name, or one of them."""
+    body = shell(container, n)
+    naming = [
+        {"container.id": container.short_id, "container.name": container.name},
+        {"container.name": container.name},
+        {"container.id": container.short_id},
+    ]
+    body["output_fields"] = naming[n % len(naming)]
+    return body
+
+
+def messages_of(data_dir: Path, incident_id: str) -> list[str]:
+    """The titles of the messages queued for an incident."""
+    conn = sqlite3.connect(f"file:{data_dir / 'outbox.sqlite3'}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute(
+            "SELECT message FROM outbox WHERE incident_id = ? ORDER BY id", (incident_id,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [json.loads(message)["title"] for (message,) in rows]
+
+
+@pytest.mark.parametrize("first", ["before the freeze", "during the freeze"])
+async def test_dockerd_frozen_repeats_join_the_incident_that_waits_for_it(
+    scene: Scene, first: str
+) -> None:
+    """Regression: a repeat during an engine hang opened a second incident on the same container.
+
+    The daemon accepts connections and answers nothing (SIGSTOP), as dockerd 20.10 does when
+    its network store deadlocks. Intake goes on answering 202; readiness says the engine does
+    not answer; when it answers again, the container is contained once, in one incident that
+    counts every alert, and on-call gets one message.
+    """
+    server = scene.serve(FROZEN_PATIENT, NOTIFYING)
+    async with http(server) as session:
+        await wait_ready(session, ready=True, within=30)
+        if first == "before the freeze":
+            await post(session, falco_shell(scene.target, 0))
+            evidence = server.data_dir / "evidence"
+            await poll(
+                "the snapshot's export under way",
+                lambda: next(evidence.glob("*/.export.tar.*.partial"), None),
+                60,
+            )
+        await asyncio.to_thread(scene.daemon.freeze)
+        try:
+            # Past the worker's one-second memory of the container it found: the repeats are
+            # looked up anew, and the engine does not answer.
+            await asyncio.sleep(1.5)
+            for n in range(1, 4):
+                await post(session, falco_shell(scene.target, n))
+            deadline = time.monotonic() + FREEZE
+            status, failing = await readiness(session)
+            assert status == 503
+            assert "docker" in failing
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        finally:
+            await asyncio.to_thread(scene.daemon.thaw)
+        events = 4 if first == "before the freeze" else 3
+        incidents = await settled(server, events, within=180)
+        await wait_ready(session, ready=True, within=60)
+    [(incident_id, incident)] = incidents.items()
+    assert incident["state"] == "contained", incident
+    assert incident["event_count"] == events
+    assert scene.inspect()["State"]["Paused"] is True
+    titles = messages_of(server.data_dir, incident_id)
+    assert len(titles) == 1, titles
+    assert "[CONTAINED]" in titles[0]
+    assert_served_on(server)

@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 import tarfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -151,12 +152,14 @@ async def test_daemon_gone_mid_incident_is_retried_then_failed_and_the_server_se
 
 
 @pytest.mark.fault("engine socket gone before the incident")
-async def test_engine_down_at_the_start_is_transient_and_a_repeat_after_recovery_contains(
+async def test_engine_down_at_the_start_defers_the_alert_until_it_answers_then_contains(
     make_client: ClientFactory, settings: Settings, resources: Resources, tmp_path: Path
 ) -> None:
     """Regression: an unreachable engine was taken for a missing container.
 
-    The failed incident then swallowed every repeat for the whole cooldown.
+    The failed incident then swallowed every repeat for the whole cooldown. Now the alert
+    waits (deferred, shown by readiness) until the engine answers, and is then acted on; a
+    repeat joins the incident it opened.
     """
     network, _ = resources.network()
     target = resources.container(networks={network: {}})
@@ -168,17 +171,31 @@ async def test_engine_down_at_the_start_is_transient_and_a_repeat_after_recovery
         await proxy.stop()
         assert (await client.post(FALCO, json=shell(target))).status == 202
         await settle(client)
-        [failed] = await incidents_of(client)
-        assert failed.state == "failed"
-        assert "does not answer" in failed.steps[0].detail, failed.steps
+        assert await incidents_of(client) == []
+        worker = client.app[WORKER]
+        assert (await worker.health())["deferred"] == 1
+        answer = await (await client.get("/readyz")).json()
+        assert "docker" in answer["failing"]
 
         await proxy.start()
+        await until_dispatched(client)
         repeat = shell(target) | {"output": "again, after the engine came back"}
         assert (await client.post(FALCO, json=repeat)).status == 202
         await settle(client)
-        states = sorted(incident.state for incident in await incidents_of(client))
-        assert states == ["contained", "failed"]
+        [incident] = await incidents_of(client)
+        assert incident.state == "contained"
+        assert incident.event_count == 2
         assert resources.inspect(target.id)["State"]["Paused"] is True
+
+
+async def until_dispatched(client: TestClient[Any, Application]) -> None:
+    """Wait (bounded) until the worker has no deferred event left, and has settled."""
+    worker = client.app[WORKER]
+    deadline = time.monotonic() + 60
+    while (await worker.health())["deferred"]:
+        assert time.monotonic() < deadline, "deferred events still waiting after 60 s"
+        await asyncio.sleep(0.05)
+    await settle(client)
 
 
 def _blob() -> bytes:

@@ -1,4 +1,4 @@
-"""Liveness, readiness with its three checks, and metrics."""
+"""Liveness, readiness with its four checks, and metrics."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ async def test_healthz_answers_ok(make_client: ClientFactory) -> None:
 async def test_readyz_is_200_when_journal_docker_and_playbooks_are_fine(
     make_client: ClientFactory,
 ) -> None:
-    """All three checks pass against the real engine."""
+    """All four checks pass against the real engine."""
     client = await make_client()
     response = await client.get("/readyz")
     answer = await response.json()
     assert response.status == 200, answer
     assert answer["failing"] == []
-    assert set(answer["checks"]) == {"journal", "docker", "playbooks"}
+    assert set(answer["checks"]) == {"journal", "docker", "worker", "playbooks"}
 
 
 async def test_readyz_says_docker_is_unreachable(

@@ -159,11 +159,12 @@ async def test_nan_is_not_json(make_client: ClientFactory) -> None:
     assert response.status == 400
 
 
-async def test_deeply_nested_body_is_400_not_a_crash(make_client: ClientFactory) -> None:
-    """Nesting deep enough to exhaust the parser's recursion is a 400."""
+async def test_deeply_nested_body_is_422_not_a_crash(make_client: ClientFactory) -> None:
+    """Nesting deep enough to exhaust the parser's recursion is a 422 that says so."""
     client = await make_client()
     response = await client.post(FALCO_PATH, data=b"[" * 100_000 + b"]" * 100_000)
-    assert response.status == 400
+    assert response.status == 422
+    assert "nests deeper than 64 levels" in (await response.json())["message"]
 
 
 async def test_empty_body_is_400(make_client: ClientFactory) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, get_args
 
 import pytest
 
-from responder.incidents import IncidentState, IncidentStore, NewIncident, now
+from responder.incidents import Dispatch, IncidentState, IncidentStore, NewIncident, now
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,6 +21,8 @@ SINCE = "2000-01-01T00:00:00+00:00"
 HOUR = 3600.0
 # A repeat after one of these opens a new incident: the containment was undone.
 UNDONE = {"released", "partially released"}
+# A firing alert never joins an incident a resolved alert opened: it would shield it.
+CLOSED_TO_FIRING = {*UNDONE, "resolved"}
 # A repeat after one of these tries again when the fault may be gone, and joins it otherwise.
 UNFINISHED = {"failed", "partially contained"}
 
@@ -33,6 +35,7 @@ def _incident(state: str, incident_id: str = INCIDENT) -> NewIncident:
         playbook_digest="0" * 64,
         playbook_file="shell.yaml:1",
         target=TARGET,
+        subject=TARGET,
         container_id=TARGET,
         container_name="web-1",
         image=None,
@@ -75,9 +78,28 @@ def test_a_repeat_joins_an_incident_unless_its_containment_was_undone(
     Regression: each repeat for a container that was gone opened a new failed incident and
     paged on-call again, one incident per alert.
     """
-    store.dispatch(1, [_incident(state)], [])
+    store.dispatch(Dispatch(cursor=1, opened=[_incident(state)]))
     store.finish(INCIDENT, state, "container '0123456789ab' not found on the engine")
     found = store.open_incident_for(PLAYBOOK, TARGET, SINCE, 0.0)
+    assert found == (None if state in CLOSED_TO_FIRING else INCIDENT)
+    found = store.open_incident_for(PLAYBOOK, TARGET, SINCE, 0.0, resolved=True)
+    assert found == (None if state in UNDONE else INCIDENT)
+
+
+@pytest.mark.parametrize("state", get_args(IncidentState))
+def test_a_firing_alert_never_joins_an_incident_a_resolved_alert_opened(
+    store: IncidentStore, state: str
+) -> None:
+    """Regression: a resolved alert listed first opened the incident and the firing one joined it.
+
+    Whatever state the resolved alert's incident is in (running, at dispatch), a firing one
+    about the same container opens its own; a resolved repeat still joins it.
+    """
+    incident = _incident(state)
+    incident["opened_resolved"] = 1
+    store.dispatch(Dispatch(cursor=1, opened=[incident]))
+    assert store.open_incident_for(PLAYBOOK, TARGET, SINCE, 0.0) is None
+    found = store.open_incident_for(PLAYBOOK, TARGET, SINCE, 0.0, resolved=True)
     assert found == (None if state in UNDONE else INCIDENT)
 
 
@@ -90,7 +112,7 @@ def test_the_first_repeat_after_a_fault_that_may_be_gone_tries_again_at_once(
     The engine down for longer than the retries after the isolation left the container
     isolated but running; the alerts after the engine was back joined it and did nothing.
     """
-    store.dispatch(1, [_incident(state)], [])
+    store.dispatch(Dispatch(cursor=1, opened=[_incident(state)]))
     _finished(store, INCIDENT, state, ago=0)
     assert store.open_incident_for(PLAYBOOK, TARGET, SINCE, HOUR) is None
 
@@ -101,7 +123,7 @@ def test_each_later_retry_within_the_cooldown_waits_twice_as_long(store: Inciden
     # The n-th failure of the cooldown, 25 s ago: due at once, then after 10, 20, 40 s.
     due = (None, None, None, ids[3])
     for n, (incident_id, expected) in enumerate(zip(ids, due, strict=True), start=1):
-        store.dispatch(n, [_incident("running", incident_id)], [])
+        store.dispatch(Dispatch(cursor=n, opened=[_incident("running", incident_id)]))
         _finished(store, incident_id, "failed", ago=25)
         assert store.open_incident_for(PLAYBOOK, TARGET, SINCE, 10.0) == expected
     # Failures opened before the cooldown do not count: the next retry is at once again.
@@ -114,7 +136,7 @@ def test_each_later_retry_within_the_cooldown_waits_twice_as_long(store: Inciden
 
 def test_a_running_incident_is_joined_whatever_the_hold_off(store: IncidentStore) -> None:
     """Steps still running: a repeat is counted there."""
-    store.dispatch(1, [_incident("running")], [])
+    store.dispatch(Dispatch(cursor=1, opened=[_incident("running")]))
     assert store.open_incident_for(PLAYBOOK, TARGET, SINCE, 0.0) == INCIDENT
 
 
@@ -125,6 +147,7 @@ def test_a_version_2_store_gains_the_column_and_its_failures_are_joined(tmp_path
         conn.executescript(_VERSION_2_INCIDENTS)
         conn.execute("PRAGMA user_version = 2")
         incident = _incident("failed")
+        del incident["subject"]  # a column of version 4
         names = ", ".join(incident)
         marks = ", ".join(f":{k}" for k in incident)
         conn.execute(f"INSERT INTO incidents ({names}) VALUES ({marks})", incident)  # noqa: S608
@@ -136,7 +159,7 @@ def test_a_version_2_store_gains_the_column_and_its_failures_are_joined(tmp_path
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
 
 
 def test_every_state_named_here_is_a_state() -> None:

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _incidents import FAST, PLAYBOOK, incidents_of, post_and_settle, settle, shell
 from pydantic import SecretStr
 
 from responder.actions import ActionRegistry, default_actions
-from responder.events import new_event_id
-from responder.incidents import IncidentStore, NewIncident, StepRecord, now
+from responder.events import Target, new_event_id
+from responder.incidents import Dispatch, IncidentStore, NewIncident, StepRecord, now
 from responder.intake.falco import FalcoPayload, falco_event
 from responder.journal import Journal
+from responder.lookups import Lookup
 from responder.metrics import Metrics
 from responder.playbooks import load_playbooks
-from responder.policy import IncidentSettings, Limits, Protection
+from responder.policy import IncidentSettings, Protection
 from responder.release import release_incident
 from responder.settings import AuthSettings
 from responder.web.state import ACTIONS, ENGINE, FOLLOWUP, INCIDENTS, SETTINGS, WORKER
@@ -36,34 +37,6 @@ if TYPE_CHECKING:
     from conftest import ClientFactory
 
 pytestmark = pytest.mark.docker
-
-PLAYBOOK = """\
-name: contain-shell
-match:
-  rules: [Terminal shell in container]
-steps:
-  - action: docker:snapshot
-  - action: docker:isolate
-  - action: docker:pause
-  - action: notify
-    with: {channels: [oncall]}
-"""
-FAST = Limits(
-    retries=1,
-    retry_backoff=timedelta(milliseconds=10),
-    retry_backoff_max=timedelta(milliseconds=50),
-)
-
-
-def shell(container: Any, n: int = 0) -> dict[str, Any]:
-    """A Falco body about a shell in `container`."""
-    return {
-        "rule": "Terminal shell in container",
-        "priority": "Notice",
-        "output": f"shell in {container.name} #{n}",
-        "time": 1_790_000_000_000_000_000 + n,
-        "output_fields": {"container.id": container.id[:12], "container.name": container.name},
-    }
 
 
 @pytest.fixture
@@ -81,13 +54,13 @@ def containers(docker_client: docker.DockerClient, test_image: str) -> Iterator[
     made: list[Any] = []
     network = docker_client.networks.create(f"resp-net-{secrets.token_hex(3)}")
 
-    def make(**labels: str) -> Any:
+    def make(name: str | None = None, **labels: str) -> Any:
         container = docker_client.containers.run(
             test_image,
             ["sleep", "300"],
             detach=True,
             labels=labels,
-            name=f"resp-{secrets.token_hex(4)}",
+            name=name or f"resp-{secrets.token_hex(4)}",
             network=network.name,
         )
         made.append(container)
@@ -97,35 +70,6 @@ def containers(docker_client: docker.DockerClient, test_image: str) -> Iterator[
     for container in made:
         container.remove(force=True)
     network.remove()
-
-
-async def settle(client: TestClient[Any, Application]) -> None:
-    """Wait (bounded) until the worker has dispatched and finished everything."""
-    async with asyncio.timeout(60):
-        await client.app[WORKER].idle()
-
-
-async def post_and_settle(
-    client: TestClient[Any, Application],
-    body: dict[str, Any],
-    headers: dict[str, str] | None = None,
-) -> int:
-    """POST a Falco event, then wait until the worker has done everything; the status."""
-    response = await client.post("/v1/events/falco", json=body, headers=headers)
-    await settle(client)
-    return response.status
-
-
-async def incidents_of(client: TestClient[Any, Application]) -> list[Any]:
-    """Every incident, newest first, with steps."""
-    store = client.app[INCIDENTS]
-    rows = await store.run(lambda s: s.list(100))
-    return [await get_incident(client, row.id) for row in rows]
-
-
-async def get_incident(client: TestClient[Any, Application], incident_id: str) -> Any:
-    """One incident with its steps."""
-    return await client.app[INCIDENTS].run(lambda s: s.get(incident_id))
 
 
 async def seed_running_incident(
@@ -150,8 +94,9 @@ async def seed_running_incident(
         playbook=loaded.name,
         playbook_digest=loaded.digest,
         playbook_file=loaded.where,
-        target=target.id[:12],
-        container_id=target.id[:12],
+        target=target.id,
+        subject=target.id,
+        container_id=target.id,
         container_name=target.name,
         image=None,
         state="running",
@@ -166,7 +111,7 @@ async def seed_running_incident(
         last_seen=seen,
         opened_at=now(),
     )
-    store.dispatch(1, [incident], [])
+    store.dispatch(Dispatch(cursor=1, opened=[incident]))
     for step in steps:
         store.save_step(incident_id, step)
     store.close()
@@ -489,16 +434,16 @@ async def test_repeats_about_a_container_that_is_gone_join_the_failed_incident(
 def count_lookups(
     client: TestClient[Any, Application], monkeypatch: pytest.MonkeyPatch
 ) -> list[str]:
-    """Every container reference the app's engine is asked about from now on, in order."""
+    """Every container reference the app's engine is asked to resolve from now on, in order."""
     engine = client.app[ENGINE]
     looked_up: list[str] = []
-    inspect = engine.container
+    resolve = engine.resolve
 
-    async def counting(ref: str) -> Any:
-        looked_up.append(ref)
-        return await inspect(ref)
+    async def counting(target: Target) -> Any:
+        looked_up.append(target.ref)
+        return await resolve(target)
 
-    monkeypatch.setattr(engine, "container", counting)
+    monkeypatch.setattr(engine, "resolve", counting)
     return looked_up
 
 
@@ -524,13 +469,12 @@ async def test_a_container_id_not_found_is_not_inspected_again_within_a_second(
     client = await make_client(playbooks=playbooks, limits=FAST)
     looked_up = count_lookups(client, monkeypatch)
     gone = secrets.token_hex(6)
-    body = shell(SimpleNamespace(id=gone, name="gone"))
-    event = falco_event(FalcoPayload.model_validate(body), body, datetime.now(UTC))
-    worker = client.app[WORKER]
+    by_id = Target(id=gone, name="gone")
+    lookups = client.app[WORKER]._dispatch._lookups
     for _ in range(3):
-        assert await worker._lookups.of([event, event]) == {gone: None}
+        assert await lookups.of([by_id, by_id]) == {by_id: Lookup(None)}
     assert looked_up == [gone]
-    by_name = event.model_copy(update={"target": event.target.model_copy(update={"id": None})})  # type: ignore[union-attr]
+    by_name = Target(name="gone")
     for _ in range(2):
-        assert await worker._lookups.of([by_name]) == {"gone": None}
+        assert await lookups.of([by_name]) == {by_name: Lookup(None)}
     assert looked_up == [gone, "gone", "gone"]  # a name may be taken by a new container

@@ -2,6 +2,14 @@
 
 from responder.audit._chain import ChainBreak, ChainReport, verify_chain
 from responder.audit._fields import AuditValue
-from responder.audit._log import AUDIT_FILE, AuditLog
+from responder.audit._log import AUDIT_FILE, Anchor, AuditLog
 
-__all__ = ["AUDIT_FILE", "AuditLog", "AuditValue", "ChainBreak", "ChainReport", "verify_chain"]
+__all__ = [
+    "AUDIT_FILE",
+    "Anchor",
+    "AuditLog",
+    "AuditValue",
+    "ChainBreak",
+    "ChainReport",
+    "verify_chain",
+]

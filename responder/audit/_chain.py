@@ -136,12 +136,39 @@ class ChainReport:
     broken: ChainBreak | None = None
     expected_head: str | None = None
     expected_line: int | None = None  # where `expected_head` was found, None when absent
+    anchor: tuple[int, str] | None = None
+    """The head recorded apart from the file (seq, hash), when there is one."""
+    anchor_line: int | None = None  # the line holding the anchor's seq and hash, None when none
 
     @property
     def intact(self) -> bool:
-        """No break, and the expected head (when given) is part of the chain."""
-        return self.broken is None and (
-            self.expected_head is None or self.expected_line is not None
+        """No break; the expected head (when given) and the recorded head are in the chain."""
+        return (
+            self.broken is None
+            and (self.expected_head is None or self.expected_line is not None)
+            and (self.anchor is None or self.anchor_line is not None)
+        )
+
+    @property
+    def anchor_problem(self) -> str | None:
+        """Why the recorded head does not fit the file, or None when it does (or there is none)."""
+        if self.anchor is None or self.anchor_line is not None:
+            return None
+        seq, head = self.anchor
+        if self.lines == 0:
+            return (
+                f"the file holds no lines, but the recorded head is seq {seq} ({head}): "
+                "the file was emptied or replaced"
+            )
+        if self.last_seq < seq:
+            cut = seq - self.last_seq
+            return (
+                f"the file ends at seq {self.last_seq}, but the recorded head is seq {seq} "
+                f"({head}): {_lines(cut)} cut off the end"
+            )
+        return (
+            f"line seq {seq} does not hold the recorded head {head}: the chain was rewritten "
+            "from there on, or the file replaced"
         )
 
 
@@ -218,21 +245,27 @@ def _line_break(
     return record if reason is None else reason
 
 
-def verify_chain(path: Path, expect_head: str | None = None) -> ChainReport:
+def verify_chain(
+    path: Path, expect_head: str | None = None, anchor: tuple[int, str] | None = None
+) -> ChainReport:
     """Check every line of the file in one pass and report the first break.
 
     `expect_head` is a head hash noted earlier: it must be the hash of some line, or lines were
     removed from the end (or the file replaced), which the chain by itself cannot show.
+    `anchor` is the head recorded apart from the file with every append (the incident store):
+    the line with its seq must carry its hash, so a file cut short or emptied is caught.
     """
     expected = expect_head.lower() if expect_head else None
-    count, last_seq, head, found = 0, 0, GENESIS, None
+    count, last_seq, head, found, anchored = 0, 0, GENESIS, None, None
     with closing(read_lines(path)) as lines:
         for number, raw in enumerate(lines, start=1):
             checked = _line_break(number, raw, last_seq, head, lines)
             if isinstance(checked, str):
                 broken = ChainBreak(number, checked)
-                return ChainReport(count, last_seq, head, broken, expected, found)
+                return ChainReport(count, last_seq, head, broken, expected, found, anchor, anchored)
             count, last_seq, head = number, checked["seq"], checked["hash"]
             if head == expected:
                 found = number
-    return ChainReport(count, last_seq, head, None, expected, found)
+            if anchor is not None and (last_seq, head) == anchor:
+                anchored = number
+    return ChainReport(count, last_seq, head, None, expected, found, anchor, anchored)

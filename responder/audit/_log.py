@@ -4,40 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import queue
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from responder.audit._chain import GENESIS, RESERVED, seal
+from responder.audit._chain import RESERVED
 from responder.audit._fields import AuditValue, snapshot
-from responder.audit._tail import cut_torn_tail, last_line_head
+from responder.audit._file import Anchor, ChainFile, Entry, now
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from pydantic import JsonValue
 
-__all__ = ["AUDIT_FILE", "AuditLog"]
+__all__ = ["AUDIT_FILE", "Anchor", "AuditLog"]
 
 log = logging.getLogger(__name__)
 
 AUDIT_FILE = "audit.jsonl"
 _MAX_QUEUED = 100_000  # records waiting for the writer; past this they are dropped and counted
 _MAX_BATCH = 5_000  # items per write, so a backlog after a stall is not one enormous write
-_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    time: str
-    kind: str
-    fields: dict[str, JsonValue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +51,6 @@ def _set_done(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 class AuditLog:
     """The append-only, hash-chained record of every decision, written by one daemon thread.
 
@@ -83,10 +62,17 @@ class AuditLog:
     saying how many were lost and why. Records queued when the process dies are lost.
     """
 
-    def __init__(self, path: Path, *, on_error: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        on_error: Callable[[], None] | None = None,
+        anchor: Anchor | None = None,
+        on_head: Callable[[int, str], None] | None = None,
+    ) -> None:
         self.path = path
         self._on_error = on_error
-        self._queue: queue.SimpleQueue[_Entry | _Flush | _Stop] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Entry | _Flush | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._lock = threading.Lock()  # the counters below are touched from both sides
@@ -94,12 +80,12 @@ class AuditLog:
         self._lost = 0  # records not written since the last good batch
         self._lost_reason = ""
         self._failing = False  # log the first failure of a streak, not every batch of it
-        # What this writer found wrong with the file, kept until a batch carrying it is written.
-        self._notes: list[_Entry] = []
-        # The chain as this writer last left the file; a size of -1 makes the next batch read it.
-        self._size = -1
-        self._seq = 0
-        self._head = GENESIS
+        self._file = ChainFile(path, anchor=anchor, on_head=on_head, on_error=self._anchor_failed)
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """The seq and hash of the last line written or found (0 and 64 zeros: none yet)."""
+        return self._file.head
 
     @property
     def errors(self) -> int:
@@ -120,7 +106,7 @@ class AuditLog:
         reserved = RESERVED.intersection(fields)
         if reserved:
             raise ValueError(f"reserved audit field names: {', '.join(sorted(reserved))}")
-        entry = _Entry(_now(), kind, snapshot(fields))
+        entry = Entry(now(), kind, snapshot(fields))
         if self._closed:
             self._fail(1, "recorded after the audit log was closed")
         elif self._queue.qsize() >= _MAX_QUEUED:
@@ -149,7 +135,7 @@ class AuditLog:
         stragglers = 0  # queued from another thread as close began, or before an open never made
         with contextlib.suppress(queue.Empty):
             while True:
-                stragglers += isinstance(self._queue.get_nowait(), _Entry)
+                stragglers += isinstance(self._queue.get_nowait(), Entry)
         if stragglers:
             self._fail(stragglers, "recorded after the audit log was closed")
 
@@ -173,7 +159,7 @@ class AuditLog:
             with contextlib.suppress(queue.Empty):
                 while len(items) < _MAX_BATCH:
                     items.append(self._queue.get_nowait())
-            entries = [item for item in items if isinstance(item, _Entry)]
+            entries = [item for item in items if isinstance(item, Entry)]
             if entries:
                 try:
                     self._commit(entries)
@@ -184,82 +170,24 @@ class AuditLog:
                     item.resolve()
                 stop = stop or isinstance(item, _Stop)
 
-    def _commit(self, entries: list[_Entry]) -> None:
-        """Append the entries as one write and one fsync, holding the lock every writer takes."""
-        fd = os.open(self.path, _OPEN_FLAGS, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size != self._size:  # first batch, or another writer appended since our last
-                size = self._catch_up(fd, size)
-            with self._lock:
-                lost, reason = self._lost, self._lost_reason
-            if lost:
-                notice = _Entry(_now(), "audit.lost", {"records": lost, "reason": reason})
-                entries = [notice, *entries]
-            entries = [*self._notes, *entries]
-            if entries:
-                size = self._append(fd, size, entries)
-            self._size = size
-        finally:
-            os.close(fd)  # releases the lock
-        self._notes.clear()
+    def _commit(self, entries: list[Entry]) -> None:
+        """Write the entries (after an `audit.lost` notice, if records were lost) as one batch."""
+        with self._lock:
+            lost, reason = self._lost, self._lost_reason
+        if lost:
+            entries = [Entry(now(), "audit.lost", {"records": lost, "reason": reason}), *entries]
+        self._file.write(entries)
         with self._lock:
             self._lost -= lost
             recovered_from_failure, self._failing = self._failing, False
         if recovered_from_failure:
             log.warning("audit log %s is being written again", self.path)
 
-    def _append(self, fd: int, size: int, entries: list[_Entry]) -> int:
-        """Seal and write the entries after the chain's head; the file's new size."""
-        seq, head, lines = self._seq, self._head, []
-        for entry in entries:
-            seq += 1
-            line, head = seal(seq, entry.time, entry.kind, entry.fields, head)
-            lines.append(line)
-        data = "".join(lines).encode()
-        try:
-            _write_all(fd, data)
-            os.fsync(fd)
-        except OSError:
-            # A partial batch (a full disk) would leave a torn line that breaks every later one.
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, size)
-            raise
-        self._seq, self._head = seq, head
-        return size + len(data)
-
-    def _catch_up(self, fd: int, size: int) -> int:
-        """Note a shrunk file, cut a torn tail, take the chain's head from the last line.
-
-        The notes are written ahead of the batch: `audit.truncated` (lines removed while this
-        writer ran, with the seq and hash it last wrote, which the file no longer proves) and
-        `audit.recovered` (a torn line cut off, with its size and sha256).
-        """
-        if size < self._size:  # writers only append: someone removed lines while we ran
-            log.error("audit log %s shrank from %d to %d bytes", self.path, self._size, size)
-            self._notes.append(
-                _Entry(
-                    _now(),
-                    "audit.truncated",
-                    {
-                        "from_bytes": self._size,
-                        "to_bytes": size,
-                        "last_seq": self._seq,
-                        "last_hash": self._head,
-                    },
-                )
-            )
-        torn = cut_torn_tail(fd, size)
-        if torn is not None:
-            size -= torn.removed_bytes
-            log.warning(
-                "audit log %s: removed a torn last line of %d bytes", self.path, torn.removed_bytes
-            )
-            self._notes.append(_Entry(_now(), "audit.recovered", torn.fields()))
-        self._seq, self._head = last_line_head(fd, size, self.path)
-        self._size = size  # seen: a failed write must not note the same change twice
-        return size
+    def _anchor_failed(self) -> None:
+        with self._lock:
+            self._errors += 1
+        if self._on_error is not None:
+            self._on_error()
 
     def _fail(self, records: int, reason: str) -> None:
         """Count a failure and call the hook; log only the first of a streak."""

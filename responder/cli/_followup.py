@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from responder.audit import AUDIT_FILE, AuditLog
 from responder.followup import FollowUp, build_followup
+from responder.incidents import INCIDENTS_FILE, AuditAnchor
 from responder.journal import JOURNAL_FILE, JournalReader
 from responder.outbox import Outbox
 from responder.templates import Templates
@@ -29,7 +30,8 @@ async def offline_followup(settings: Settings, incidents: Incidents) -> AsyncIte
     Messages are only queued here: the running server's outbox picks them up (it looks for
     messages from other processes every `notifications.poll_interval`), or the next start does.
     """
-    audit = AuditLog(settings.data_dir / AUDIT_FILE)
+    anchor = AuditAnchor(settings.data_dir / INCIDENTS_FILE)
+    audit = AuditLog(settings.data_dir / AUDIT_FILE, anchor=anchor)
     outbox = Outbox(settings.data_dir)
     reader = JournalReader(settings.data_dir / JOURNAL_FILE)
 
@@ -53,4 +55,5 @@ async def offline_followup(settings: Settings, incidents: Incidents) -> AsyncIte
     finally:
         await outbox.close()
         await audit.close()
+        await asyncio.to_thread(anchor.close)
         await asyncio.to_thread(reader.close)

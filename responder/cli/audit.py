@@ -6,6 +6,7 @@ import argparse
 import collections
 import fnmatch
 import re
+import sqlite3
 import sys
 from contextlib import closing
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from responder.audit import AUDIT_FILE, verify_chain
 from responder.audit._chain import RESERVED, NotARecordError, parse_line, read_lines
 from responder.cli._common import emit_json, settings_from
+from responder.incidents import INCIDENTS_FILE, AuditAnchor
 
 if TYPE_CHECKING:
     from responder.audit import ChainReport
@@ -30,9 +32,11 @@ Check every line of the audit trail: its hash matches its content, it follows th
 it, and seq numbers are consecutive. Exit 0 when intact, 1 at the first break (FILE:LINE: why),
 2 when the file does not exist.
 
-The file alone cannot show lines cut off its end, or a chain rewritten and re-hashed from some
-line on. Note the head hash this command prints, keep it elsewhere, and pass it back later with
---expect-head: it must still be the hash of some line of the chain.
+The file alone cannot show lines cut off its end: the incident store records the head (seq and
+hash) with every append, and the data directory's audit file must reach it, so a file cut short
+or emptied is a break. A chain rewritten and re-hashed together with the store is caught only by
+a head kept off the host: every message and report carries the head at its time, and
+--expect-head HASH checks that such a head is still in the chain.
 """
 
 
@@ -83,8 +87,25 @@ def _audit_file(args: argparse.Namespace) -> Path | None:
     return path
 
 
+def _recorded_head(args: argparse.Namespace, path: Path) -> tuple[int, str] | None:
+    """The head the incident store recorded for the data directory's audit file, if any."""
+    data_dir = settings_from(args).data_dir
+    store = data_dir / INCIDENTS_FILE
+    if path.resolve() != (data_dir / AUDIT_FILE).resolve() or not store.is_file():
+        return None
+    anchor = AuditAnchor(store)
+    try:
+        return anchor.load()
+    except sqlite3.Error as exc:
+        sys.stderr.write(f"responder: the recorded audit head could not be read: {exc}\n")
+        return None
+    finally:
+        anchor.close()
+
+
 def _report_json(path: Path, report: ChainReport) -> dict[str, Any]:
     broken = report.broken
+    anchor = report.anchor
     return {
         "file": str(path),
         "intact": report.intact,
@@ -94,6 +115,9 @@ def _report_json(path: Path, report: ChainReport) -> dict[str, Any]:
         "break": {"line": broken.line, "reason": broken.reason} if broken else None,
         "expected_head": report.expected_head,
         "expected_line": report.expected_line,
+        "recorded_head": {"seq": anchor[0], "hash": anchor[1]} if anchor else None,
+        "recorded_head_line": report.anchor_line,
+        "recorded_head_problem": report.anchor_problem,
     }
 
 
@@ -106,9 +130,18 @@ def _report_text(path: Path, report: ChainReport) -> None:
             f"up to seq {report.last_seq} with hash {report.head}\n"
         )
         return
+    problem = report.anchor_problem
+    if problem is not None:
+        out.write(f"{path}: {problem}\n")
+        out.write(
+            f"the {report.lines} lines there are chained intact, up to seq {report.last_seq}\n"
+        )
+        return
     out.write(
         f"chain intact: {report.lines} lines, last seq {report.last_seq}, head {report.head}\n"
     )
+    if report.anchor is not None:
+        out.write(f"the recorded head (seq {report.anchor[0]}) is line {report.anchor_line}\n")
     if report.expected_head is None:
         return
     if report.expected_line is None:
@@ -129,7 +162,7 @@ def run_verify(args: argparse.Namespace) -> int:
     path = _audit_file(args)
     if path is None:
         return _NO_FILE
-    report = verify_chain(path, args.expect_head)
+    report = verify_chain(path, args.expect_head, _recorded_head(args, path))
     if args.json:
         emit_json(_report_json(path, report))
     else:

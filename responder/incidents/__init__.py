@@ -1,15 +1,26 @@
 """Incidents: opened by the worker, run step by step, released on demand; kept in SQLite."""
 
+from responder.incidents._anchor import AuditAnchor
 from responder.incidents._model import IncidentRecord, IncidentState, ReleaseRecord, StepRecord
 from responder.incidents._service import Incidents
-from responder.incidents._store import INCIDENTS_FILE, IncidentStore, NewIncident, now
+from responder.incidents._store import (
+    INCIDENTS_FILE,
+    Dispatch,
+    IncidentStore,
+    JoinQuery,
+    NewIncident,
+    now,
+)
 
 __all__ = [
     "INCIDENTS_FILE",
+    "AuditAnchor",
+    "Dispatch",
     "IncidentRecord",
     "IncidentState",
     "IncidentStore",
     "Incidents",
+    "JoinQuery",
     "NewIncident",
     "ReleaseRecord",
     "StepRecord",

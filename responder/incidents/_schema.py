@@ -6,7 +6,7 @@ import sqlite3
 
 __all__ = ["upgrade"]
 
-_VERSION = 3
+_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id              TEXT PRIMARY KEY,
@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS incidents (
     opened_at       TEXT NOT NULL,
     finished_at     TEXT,
     released_at     TEXT,
-    retry_on_repeat INTEGER NOT NULL DEFAULT 0
+    retry_on_repeat INTEGER NOT NULL DEFAULT 0,
+    subject         TEXT,
+    opened_resolved INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS incidents_match ON incidents (playbook, target, opened_at);
 CREATE INDEX IF NOT EXISTS incidents_state ON incidents (state);
@@ -54,7 +56,28 @@ CREATE TABLE IF NOT EXISTS worker (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq      INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    error    TEXT NOT NULL,
+    at       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deferred (
+    seq      INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    since    TEXT NOT NULL
+);
 """
+_SUBJECT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS incidents_subject ON incidents (playbook, subject, opened_at)"
+)
 
 
 def upgrade(conn: sqlite3.Connection) -> None:
@@ -71,6 +94,8 @@ def upgrade(conn: sqlite3.Connection) -> None:
     if version < _VERSION:
         conn.executescript(_SCHEMA)
         _add_retry_on_repeat(conn)
+        _add_subject(conn)
+        conn.execute(_SUBJECT_INDEX)
         conn.execute(f"PRAGMA user_version = {_VERSION}")
 
 
@@ -79,3 +104,16 @@ def _add_retry_on_repeat(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(incidents)")}
     if "retry_on_repeat" not in columns:
         conn.execute("ALTER TABLE incidents ADD COLUMN retry_on_repeat INTEGER NOT NULL DEFAULT 0")
+
+
+def _add_subject(conn: sqlite3.Connection) -> None:
+    """Version 4: what a repeat joins by, and whether a resolved alert opened the incident.
+
+    An older incident's subject is its target: its repeats join it as they did.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(incidents)")}
+    if "subject" not in columns:
+        conn.execute("ALTER TABLE incidents ADD COLUMN subject TEXT")
+        conn.execute("UPDATE incidents SET subject = target")
+    if "opened_resolved" not in columns:
+        conn.execute("ALTER TABLE incidents ADD COLUMN opened_resolved INTEGER NOT NULL DEFAULT 0")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-__all__ = ["INCIDENTS_FILE", "IncidentStore", "NewIncident"]
+__all__ = ["INCIDENTS_FILE", "Dispatch", "IncidentStore", "JoinQuery", "NewIncident"]
 
 INCIDENTS_FILE = "incidents.sqlite3"
 _UNFINISHED = ("failed", "partially contained")
@@ -33,6 +34,35 @@ def now() -> str:
 
 class NewIncident(dict[str, Any]):
     """Column values of an incident about to be opened (a dict, for one INSERT)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinQuery:
+    """Which open incident a matched event would join: its playbook, subject and cooldown."""
+
+    playbook: str
+    subject: str | None
+    since: str
+    resolved: bool = False
+    """The event is a resolved alert: it may join an incident a resolved alert opened."""
+
+
+@dataclass(slots=True)
+class Dispatch:
+    """What one dispatch of journaled events changes, written in one transaction."""
+
+    cursor: int | None
+    """The journal sequence number dispatched up to; None leaves it (deferred events retried)."""
+    opened: list[NewIncident] = field(default_factory=list)
+    joined: list[tuple[str, str, str]] = field(default_factory=list)
+    """(incident id, event id, when the event was received)."""
+    sources: dict[str, str] = field(default_factory=dict)
+    quarantined: list[tuple[int, str, str]] = field(default_factory=list)
+    """(seq, event id, why it cannot be read back)."""
+    deferred: list[tuple[int, str, str]] = field(default_factory=list)
+    """(seq, event id, why): its container could not be looked up; dispatched again later."""
+    undeferred: list[int] = field(default_factory=list)
+    """Sequence numbers of deferred events dispatched now."""
 
 
 class IncidentStore:
@@ -57,24 +87,18 @@ class IncidentStore:
         row = self._conn.execute("SELECT value FROM worker WHERE key = 'cursor'").fetchone()
         return int(row[0]) if row else 0
 
-    def dispatch(
-        self,
-        cursor: int,
-        opened: list[NewIncident],
-        joined: list[tuple[str, str, str]],
-        sources: dict[str, str] | None = None,
-    ) -> None:
-        """In one transaction: open incidents, count repeats (id, event id, time), move the cursor.
+    def dispatch(self, batch: Dispatch) -> None:
+        """In one transaction: open incidents, count repeats, set events aside, move the cursor.
 
-        `sources` maps playbook digests to their canonical text, kept once per version so a
-        report can show exactly what ran even after the file has changed.
+        `batch.sources` maps playbook digests to their canonical text, kept once per version so
+        a report can show exactly what ran even after the file has changed.
         """
         with self._transaction():
             self._conn.executemany(
                 "INSERT OR IGNORE INTO playbooks (digest, source) VALUES (?, ?)",
-                (sources or {}).items(),
+                batch.sources.items(),
             )
-            for incident in opened:
+            for incident in batch.opened:
                 names = ", ".join(incident)
                 marks = ", ".join(f":{k}" for k in incident)
                 self._conn.execute(f"INSERT INTO incidents ({names}) VALUES ({marks})", incident)  # noqa: S608 - our own column names
@@ -82,7 +106,7 @@ class IncidentStore:
                     "INSERT OR IGNORE INTO incident_events VALUES (?, ?)",
                     (incident["id"], incident["first_event"]),
                 )
-            for incident_id, event_id, seen in joined:
+            for incident_id, event_id, seen in batch.joined:
                 added = self._conn.execute(
                     "INSERT OR IGNORE INTO incident_events VALUES (?, ?)", (incident_id, event_id)
                 ).rowcount
@@ -92,30 +116,52 @@ class IncidentStore:
                         "WHERE id = ?",
                         (seen, incident_id),
                     )
-            self._conn.execute(
-                "INSERT OR REPLACE INTO worker (key, value) VALUES ('cursor', ?)", (str(cursor),)
+            stamp = now()
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO quarantine (seq, event_id, error, at) VALUES (?, ?, ?, ?)",
+                [(seq, event_id, error, stamp) for seq, event_id, error in batch.quarantined],
             )
+            self._conn.executemany(
+                "DELETE FROM deferred WHERE seq = ?", [(seq,) for seq in batch.undeferred]
+            )
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO deferred (seq, event_id, reason, since) VALUES (?, ?, ?, ?)",
+                [(seq, event_id, reason, stamp) for seq, event_id, reason in batch.deferred],
+            )
+            if batch.cursor is not None:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO worker (key, value) VALUES ('cursor', ?)",
+                    (str(batch.cursor),),
+                )
 
     def open_incident_for(
-        self, playbook: str, target: str | None, since: str, hold_off: float = 0.0
+        self,
+        playbook: str,
+        subject: str | None,
+        since: str,
+        hold_off: float = 0.0,
+        *,
+        resolved: bool = False,
     ) -> str | None:
-        """The incident a repeat of this playbook on this target joins, or None: open one.
+        """The incident a repeat of this playbook on this subject joins, or None: open one.
 
-        The latest incident since `since` (the cooldown) is joined, unless its containment was
-        undone (released), or did not finish for a fault that may be gone by now (the engine
-        down for longer than the retries): then a repeat tries again. The first such retry
-        within the cooldown is at once; the n-th waits `hold_off` x 2^(n-2) seconds after the
-        last failure, so that a long outage and an alert that keeps firing do not page on
-        every retry. Until then repeats join the failed incident and are counted there. An
-        incident that failed for good (the container is gone) is joined: trying again would
-        fail the same way and page again.
+        Only an open incident is joined: not one whose alert was resolved when it opened
+        (unless this event is a resolved one too), nor one whose containment was undone
+        (released). The latest since `since` (the cooldown) is joined, unless its containment
+        did not finish for a fault that may be gone by now (the engine down for longer than the
+        retries): then a repeat tries again. The first such retry within the cooldown is at
+        once; the n-th waits `hold_off` x 2^(n-2) seconds after the last failure, so that a long
+        outage and an alert that keeps firing do not page on every retry. Until then repeats
+        join the failed incident and are counted there. An incident that failed for good (the
+        container is gone) is joined: trying again would fail the same way and page again.
         """
         row = self._conn.execute(
             "SELECT id, state, retry_on_repeat, finished_at FROM incidents "
-            "WHERE playbook = ? AND target IS ? AND opened_at >= ? "
+            "WHERE playbook = ? AND subject IS ? AND opened_at >= ? "
             "AND state NOT IN ('released', 'partially released') "
+            "AND ((opened_resolved = 0 AND state != 'resolved') OR ?) "
             "ORDER BY opened_at DESC LIMIT 1",
-            (playbook, target, since),
+            (playbook, subject, since, int(resolved)),
         ).fetchone()
         if row is None:
             return None
@@ -123,9 +169,9 @@ class IncidentStore:
         if state not in _UNFINISHED or not retry or finished_at is None:
             return str(incident_id)
         (retried,) = self._conn.execute(
-            "SELECT count(*) FROM incidents WHERE playbook = ? AND target IS ? "
+            "SELECT count(*) FROM incidents WHERE playbook = ? AND subject IS ? "
             "AND opened_at >= ? AND retry_on_repeat = 1",
-            (playbook, target, since),
+            (playbook, subject, since),
         ).fetchone()
         if retried <= 1:
             return None
@@ -135,15 +181,31 @@ class IncidentStore:
         return None if datetime.now(UTC) >= due else str(incident_id)
 
     def open_incidents_for(
-        self, queries: Iterable[tuple[str, str | None, str]], hold_off: float = 0.0
-    ) -> dict[tuple[str, str | None], str]:
-        """`open_incident_for` of each (playbook, target, since): (playbook, target) -> id."""
-        found: dict[tuple[str, str | None], str] = {}
-        for playbook, target, since in queries:
-            incident_id = self.open_incident_for(playbook, target, since, hold_off)
+        self, queries: Iterable[JoinQuery], hold_off: float = 0.0
+    ) -> dict[JoinQuery, str]:
+        """`open_incident_for` of each query, in one call: query -> the incident it joins."""
+        found: dict[JoinQuery, str] = {}
+        for query in queries:
+            incident_id = self.open_incident_for(
+                query.playbook, query.subject, query.since, hold_off, resolved=query.resolved
+            )
             if incident_id is not None:
-                found[(playbook, target)] = incident_id
+                found[query] = incident_id
         return found
+
+    # -- events set aside ------------------------------------------------------------------
+
+    def deferred(self) -> list[tuple[int, str, str]]:
+        """Events waiting for the engine to answer their container lookup: (seq, id, since)."""
+        rows = self._conn.execute("SELECT seq, event_id, since FROM deferred ORDER BY seq")
+        return [(int(seq), str(event_id), str(since)) for seq, event_id, since in rows]
+
+    def quarantined(self, limit: int = 100) -> list[tuple[int, str, str, str]]:
+        """Events that could not be read back, newest first: (seq, id, error, when)."""
+        rows = self._conn.execute(
+            "SELECT seq, event_id, error, at FROM quarantine ORDER BY seq DESC LIMIT ?", (limit,)
+        )
+        return [(int(a), str(b), str(c), str(d)) for a, b, c, d in rows]
 
     def playbook_source(self, digest: str) -> str | None:
         """The canonical text of the playbook version with this digest, if it was kept."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from responder.intake.alertmanager import AlertmanagerGroup, alertmanager_events
-from responder.intake.body import validate
+from responder.intake.body import check_nesting, validate
 from responder.intake.falco import FalcoPayload, falco_event
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ def events_from_body(
     body: dict[str, JsonValue], received_at: datetime, rules: TargetRules
 ) -> list[Event]:
     """The events intake would journal for this body; InputError (422) if it is neither kind."""
+    check_nesting(body)
     if body_kind(body) == "alertmanager":
         group = validate(AlertmanagerGroup, body, "Alertmanager webhook group")
         return alertmanager_events(group, body, received_at, rules)

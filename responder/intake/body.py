@@ -16,7 +16,7 @@ from responder.intake.encoding import decode_body
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["read_json_object", "validate"]
+__all__ = ["MAX_NESTING", "check_nesting", "read_json_object", "validate"]
 
 M = TypeVar("M", bound=BaseModel)
 _MAX_ERRORS = 20
@@ -26,6 +26,10 @@ _MAX_ERRORS = 20
 # times cheaper than a regular expression over every request's body.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789E", b"000000000e")
 _OVERFLOW_MARKS = (b"e000", b"e+000", b"0" * 200)
+MAX_NESTING = 64
+"""How deep objects and arrays may nest in a body. The journal stores each event with the body
+inside it, a level or two deeper, and the reader refuses JSON past 200 levels: the margin keeps
+every acknowledged event readable back (no sender nests its alerts half as deep)."""
 
 
 async def read_json_object(
@@ -42,6 +46,11 @@ async def read_json_object(
         # JSON), lone surrogates and nesting deeper than 200 levels.
         body = from_json(raw, allow_inf_nan=False)
     except ValueError as exc:
+        if "recursion limit" in str(exc):  # the parser's own bound, 200 levels
+            raise InputError(
+                422,
+                f"body nests deeper than {MAX_NESTING} levels: at most {MAX_NESTING} are accepted",
+            ) from None
         what = "UTF-8 text" if "unicode" in str(exc) else "valid JSON"
         raise InputError(400, f"body is not {what}: {exc}") from None
     if _may_overflow(raw) and (where := _infinite_number(body)) is not None:
@@ -52,7 +61,21 @@ async def read_json_object(
         )
     if not isinstance(body, dict):
         raise InputError(422, f"expected a JSON object, got {type(body).__name__}")
+    # Only a body with that many brackets can nest that deep: the count is one pass in C.
+    if raw.count(b"{") + raw.count(b"[") > MAX_NESTING:
+        check_nesting(body)
     return raw, body
+
+
+def check_nesting(body: JsonValue) -> None:
+    """A 422 naming where the body nests past `MAX_NESTING` levels, if it does."""
+    where = _too_deep(body)
+    if where is not None:
+        raise InputError(
+            422,
+            f"body nests deeper than {MAX_NESTING} levels at {where[:200]}: "
+            f"at most {MAX_NESTING} are accepted",
+        )
 
 
 async def _read(request: web.Request, limit: int, read_timeout: float) -> bytes:
@@ -99,6 +122,21 @@ def _infinite_number(body: JsonValue) -> str | None:
             stack.extend(((*path, key), item) for key, item in value.items())
         elif isinstance(value, list):
             stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return None
+
+
+def _too_deep(body: JsonValue) -> str | None:
+    """The dotted path at which the body nests past `MAX_NESTING` levels, or None."""
+    # Containers only, with their depth: scalars, the bulk of any body, are never pushed.
+    stack: list[tuple[tuple[str | int, ...], JsonValue]] = [((), body)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) >= MAX_NESTING:
+            return _field(path)
+        if isinstance(value, dict):
+            stack.extend(((*path, k), v) for k, v in value.items() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in enumerate(value) if isinstance(v, dict | list))
     return None
 
 

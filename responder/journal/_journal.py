@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from responder.errors import ConfigError
-from responder.journal._reader import EventQuery, EventRow, JournalReader
+from responder.journal._reader import EventQuery, EventRow, JournalReader, Unreadable
 from responder.journal._writer import Accepted, JournalWriter
 
 if TYPE_CHECKING:
@@ -64,10 +64,26 @@ class Journal:
             self._reads, self._reader.events, query
         )
 
-    async def after(self, seq: int, limit: int = 256) -> list[tuple[int, Event]]:
-        """Events after `seq`, oldest first."""
+    async def after(self, seq: int, limit: int = 256) -> list[tuple[int, Event | Unreadable]]:
+        """Events after `seq`, oldest first; a body that does not read back is `Unreadable`."""
         return await asyncio.get_running_loop().run_in_executor(
             self._reads, self._reader.after, seq, limit
+        )
+
+    async def at(self, seqs: list[int]) -> list[tuple[int, Event | Unreadable]]:
+        """The events with these sequence numbers, oldest first."""
+        if not seqs:
+            return []
+        return await asyncio.get_running_loop().run_in_executor(self._reads, self._reader.at, seqs)
+
+    async def last_seq(self) -> int:
+        """The newest event's sequence number (0: none yet)."""
+        return await asyncio.get_running_loop().run_in_executor(self._reads, self._reader.last_seq)
+
+    async def stored(self, event_id: str) -> tuple[str, Event | Unreadable] | None:
+        """One event's body as stored, and what it reads back as."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reads, self._reader.stored, event_id
         )
 
     async def event(self, event_id: str) -> Event | None:

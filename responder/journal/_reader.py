@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import sqlite3
     from pathlib import Path
 
-__all__ = ["EventQuery", "EventRow", "JournalReader"]
+__all__ = ["EventQuery", "EventRow", "JournalReader", "Unreadable", "read_event"]
 
 _COLUMNS = (
     "seq, id, source, name, priority, status, hostname, container_id, container_name, "
@@ -65,6 +65,30 @@ class EventRow:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A journaled body that does not read back as an Event: the worker sets it aside."""
+
+    id: str
+    error: str
+
+
+def read_event(event_id: str, body: str) -> Event | Unreadable:
+    """The stored body as the worker reads it, or why it cannot be read.
+
+    Intake bounds what it accepts so that every acknowledged body reads back; a body that
+    still does not (an older journal, a fault) must cost one event, never the worker.
+    """
+    try:
+        return Event.model_validate_json(body)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        first = str(exc).splitlines()
+        why = " ".join(first[:3])[:300]
+        return Unreadable(event_id, f"the journaled event does not read back: {why}")
+    except RecursionError:
+        return Unreadable(event_id, "the journaled event is nested too deeply to read back")
+
+
 class JournalReader:
     """A read-only connection; use it from one thread at a time."""
 
@@ -96,24 +120,47 @@ class JournalReader:
         return [_event_row(row) for row in rows]
 
     def event(self, event_id: str) -> Event | None:
-        """The whole event as journaled, or None."""
+        """The whole event as journaled, or None (also when it does not read back)."""
+        found = self.stored(event_id)
+        return found[1] if found is not None and isinstance(found[1], Event) else None
+
+    def stored(self, event_id: str) -> tuple[str, Event | Unreadable] | None:
+        """The body as stored, and the event read from it (or why it does not read), or None."""
         found = (
             self._connection()
             .execute("SELECT body FROM events WHERE id = ?", (event_id,))
             .fetchone()
         )
-        return Event.model_validate_json(found[0]) if found else None
+        return (found[0], read_event(event_id, found[0])) if found else None
 
-    def after(self, seq: int, limit: int) -> list[tuple[int, Event]]:
+    def after(self, seq: int, limit: int) -> list[tuple[int, Event | Unreadable]]:
         """Events journaled after `seq`, oldest first: what the worker has yet to dispatch."""
         rows = (
             self._connection()
             .execute(
-                "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+                "SELECT seq, id, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
             )
             .fetchall()
         )
-        return [(row[0], Event.model_validate_json(row[1])) for row in rows]
+        return [(row[0], read_event(row[1], row[2])) for row in rows]
+
+    def at(self, seqs: list[int]) -> list[tuple[int, Event | Unreadable]]:
+        """The events with these sequence numbers, oldest first (the ones the worker deferred)."""
+        marks = ",".join("?" * len(seqs))
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT seq, id, body FROM events WHERE seq IN ({marks}) ORDER BY seq",  # noqa: S608 - only placeholders
+                seqs,
+            )
+            .fetchall()
+        )
+        return [(row[0], read_event(row[1], row[2])) for row in rows]
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest event, 0 when there is none."""
+        (last,) = self._connection().execute("SELECT max(seq) FROM events").fetchone()
+        return int(last or 0)
 
     def count(self) -> int:
         """How many events the journal holds."""

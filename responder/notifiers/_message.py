@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = ["Message", "MessageKind", "MessageStep"]
 
-MessageKind = Literal["incident", "release"]
+MessageKind = Literal["incident", "release", "notice"]
 """incident: what fired and what was done (PagerDuty: trigger); release: the containment was
-undone (PagerDuty: resolve)."""
+undone (PagerDuty: resolve); notice: the responder itself could not do its job for an event
+(an event quarantined), sent to every channel (PagerDuty: trigger)."""
 
 
 class MessageStep(BaseModel):

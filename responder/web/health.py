@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from responder.web.state import ENGINE, JOURNAL, METRICS, OUTBOX, PLAYBOOKS, SETTINGS
+from responder.web.state import ENGINE, JOURNAL, METRICS, OUTBOX, PLAYBOOKS, SETTINGS, WORKER
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -38,13 +38,14 @@ async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
 async def readyz(request: web.Request) -> web.Response:
     """`GET /readyz`: 200 when every check passes, else 503; the body says which one failed."""
     app = request.app
-    journal, docker = await asyncio.gather(
-        _check(app[JOURNAL].check_writable()), _check(app[ENGINE].ping())
+    journal, docker, worker = await asyncio.gather(
+        _check(app[JOURNAL].check_writable()), _check(app[ENGINE].ping()), _worker(app)
     )
     playbooks = app[PLAYBOOKS]
     checks = {
         "journal": journal | {"path": str(app[JOURNAL].path)},
         "docker": docker,
+        "worker": worker,
         "playbooks": {
             "ok": True,
             "directory": str(playbooks.directory),
@@ -63,6 +64,20 @@ async def readyz(request: web.Request) -> web.Response:
         },
         status=200 if ready else 503,
     )
+
+
+async def _worker(app: web.Application) -> dict[str, Any]:
+    """The worker that acts on what intake acknowledged: alive, and making progress."""
+    worker = app.get(WORKER)
+    if worker is None:
+        return {"ok": False, "error": "the worker has not started"}
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT):
+            return await worker.health()
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {_CHECK_TIMEOUT:g} s"}
+    except Exception as exc:  # noqa: BLE001 - any failure is the check's answer
+        return {"ok": False, "error": str(exc) or type(exc).__name__}
 
 
 async def _notifications(app: web.Application) -> dict[str, Any]:

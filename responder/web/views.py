@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import get_args
 
 from aiohttp import web
 
 from responder.errors import InputError
-from responder.events import Source
+from responder.events import Event, Source
 from responder.journal import EventQuery
 from responder.web.state import JOURNAL
 
@@ -60,11 +61,32 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 async def get_event(request: web.Request) -> web.Response:
-    """`GET /v1/events/{id}`: one event in full, as journaled."""
-    event = await request.app[JOURNAL].event(request.match_info["id"])
-    if event is None:
+    """`GET /v1/events/{id}`: one event in full, as journaled.
+
+    A body that does not read back as an event (the worker set it aside) is still shown, as
+    stored, with why: a read of a journaled event never answers 5xx.
+    """
+    found = await request.app[JOURNAL].stored(request.match_info["id"])
+    if found is None:
         raise InputError(404, f"no event with id {request.match_info['id'][:64]!r}")
-    return web.Response(text=event.model_dump_json(), content_type="application/json")
+    body, event = found
+    if isinstance(event, Event):
+        return web.Response(text=event.model_dump_json(), content_type="application/json")
+    head = json.dumps({"id": event.id, "readable": False, "error": event.error})
+    return web.Response(
+        text=f'{head[:-1]}, "stored": {_as_json(body)}}}', content_type="application/json"
+    )
+
+
+def _as_json(stored: str) -> str:
+    """The stored text as a JSON value: itself when it is JSON (however deep), else a string."""
+    try:
+        json.loads(stored)
+    except RecursionError:
+        return stored  # JSON the journal wrote, only deeper than Python parses: spliced in as is
+    except ValueError:
+        return json.dumps(stored)
+    return stored
 
 
 def routes() -> list[web.RouteDef]:
