@@ -25,6 +25,8 @@ from responder.web import health, incidents, views
 from responder.web.auth import Authenticator, auth_middleware
 from responder.web.errors import error_middleware
 from responder.web.inflight import InFlight
+from responder.web.query import query_middleware
+from responder.web.routing import routed
 from responder.web.state import (
     ACTIONS,
     AUDIT,
@@ -188,6 +190,7 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
             in_flight.middleware,
             error_middleware,
             auth_middleware(authenticator, INTAKE_PATHS, count_rejected),
+            query_middleware,
         ],
         client_max_size=settings.server.max_body_bytes,
         # Intake decodes gzip and deflate itself (responder.intake.encoding), within the limit.
@@ -208,7 +211,5 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     app[AUDIT] = AuditLog(settings.data_dir / AUDIT_FILE, on_error=metrics.audit_errors.inc)
     # Opened in this order, closed in reverse: the audit log outlives everything that writes it.
     app.cleanup_ctx.extend([_audit_ctx, _journal_ctx, _engine_ctx, _outbox_ctx, _worker_ctx])
-    app.add_routes(
-        [*intake_routes.routes(), *views.routes(), *incidents.routes(), *health.routes()]
-    )
+    routed(app, [*intake_routes.routes(), *views.routes(), *incidents.routes(), *health.routes()])
     return app

@@ -203,3 +203,70 @@ def test_a_bad_credential_on_the_first_of_two_headers_is_401(server: ServeProces
     headers = [(b"Authorization", b"Bearer \xe9"), (b"Authorization", f"Bearer {TOKEN}".encode())]
     assert_refused_as_not_utf8(call(server, "POST", b"/v1/events/falco", headers), "Authorization")
     assert_no_traceback(server)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        *ROUTES,
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+        ("GET", "/v1/nothing-here"),
+        ("DELETE", "/v1/events"),
+        ("GET", "/nothing-here"),
+    ],
+)
+def test_an_expect_header_other_than_100_continue_is_a_json_417(
+    server: ServeProcess, method: str, path: str
+) -> None:
+    """Regression (aiohttp's default answered 500 for bytes that are not UTF-8): a JSON 417."""
+    for value in (*NOT_UTF8, b"100-continue\xe9", b"something-else"):
+        answer = call(server, method, path.encode(), [(b"Expect", value)])
+        assert answer.status == 417, (value, answer)
+        assert "100-continue" in answer.json()["message"]
+    assert_no_traceback(server)
+
+
+def test_expect_100_continue_is_answered_and_the_body_accepted(server: ServeProcess) -> None:
+    """A sender that waits for `100 Continue` (curl, for larger bodies) gets it, then its 202."""
+    headers = [(b"Expect", b"100-continue"), *credential("Authorization", TOKEN.encode())]
+    head = raw_request("POST", b"/v1/events/falco", headers, BODY).removesuffix(BODY)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head)
+        assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(BODY)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert parse(data).status == 202
+
+
+READ_VIEWS = (b"/v1/events", b"/v1/incidents", f"/v1/incidents/{INCIDENT}/report".encode())
+PARAMETERS = (b"name", b"source", b"before", b"limit", b"format")
+
+
+def test_a_query_that_is_not_utf8_is_400_on_every_read_view(server: ServeProcess) -> None:
+    """Regression (the pure-Python parser passed them to SQLite: 500): raw bytes in a query."""
+    for path in READ_VIEWS:
+        for bad in NOT_UTF8:
+            targets = [path + b"?" + name + b"=" + bad for name in PARAMETERS]
+            targets.append(path + b"?" + bad + b"=1")
+            for target in targets:
+                answer = call(server, "GET", target, credential("Authorization", READ.encode()))
+                assert answer.status == 400, (target, answer)
+                if answer.headers.get("content-type", "").startswith("application/json"):
+                    assert "not UTF-8 text" in answer.json()["message"]
+    assert_no_traceback(server)
+
+
+def test_percent_escapes_that_are_not_utf8_never_get_a_500(server: ServeProcess) -> None:
+    """`%E9` and friends decode to U+FFFD: an answer about the value, never a 500."""
+    for path in READ_VIEWS:
+        for bad in NOT_UTF8:
+            escaped = "".join(f"%{byte:02X}" for byte in bad).encode()
+            for name in PARAMETERS:
+                target = path + b"?" + name + b"=" + escaped
+                answer = call(server, "GET", target, credential("Authorization", READ.encode()))
+                assert answer.status in {200, 400, 404}, (target, answer)
+                assert answer.json()
+    assert_no_traceback(server)

@@ -15,6 +15,7 @@ from aiohttp import hdrs, web
 from responder.errors import InputError
 from responder.settings import ROLES, ClientSubjects, Role
 from responder.settings._subjects import peer_subject
+from responder.web.routing import served_by_us
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -163,7 +164,7 @@ class Authenticator:
 
 def required_role(request: web.Request, intake_paths: Collection[str]) -> Role | None:
     """The role a `/v1/` request needs: its route's; None (any role) for no route (404, 405)."""
-    if request.match_info.http_exception is not None:
+    if not served_by_us(request):
         return None
     if request.method != hdrs.METH_POST:
         return "read"
