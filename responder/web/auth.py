@@ -37,15 +37,16 @@ _DOES: dict[Role, str] = {
     "read": "read events, incidents and reports",
     "admin": "release containments",
 }
-_NEEDS: dict[Role, str] = {
-    "intake": "the intake token (RESPONDER_TOKEN) or a client certificate",
+_TOKENS: dict[Role, str] = {
+    "intake": "the intake token (RESPONDER_TOKEN)",
     "read": "the read token (RESPONDER_READ_TOKEN) or the admin token",
     "admin": "the admin token (RESPONDER_ADMIN_TOKEN)",
 }
 _NOT_SET_UP: dict[Role, str] = {
-    "read": "reading over HTTP is not set up: set RESPONDER_READ_TOKEN (or _FILE), or list "
-    "certificate subjects under tls.client_subjects.read; the intake token only sends alerts. "
-    "On the host, `responder events`, `responder incidents` and `responder report` read directly",
+    "read": "reading over HTTP is not set up: set RESPONDER_READ_TOKEN (or _FILE; the admin "
+    "token reads too), or list certificate subjects under tls.client_subjects.read; the intake "
+    "token only sends alerts. On the host, `responder events`, `responder incidents` and "
+    "`responder report` read directly",
     "admin": "release over HTTP is disabled: set RESPONDER_ADMIN_TOKEN (or _FILE), "
     "or run `responder release ID` on the host",
 }
@@ -106,7 +107,7 @@ class Authenticator:
                 raise InputError(
                     403,
                     f"the client certificate {subject[:200]!r} may not {_DOES[role]}: "
-                    f"that needs {_NEEDS[role]}",
+                    f"that needs {self._needs(role)}",
                 )
             raise InputError(401, self._missing(role), headers=_CHALLENGE)
         holder = self._holder(presented)
@@ -116,15 +117,22 @@ class Authenticator:
             raise InputError(
                 403,
                 f"this is the {holder} token: it may only {_DOES[holder]}; "
-                f"to {_DOES[role]}, send {_NEEDS[role]}",
+                f"to {_DOES[role]}, send {self._needs(role)}",
             )
         raise InputError(401, "invalid credential", headers=_CHALLENGE)
 
+    def _needs(self, role: Role, how: str = "") -> str:
+        """The credentials that act in the role, as configured, for messages."""
+        needs = f"{_TOKENS[role]}{how}"
+        if self._mutual_tls and self._listed[role]:
+            needs += f", or a client certificate allowed to {_DOES[role]}"
+        return needs
+
     def _missing(self, role: Role | None) -> str:
-        how = f"send 'Authorization: Bearer <token>' or '{self._header}'"
+        how = f" as 'Authorization: Bearer <token>' or in '{self._header}'"
         if role is None:
-            return f"missing credential: {how}"
-        return f"missing credential: {how} with {_NEEDS[role]}, to {_DOES[role]}"
+            return f"missing credential: send a token{how}"
+        return f"missing credential: to {_DOES[role]}, send {self._needs(role, how)}"
 
     def _subject(self, request: web.Request) -> str | None:
         """The subject of the client's verified certificate, or None without one."""
