@@ -20,6 +20,8 @@ from _faults import ServeProcess
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from conftest import ClientFactory
+
 TOKEN = "intake-token-0123456789"
 READ = "read-\u00e9t\u00e9-\u2603-token"  # non-ASCII: a UTF-8 token must still work as sent
 ADMIN = "admin-token-0123456789"
@@ -270,3 +272,21 @@ def test_percent_escapes_that_are_not_utf8_never_get_a_500(server: ServeProcess)
                 assert answer.status in {200, 400, 404}, (target, answer)
                 assert answer.json()
     assert_no_traceback(server)
+
+
+async def test_an_unknown_expectation_is_a_json_417_from_the_app_itself(
+    make_client: ClientFactory,
+) -> None:
+    """In-process too (the routes carry their own Expect handler): JSON, not aiohttp's text."""
+    client = await make_client()
+    for path in ("/v1/events/falco", "/v1/nowhere"):
+        answer = await client.post(path, data=BODY, headers={"Expect": "202-accepted"})
+        assert answer.status == 417
+        assert "100-continue" in (await answer.json())["message"]
+
+
+async def test_a_client_that_waits_for_100_continue_is_answered(make_client: ClientFactory) -> None:
+    """The aiohttp client with `expect100`: the interim answer comes, the body is accepted."""
+    client = await make_client()
+    answer = await client.post("/v1/events/falco", data=BODY, expect100=True)
+    assert answer.status == 202
