@@ -25,6 +25,8 @@ from responder.web import health, incidents, views
 from responder.web.auth import Authenticator, auth_middleware
 from responder.web.errors import error_middleware
 from responder.web.inflight import InFlight
+from responder.web.query import query_middleware
+from responder.web.routing import routed
 from responder.web.state import (
     ACTIONS,
     AUDIT,
@@ -153,22 +155,33 @@ def startup_playbooks(settings: Settings, actions: ActionRegistry) -> PlaybookSe
     return loaded
 
 
+def _log_credentials(settings: Settings, authenticator: Authenticator) -> None:
+    """Say at start-up what is open to anyone who reaches the server, and what is off."""
+    if authenticator.intake_open:
+        log.warning(
+            "no credential configured: %s open to anyone who can reach %s; "
+            "set RESPONDER_TOKEN or RESPONDER_TOKEN_FILE",
+            "intake and reading are" if authenticator.open else "intake is",
+            settings.server.host,
+        )
+    if not authenticator.open and not authenticator.set_up("read"):
+        log.info(
+            "no read credential: GET /v1/events and /v1/incidents answer 403; "
+            "set RESPONDER_READ_TOKEN or RESPONDER_READ_TOKEN_FILE to read over HTTP"
+        )
+
+
 def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web.Application:
     """The whole service as an aiohttp application; raises ConfigError on a bad setting or file."""
     settings.check_secrets()  # a channel that cannot authenticate fails now, not at 3 a.m.
     metrics = Metrics()
     authenticator = Authenticator(
-        settings.read_token(),
+        settings.tokens(),
         settings.auth.header,
         mutual_tls=settings.mutual_tls,
-        admin_token=settings.read_admin_token(),
+        subjects=settings.client_subjects(),
     )
-    if not authenticator.enabled:
-        log.warning(
-            "no credential configured: intake is open to anyone who can reach %s; "
-            "set RESPONDER_TOKEN or RESPONDER_TOKEN_FILE",
-            settings.server.host,
-        )
+    _log_credentials(settings, authenticator)
 
     def count_rejected(request: web.Request) -> None:
         if (source := INTAKE_PATHS.get(request.path)) is not None:
@@ -179,7 +192,8 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
         middlewares=[
             in_flight.middleware,
             error_middleware,
-            auth_middleware(authenticator, count_rejected),
+            auth_middleware(authenticator, INTAKE_PATHS, count_rejected),
+            query_middleware,
         ],
         client_max_size=settings.server.max_body_bytes,
         # Intake decodes gzip and deflate itself (responder.intake.encoding), within the limit.
@@ -205,7 +219,5 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     )
     # Opened in this order, closed in reverse: the audit log outlives everything that writes it.
     app.cleanup_ctx.extend([_audit_ctx, _journal_ctx, _engine_ctx, _outbox_ctx, _worker_ctx])
-    app.add_routes(
-        [*intake_routes.routes(), *views.routes(), *incidents.routes(), *health.routes()]
-    )
+    routed(app, [*intake_routes.routes(), *views.routes(), *incidents.routes(), *health.routes()])
     return app

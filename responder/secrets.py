@@ -13,7 +13,7 @@ from responder.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["BY_REFERENCE_ONLY", "SecretRef"]
+__all__ = ["BY_REFERENCE_ONLY", "SecretRef", "read_credential"]
 
 BY_REFERENCE_ONLY = (
     "secrets do not belong in the configuration file; put the value in an environment "
@@ -71,3 +71,34 @@ class SecretRef(BaseModel):
         if not value.strip():
             raise ConfigError(f"{self}: is empty")
         return SecretStr(value)
+
+
+def read_credential(value: SecretStr | None, path: Path | None, name: str) -> SecretStr | None:
+    """A credential given as a value (from the environment) or as a file; None if neither.
+
+    A file holds the credential with surrounding whitespace removed (as `echo` and `base64`
+    write it). Either way it must be UTF-8 text: a header that carries it is compared byte
+    for byte. A ConfigError names the setting, never the secret.
+    """
+    if path is None:
+        if value is not None and not _is_utf8(value.get_secret_value()):
+            # Python keeps bytes of the environment that are not UTF-8 as lone surrogates.
+            raise ConfigError(f"{name}: is not UTF-8 text")
+        return value
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}: token file {path}: is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: token file {path}: cannot read: {exc}") from exc
+    if not text:
+        raise ConfigError(f"{name}: token file {path}: is empty")
+    return SecretStr(text)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -109,6 +109,29 @@ def test_check_reports_a_bad_config_file(
     assert f"{config}:2: limits.max_containments" in capsys.readouterr().err
 
 
+def test_check_reports_a_token_shared_by_two_roles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What would stop start-up is found by `check` first, naming the settings, not the token."""
+    monkeypatch.setenv("RESPONDER_TOKEN", "shared-secret-value")
+    monkeypatch.setenv("RESPONDER_ADMIN_TOKEN", "shared-secret-value")
+    write(tmp_path / "pb", "a.yaml", PLAYBOOK)
+    assert main(["check", str(tmp_path / "pb")]) == 1
+    err = capsys.readouterr().err
+    assert "admin token (RESPONDER_ADMIN_TOKEN) is the same as the intake token" in err
+    assert "shared-secret-value" not in err
+
+
+def test_check_reports_an_unreadable_token_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read token file that is not there is one problem line naming its setting."""
+    monkeypatch.setenv("RESPONDER_READ_TOKEN_FILE", str(tmp_path / "missing"))
+    write(tmp_path / "pb", "a.yaml", PLAYBOOK)
+    assert main(["check", str(tmp_path / "pb")]) == 1
+    assert "RESPONDER_READ_TOKEN_FILE (auth.read_token_file): token file" in capsys.readouterr().err
+
+
 def test_actions_lists_parameters_and_undo(capsys: pytest.CaptureFixture[str]) -> None:
     """Every action with its parameters, types, defaults and what undoes it."""
     assert main(["actions", "--json"]) == 0

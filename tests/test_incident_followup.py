@@ -178,7 +178,10 @@ async def test_the_report_is_written_in_three_formats_and_again_after_release(
     )
     assert answer.status == 200
     assert json.loads((reports / "report.json").read_text())["incident"]["state"] == "released"
-    served = await client.get(f"/v1/incidents/{incident.id}/report?format=md")
+    served = await client.get(  # no read token configured: the admin token reads
+        f"/v1/incidents/{incident.id}/report?format=md",
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
     assert served.status == 200
     assert "released" in await served.text()
 
@@ -321,7 +324,8 @@ async def test_a_webhook_that_is_down_delays_nothing_and_shows_in_readyz(
             await asyncio.sleep(0.05)
     assert ready["status"] == "ready"
     assert ready["notifications"]["channels"]["pager"]["failing"] == 0  # healthy ones listed too
-    view = await (await client.get(f"/v1/incidents/{incident.id}")).json()
+    admin = {"Authorization": f"Bearer {ADMIN}"}  # no read token configured: the admin one reads
+    view = await (await client.get(f"/v1/incidents/{incident.id}", headers=admin)).json()
     [pending] = [n for n in view["notifications"] if n["channel"] == "hook"]
     assert pending["state"] == "pending"
     assert pending["last_error"]

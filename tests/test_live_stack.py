@@ -126,11 +126,12 @@ class Stack:
 
 @dataclass(frozen=True)
 class Responder:
-    """The responder process, its data directory and its intake token."""
+    """The responder process, its data directory, its intake token and its read token."""
 
     url: str
     data_dir: Path
     token: str
+    read_token: str
 
     @property
     def auth(self) -> dict[str, str]:
@@ -138,10 +139,11 @@ class Responder:
         return {"Authorization": f"Bearer {self.token}"}
 
     async def get(self, path: str) -> Any:
-        """GET a read-only view with the intake token."""
+        """GET a read-only view with the read token."""
+        reader = {"Authorization": f"Bearer {self.read_token}"}
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
-            session.get(f"{self.url}{path}", headers=self.auth) as response,
+            session.get(f"{self.url}{path}", headers=reader) as response,
         ):
             assert response.status == 200, await response.text()
             return await response.json()
@@ -222,11 +224,14 @@ async def responder(
     """
     monkeypatch.delenv("RESPONDER_TOKEN", raising=False)
     monkeypatch.setenv("RESPONDER_TOKEN_FILE", str(token_file))  # ServeProcess passes os.environ
+    read_token = secrets.token_urlsafe(24)  # the intake token only sends alerts
+    monkeypatch.delenv("RESPONDER_READ_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("RESPONDER_READ_TOKEN", read_token)
     serve = ServeProcess(tmp_path / "data", playbooks_dir, DEPLOY / "responder.yaml", tmp_path)
     try:
         await asyncio.to_thread(serve.start)
         stack.peers.append(Peer("responder", serve.url, serve.log))
-        server = Responder(serve.url, serve.data_dir, _read_token(token_file))
+        server = Responder(serve.url, serve.data_dir, _read_token(token_file), read_token)
         await stack.until("responder /readyz answers 200", ready_probe(server.url))
         yield server
     finally:
@@ -348,6 +353,15 @@ async def assert_delivered_with_the_token(
     received = "responder_events_received_total"
     assert _total(ours, received, source="alertmanager", outcome="accepted") >= 1
     assert _total(ours, received, outcome="unauthorized") == refused
+
+
+async def assert_intake_token_cannot_read(responder: Responder) -> None:
+    """The token Alertmanager holds sends alerts only: reading with it answers 403."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+        session.get(f"{responder.url}/v1/incidents", headers=responder.auth) as response,
+    ):
+        assert response.status == 403, await response.text()
 
 
 async def assert_intake_needs_the_token(responder: Responder) -> None:
@@ -538,6 +552,7 @@ async def test_deploy_alertmanager_delivers_and_the_shipped_playbook_acts_then_r
     networks = _networks(target)
     async with stack.on_failure():
         await assert_intake_needs_the_token(responder)
+        await assert_intake_token_cannot_read(responder)
         await post_alerts(alertmanager.url, [alert_as_prometheus_fires_it(name, "cadvisor:8080")])
         incident = await stack.until(
             f"an incident of {expected.playbook} on {name}",

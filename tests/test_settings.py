@@ -123,8 +123,7 @@ def test_token_from_environment_is_secret() -> None:
     settings = load_settings(None, environ={"RESPONDER_TOKEN": "hunter2"})
     assert settings.has_credential
     assert "hunter2" not in repr(settings)
-    token = settings.read_token()
-    assert token is not None
+    token = settings.tokens()["intake"]
     assert token.get_secret_value() == "hunter2"
 
 
@@ -140,7 +139,7 @@ def test_empty_token_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "t").write_text("\n")
     settings = load_settings(None, environ={"RESPONDER_TOKEN_FILE": str(tmp_path / "t")})
     with pytest.raises(ConfigError, match="is empty"):
-        settings.read_token()
+        settings.tokens()
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "responder.example"])  # noqa: S104

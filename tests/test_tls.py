@@ -13,18 +13,25 @@ from pydantic import SecretStr
 
 from responder.app import create_app
 from responder.errors import ConfigError
-from responder.settings import AuthSettings, Settings, TlsSettings
+from responder.settings import AuthSettings, ClientSubjects, Settings, TlsSettings
 from responder.web.tls import server_ssl_context
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 BODY = {"rule": "Write below binary dir", "priority": "Error", "output": "touch /bin/x"}
+READ_TOKEN = "read-token-for-tls-tests"
+INCIDENT = "01JQ8ZK3V5T7W9X1Y2Z3A4B5ZZ"
+RELEASE = f"/v1/incidents/{INCIDENT}/release"
+LISTS = ClientSubjects(
+    read=("CN=desk, OU=ops, O=Example Ltd",),  # written in another order than the certificate's
+    admin=("organizationName=Example Ltd, commonName=oncall",),
+)
 
 
 @dataclass(frozen=True)
 class Pki:
-    """A CA, a server certificate for 127.0.0.1, a client it signed, and a stranger's client."""
+    """A CA, a server certificate for 127.0.0.1, clients it signed, and a stranger's client."""
 
     ca: Path
     server_cert: Path
@@ -33,6 +40,12 @@ class Pki:
     client_key: Path
     stranger_cert: Path
     stranger_key: Path
+    reader: tuple[Path, Path]
+    """Subject `/O=Example Ltd/OU=ops/CN=desk`: listed to read."""
+    oncall: tuple[Path, Path]
+    """Subject `/O=Example Ltd/CN=oncall`: listed as admin."""
+    lookalike: tuple[Path, Path]
+    """Subject `/O=Example Ltd/CN=desk`: the reader's subject with one attribute fewer."""
 
 
 def _openssl(*args: str | Path) -> None:
@@ -59,13 +72,14 @@ def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def _signed(directory: Path, name: str, ca: tuple[Path, Path], ext: str) -> tuple[Path, Path]:
+def _signed(
+    directory: Path, name: str, ca: tuple[Path, Path], ext: str, subject: str | None = None
+) -> tuple[Path, Path]:
     cert, key, csr = directory / f"{name}.pem", directory / f"{name}.key", directory / f"{name}.csr"
     extfile = directory / f"{name}.ext"
     extfile.write_text(ext)
-    _openssl(
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", csr
-    )
+    subj = subject or f"/CN={name}"
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", subj, "-keyout", key, "-out", csr)
     _openssl(
         "x509",
         "-req",
@@ -92,9 +106,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     directory = tmp_path_factory.mktemp("pki")
     ca = _self_signed(directory, "ca")
     server = _signed(directory, "server", ca, "subjectAltName=IP:127.0.0.1\n")
-    client = _signed(directory, "falco", ca, "extendedKeyUsage=clientAuth\n")
+    client_ext = "extendedKeyUsage=clientAuth\n"
+    client = _signed(directory, "falco", ca, client_ext)
     stranger = _self_signed(directory, "stranger")
-    return Pki(ca[0], *server, *client, *stranger)
+    reader = _signed(directory, "desk", ca, client_ext, "/O=Example Ltd/OU=ops/CN=desk")
+    oncall = _signed(directory, "oncall", ca, client_ext, "/O=Example Ltd/CN=oncall")
+    lookalike = _signed(directory, "lookalike", ca, client_ext, "/O=Example Ltd/CN=desk")
+    return Pki(ca[0], *server, *client, *stranger, reader, oncall, lookalike)
 
 
 def client_context(pki: Pki, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
@@ -105,12 +123,16 @@ def client_context(pki: Pki, cert: Path | None = None, key: Path | None = None) 
     return context
 
 
-async def _serve(aiohttp_server: Any, tmp_path: Path, pki: Pki) -> str:
+async def _serve(
+    aiohttp_server: Any, tmp_path: Path, pki: Pki, subjects: ClientSubjects | None = None
+) -> str:
     settings = Settings(
         data_dir=tmp_path / "data",
         playbooks=tmp_path / "playbooks",
-        tls=TlsSettings(cert=pki.server_cert, key=pki.server_key, client_ca=pki.ca),
-        auth=AuthSettings(token=SecretStr("backup-token")),
+        tls=TlsSettings(
+            cert=pki.server_cert, key=pki.server_key, client_ca=pki.ca, client_subjects=subjects
+        ),
+        auth=AuthSettings(token=SecretStr("backup-token"), read_token=SecretStr(READ_TOKEN)),
     )
     assert settings.tls is not None
     server = await aiohttp_server(create_app(settings), ssl=server_ssl_context(settings.tls))
@@ -165,3 +187,87 @@ def test_unreadable_certificate_is_a_config_error(tmp_path: Path) -> None:
     tls = TlsSettings(cert=tmp_path / "none.pem", key=tmp_path / "none.key")
     with pytest.raises(ConfigError, match="TLS: cannot load"):
         server_ssl_context(tls)
+
+
+async def _call(
+    url: str, method: str, path: str, context: ssl.SSLContext, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """One request over TLS: its status and its message (empty on success)."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{url}{path}", json=BODY, ssl=context, headers=headers) as answer,
+    ):
+        body = await answer.json()
+        return answer.status, body.get("message", "") if isinstance(body, dict) else ""
+
+
+async def test_without_subject_lists_a_certificate_only_sends_alerts(
+    aiohttp_server: Any, tmp_path: Path, pki: Pki
+) -> None:
+    """As before: a verified certificate sends alerts; reading and release want their tokens."""
+    url = await _serve(aiohttp_server, tmp_path, pki)
+    context = client_context(pki, pki.client_cert, pki.client_key)
+    assert (await _call(url, "POST", "/v1/events/falco", context))[0] == 202
+    status, message = await _call(url, "GET", "/v1/incidents", context)
+    assert status == 403
+    assert "may not read" in message
+    assert "RESPONDER_READ_TOKEN" in message
+    assert (await _call(url, "POST", RELEASE, context))[0] == 403
+
+
+async def test_a_listed_reader_reads_and_neither_sends_alerts_nor_releases(
+    aiohttp_server: Any, tmp_path: Path, pki: Pki
+) -> None:
+    """`read` lists a subject: that certificate reads, and only reads."""
+    url = await _serve(aiohttp_server, tmp_path, pki, LISTS)
+    context = client_context(pki, *pki.reader)
+    assert (await _call(url, "GET", "/v1/incidents", context))[0] == 200
+    sent, message = await _call(url, "POST", "/v1/events/falco", context)
+    assert sent == 403
+    assert "CN=desk" in message
+    assert (await _call(url, "POST", RELEASE, context))[0] == 403
+
+
+async def test_a_listed_admin_releases_and_reads(
+    aiohttp_server: Any, tmp_path: Path, pki: Pki
+) -> None:
+    """`admin` lists a subject: that certificate reaches release (404: no such incident) and reads."""
+    url = await _serve(aiohttp_server, tmp_path, pki, LISTS)
+    context = client_context(pki, *pki.oncall)
+    assert (await _call(url, "POST", RELEASE, context))[0] == 404
+    assert (await _call(url, "GET", "/v1/incidents", context))[0] == 200
+    assert (await _call(url, "POST", "/v1/events/falco", context))[0] == 403
+
+
+async def test_a_subject_with_one_attribute_fewer_is_not_the_listed_one(
+    aiohttp_server: Any, tmp_path: Path, pki: Pki
+) -> None:
+    """`O=Example Ltd, CN=desk` is not `O=Example Ltd, OU=ops, CN=desk`: it may not read."""
+    url = await _serve(aiohttp_server, tmp_path, pki, LISTS)
+    context = client_context(pki, *pki.lookalike)
+    status, message = await _call(url, "GET", "/v1/incidents", context)
+    assert status == 403
+    assert "CN=desk,O=Example Ltd" in message
+    assert (await _call(url, "POST", "/v1/events/falco", context))[0] == 202  # unlisted: intake
+
+
+async def test_an_unlisted_certificate_with_the_read_token_reads(
+    aiohttp_server: Any, tmp_path: Path, pki: Pki
+) -> None:
+    """A certificate that may not read does not stop the read token from reading."""
+    url = await _serve(aiohttp_server, tmp_path, pki, LISTS)
+    context = client_context(pki, pki.client_cert, pki.client_key)
+    headers = {"Authorization": f"Bearer {READ_TOKEN}"}
+    assert (await _call(url, "GET", "/v1/incidents", context, headers))[0] == 200
+
+
+async def test_an_intake_list_leaves_other_certificates_out(
+    aiohttp_server: Any, tmp_path: Path, pki: Pki
+) -> None:
+    """`intake` lists Falco's certificate: another one our CA signed no longer sends alerts."""
+    subjects = ClientSubjects(intake=("CN=falco",))
+    url = await _serve(aiohttp_server, tmp_path, pki, subjects)
+    falco = client_context(pki, pki.client_cert, pki.client_key)
+    other = client_context(pki, *pki.lookalike)
+    assert (await _call(url, "POST", "/v1/events/falco", falco))[0] == 202
+    assert (await _call(url, "POST", "/v1/events/falco", other))[0] == 403

@@ -290,16 +290,21 @@ async def test_restart_resumes_an_unfinished_incident_after_its_last_recorded_st
 async def test_incident_views_and_release_over_http_with_the_admin_credential(
     make_client: ClientFactory, playbooks: Path, containers: Any
 ) -> None:
-    """GET lists and shows incidents; release needs the admin token, not the intake token."""
+    """GET lists and shows incidents with the read token; release needs the admin token."""
     target = containers()
-    auth = AuthSettings(token=SecretStr("intake-token"), admin_token=SecretStr("admin-token"))
+    auth = AuthSettings(
+        token=SecretStr("intake-token"),
+        read_token=SecretStr("read-token"),
+        admin_token=SecretStr("admin-token"),
+    )
     client = await make_client(playbooks=playbooks, limits=FAST, auth=auth)
     intake = {"Authorization": "Bearer intake-token"}
+    reader = {"Authorization": "Bearer read-token"}
     await post_and_settle(client, shell(target), headers=intake)
-    listing = await (await client.get("/v1/incidents", headers=intake)).json()
+    listing = await (await client.get("/v1/incidents", headers=reader)).json()
     [summary] = listing["incidents"]
     assert summary["state"] == "contained"
-    detail = await (await client.get(f"/v1/incidents/{summary['id']}", headers=intake)).json()
+    detail = await (await client.get(f"/v1/incidents/{summary['id']}", headers=reader)).json()
     assert [s["action"] for s in detail["steps"]] == [
         "docker:snapshot",
         "docker:isolate",
@@ -310,7 +315,10 @@ async def test_incident_views_and_release_over_http_with_the_admin_credential(
     assert detail["release_command"] == expected
     assert expected.endswith(f" {summary['id']}")
     url = f"/v1/incidents/{summary['id']}/release"
-    assert (await client.post(url, headers=intake)).status == 401
+    for other in (intake, reader):  # a valid credential of another role: 403, naming the admin one
+        refused = await client.post(url, headers=other)
+        assert refused.status == 403
+        assert "RESPONDER_ADMIN_TOKEN" in (await refused.json())["message"]
     released = await client.post(url, headers={"Authorization": "Bearer admin-token"})
     assert released.status == 200
     assert (await released.json())["state"] == "released"

@@ -41,10 +41,14 @@ def run(args: argparse.Namespace) -> int:
         loaded = load_playbooks(
             paths, ActionRegistry(default_actions()), channels=settings.channel_names()
         )
-        try:
-            settings.check_secrets()
-        except ConfigError as exc:  # reported beside any playbook problem, not instead of it
-            errors.extend(line.strip() for line in str(exc).split("\n")[1:] if line.strip())
+        # Channel secrets and the HTTP tokens (read now, and each role's its own), reported
+        # beside any playbook problem, not instead of it.
+        for read_now in (settings.check_secrets, settings.tokens):
+            try:
+                read_now()
+            except ConfigError as exc:
+                lines = str(exc).split("\n")
+                errors.extend(line.strip() for line in lines[1:] or lines if line.strip())
         config = str(args.config) if args.config else "built-in defaults"
         summary = (
             f"ok: {len(loaded.playbooks)} playbooks in {len(loaded.files)} files, "

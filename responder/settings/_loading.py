@@ -33,6 +33,8 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "RESPONDER_TOKEN": ("auth", "token"),
     "RESPONDER_TOKEN_FILE": ("auth", "token_file"),
     "RESPONDER_TOKEN_HEADER": ("auth", "header"),
+    "RESPONDER_READ_TOKEN": ("auth", "read_token"),
+    "RESPONDER_READ_TOKEN_FILE": ("auth", "read_token_file"),
     "RESPONDER_ADMIN_TOKEN": ("auth", "admin_token"),
     "RESPONDER_ADMIN_TOKEN_FILE": ("auth", "admin_token_file"),
     "RESPONDER_TLS_CERT": ("tls", "cert"),
@@ -42,7 +44,12 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "RESPONDER_PUBLIC_URL": ("server", "public_url"),
     "DOCKER_HOST": ("docker", "url"),
 }
-_FORBIDDEN_IN_FILE = (("auth", "token"), ("auth", "admin_token"))
+# Tokens are never written in the configuration file: each comes from its variable or a file.
+_FORBIDDEN_IN_FILE = {
+    ("auth", "token"): "RESPONDER_TOKEN or auth.token_file",
+    ("auth", "read_token"): "RESPONDER_READ_TOKEN or auth.read_token_file",
+    ("auth", "admin_token"): "RESPONDER_ADMIN_TOKEN or auth.admin_token_file",
+}
 
 
 def _put(tree: dict[str, Any], path: tuple[str, ...], value: object) -> None:
@@ -62,11 +69,11 @@ def _file_layer(config: Path | None) -> Located | None:
     if len(documents) > 1 or not isinstance(documents[0].data, dict):
         raise ConfigError(f"{config}:1: the configuration must be one YAML mapping")
     doc = documents[0]
-    for path in _FORBIDDEN_IN_FILE:
+    for path, instead in _FORBIDDEN_IN_FILE.items():
         if path in doc.lines:
             raise ConfigError(
                 f"{config}:{doc.line_of(path)}: {'.'.join(path)}: secrets do not belong in the "
-                "configuration file; use RESPONDER_TOKEN or a token_file (Docker secret)"
+                f"configuration file; use {instead} (a Docker secret)"
             )
     return doc
 

@@ -21,12 +21,13 @@ from responder.channels import Channel, ChannelName, HttpUrlText, LogChannel
 from responder.containers import own_container_id
 from responder.errors import ConfigError
 from responder.policy import IncidentSettings, Limits, NotificationSettings, Protection
+from responder.settings._auth import AuthSettings, ClientSubjects, Role
 from responder.targets import TargetRules
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["AuthSettings", "DockerSettings", "ServerSettings", "Settings", "TlsSettings"]
+__all__ = ["DockerSettings", "ServerSettings", "Settings", "TlsSettings"]
 
 _Model = ConfigDict(frozen=True, extra="forbid")
 
@@ -65,24 +66,20 @@ class TlsSettings(BaseModel):
     cert: Path
     key: Path
     client_ca: Path | None = None
-
-
-class AuthSettings(BaseModel):
-    """Intake credentials: a token, sent as a bearer token or in a shared-secret header."""
-
-    model_config = _Model
-
-    token: SecretStr | None = Field(default=None, description="from RESPONDER_TOKEN only")
-    token_file: Path | None = Field(default=None, description="file holding the token")
-    header: str = Field(
-        default="X-Responder-Token",
-        min_length=1,
-        description="header that carries the token for senders that cannot send a bearer token",
+    client_subjects: ClientSubjects | None = Field(
+        default=None,
+        description="which certificate subjects may act in which role; absent: any verified "
+        "certificate sends alerts, and reading and release need their tokens",
     )
-    admin_token: SecretStr | None = Field(
-        default=None, description="release over HTTP; from RESPONDER_ADMIN_TOKEN only"
-    )
-    admin_token_file: Path | None = Field(default=None, description="file holding the admin token")
+
+    @model_validator(mode="after")
+    def _subjects_need_a_ca(self) -> TlsSettings:
+        if self.client_subjects is not None and self.client_ca is None:
+            raise ValueError(
+                "client_subjects needs client_ca: client certificates are only asked for, "
+                "and verified, against a client CA"
+            )
+        return self
 
 
 class DockerSettings(BaseModel):
@@ -131,12 +128,6 @@ class Settings(BaseModel):
     _config_file: Path | None = PrivateAttr(default=None)
     """The file these settings were read from, for commands that must read it again."""
 
-    @model_validator(mode="after")
-    def _one_token_source(self) -> Settings:
-        if self.auth.token is not None and self.auth.token_file is not None:
-            raise ValueError("set RESPONDER_TOKEN or RESPONDER_TOKEN_FILE, not both")
-        return self
-
     def release_command(self, incident_id: str) -> str:
         """The exact command that releases an incident, runnable from any directory.
 
@@ -175,8 +166,8 @@ class Settings(BaseModel):
 
     @property
     def has_credential(self) -> bool:
-        """Some form of intake authentication is configured."""
-        return self.auth.token is not None or self.auth.token_file is not None or self.mutual_tls
+        """Intake is authenticated (a token or mutual TLS): no one else can send alerts."""
+        return self.auth.configured("intake") or self.mutual_tls
 
     @property
     def loopback_only(self) -> bool:
@@ -189,13 +180,14 @@ class Settings(BaseModel):
         except ValueError:
             return False
 
-    def read_token(self) -> SecretStr | None:
-        """The intake token, read from its file when given by file (Docker secrets)."""
-        return _token(self.auth.token, self.auth.token_file)
+    def tokens(self) -> dict[Role, SecretStr]:
+        """The token of each role that has one, files read now; ConfigError if two are the same."""
+        return self.auth.tokens()
 
-    def read_admin_token(self) -> SecretStr | None:
-        """The credential for changing endpoints (release); None disables them over HTTP."""
-        return _token(self.auth.admin_token, self.auth.admin_token_file)
+    def client_subjects(self) -> ClientSubjects:
+        """Which verified client certificates may act in which role."""
+        subjects = self.tls.client_subjects if self.tls is not None else None
+        return subjects or ClientSubjects()
 
     def check_exposure(self) -> None:
         """Refuse to listen beyond loopback without a credential unless told `--insecure`."""
@@ -205,15 +197,3 @@ class Settings(BaseModel):
             f"refusing to listen on {self.server.host} with no credential: set RESPONDER_TOKEN "
             "or RESPONDER_TOKEN_FILE, configure mutual TLS, or pass --insecure"
         )
-
-
-def _token(value: SecretStr | None, path: Path | None) -> SecretStr | None:
-    if path is None:
-        return value
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"token file {path}: cannot read: {exc}") from exc
-    if not text:
-        raise ConfigError(f"token file {path}: is empty")
-    return SecretStr(text)
