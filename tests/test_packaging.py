@@ -254,12 +254,13 @@ def test_dockerfile_runs_as_numeric_uid_1001() -> None:
     assert not group or group.isdigit(), f"Dockerfile:{users[-1].line}: group {group!r} not numeric"
 
 
-def test_dockerfile_health_check_probes_healthz() -> None:
-    """The final stage's HEALTHCHECK asks /healthz on the intake port."""
+def test_dockerfile_health_check_probes_readiness() -> None:
+    """The final stage's HEALTHCHECK asks /readyz (readiness), not /healthz, on the intake port."""
     checks = _final_stage("HEALTHCHECK")
     assert checks, "Dockerfile: the final stage has no HEALTHCHECK"
     check = checks[-1].arguments
-    assert "/healthz" in check, f"Dockerfile:{checks[-1].line}: HEALTHCHECK does not ask /healthz"
+    assert "/readyz" in check, f"Dockerfile:{checks[-1].line}: HEALTHCHECK does not ask /readyz"
+    assert "/healthz" not in check, f"Dockerfile:{checks[-1].line}: HEALTHCHECK asks liveness"
     assert str(INTAKE_PORT) in check, (
         f"Dockerfile:{checks[-1].line}: HEALTHCHECK not on {INTAKE_PORT}"
     )
@@ -672,10 +673,11 @@ def test_service_has_a_health_check(service: str) -> None:
     assert test[0] != "NONE", f"compose.yml: {service} healthcheck is NONE"
 
 
-def test_responder_health_check_probes_healthz() -> None:
-    """The responder's compose health check asks /healthz on the intake port."""
+def test_responder_health_check_probes_readiness() -> None:
+    """The responder's compose health check asks /readyz (readiness) on the intake port."""
     test = " ".join(_as_list(_service(RESPONDER)["healthcheck"]["test"]))
-    assert f"{INTAKE_PORT}/healthz" in test, f"compose.yml: responder healthcheck is {test!r}"
+    assert f"{INTAKE_PORT}/readyz" in test, f"compose.yml: responder healthcheck is {test!r}"
+    assert "/healthz" not in test, f"compose.yml: responder healthcheck asks liveness: {test!r}"
 
 
 @pytest.mark.parametrize("service", SERVICES)
