@@ -51,8 +51,10 @@ ENV PATH=/opt/responder/bin:${PATH} \
 WORKDIR /var/lib/responder
 USER 1001:1001
 EXPOSE 8470
-# /healthz needs no credential; Python's own urllib, so the image needs no curl.
+# Readiness, not liveness: healthy only while the journal is writable, the Docker engine
+# answers and the playbooks are loaded (a 503 ends the check with HTTPError, exit 1). /readyz
+# needs no credential; Python's own urllib, so the image needs no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python3", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8470/healthz', timeout=4).status == 200 else 1)"]
+    CMD ["python3", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8470/readyz', timeout=4).status == 200 else 1)"]
 ENTRYPOINT ["responder"]
 CMD ["serve"]

@@ -85,12 +85,13 @@ class Resources:
         networks: dict[str, dict[str, Any]] | None = None,
         command: list[str] | None = None,
         name: str | None = None,
+        labels: dict[str, str] | None = None,
         **host: Any,
     ) -> ContainerInfo:
         """A running container of the test image, on `networks` ({name: connect kwargs}) if given.
 
-        `name`: its own name instead of a unique one; `host` goes to the host config
-        (`network_mode`, `log_config`, ...).
+        `name`: its own name instead of a unique one; `labels`: its Docker labels; `host` goes to
+        the host config (`network_mode`, `log_config`, ...).
         """
         name = name or self.name("ctr")
         networks = dict(networks or {})
@@ -104,6 +105,7 @@ class Resources:
             self.image,
             command or SLEEPER,
             name=name,
+            labels=labels,
             host_config=self.api.create_host_config(**host),
             networking_config=networking,
         )

