@@ -15,7 +15,19 @@ if TYPE_CHECKING:
     from responder.playbooks import LoadedPlaybook
     from responder.settings import Settings
 
-__all__ = ["SafetyGates", "final_state"]
+__all__ = ["NO_TARGET", "RESOLVED", "SafetyGates", "final_state", "protected"]
+
+# Each reason says why, never the state again: it is always shown beside its state, as in
+# `incident ID: protected (label responder.protect=true)`, and a step it stops says
+# `skipped: protected (label responder.protect=true)`.
+RESOLVED = Gate("the alert is no longer firing", "resolved")
+"""A resolved alert never starts containment (its notify steps still run)."""
+NO_TARGET = Gate("no container to act on: a host event, or none named")
+
+
+def protected(why: str) -> Gate:
+    """The target is protected, for this reason (`label responder.protect=true`)."""
+    return Gate(why, "protected")
 
 
 def final_state(
@@ -64,19 +76,19 @@ class SafetyGates:
     ) -> Gate:
         """The first rule that stops container steps, or `Gate(None)` to go ahead."""
         if event.status == "resolved":
-            return Gate("resolved alert: containment never runs", "resolved")
+            return RESOLVED
         if record.target is None:
-            return Gate("no container to act on (host event or none named)")
+            return NO_TARGET
         if unreachable is not None:
             return Gate(unreachable, "failed")
         if container is None:
             return Gate(not_found(record.target), "failed")
         protection = self._settings.protection
         if protection.protect_self and self._self_id and self._self_id.startswith(container.id):
-            return Gate("protected (the responder's own container)", "protected")
+            return protected("the responder's own container")
         why = protection.reason(name=container.name, image=container.image, labels=container.labels)
         if why:
-            return Gate(f"protected ({why})", "protected")
+            return protected(why)
         changes = any(
             (a := self._actions.get(s.action)) and a.changes_container
             for s in loaded.playbook.steps
@@ -89,7 +101,7 @@ class SafetyGates:
             )
             if not allowed:
                 return Gate(
-                    f"HELD by the containment limit ({limits.max_containments} per window): "
+                    f"containment limit reached, {limits.max_containments} per window: "
                     "notified, not contained",
                     "held",
                 )

@@ -9,6 +9,7 @@ from jinja2.exceptions import SecurityError, TemplateError
 from pydantic import ValidationError
 
 from responder.containers import not_found
+from responder.gates import NO_TARGET, RESOLVED, protected
 from responder.matching import match_event
 
 if TYPE_CHECKING:
@@ -114,16 +115,17 @@ def _skip_reason(
 ) -> str | None:
     if not action.needs_container:
         return None
+    # The same words as the run's skipped steps (`responder.gates`).
     if event.status == "resolved":
-        return "resolved alert: containment never runs"
+        return RESOLVED.detail
     if event.target is None:
-        return "no container to act on (host event or none named)"
+        return NO_TARGET.detail
     if container is None:
         return not_found(event.target.ref)
     if protection is not None:
         why = protection.reason(name=container.name, image=container.image, labels=container.labels)
         if why:
-            return f"protected ({why})"
+            return protected(why).detail
     return None
 
 

@@ -84,6 +84,7 @@ class Resources:
         *,
         networks: dict[str, dict[str, Any]] | None = None,
         command: list[str] | None = None,
+        labels: dict[str, str] | None = None,
         **host: Any,
     ) -> ContainerInfo:
         """A running container of the test image, on `networks` ({name: connect kwargs}) if given.
@@ -102,6 +103,7 @@ class Resources:
             self.image,
             command or SLEEPER,
             name=name,
+            labels=labels,
             host_config=self.api.create_host_config(**host),
             networking_config=networking,
         )
