@@ -170,9 +170,14 @@ async def seed(data_dir: Path, record: IncidentRecord, event: Event) -> None:
     await journal.append([event])
     await journal.close()
     store = IncidentStore(data_dir / "incidents.sqlite3")
-    columns = record.model_dump(exclude={"steps"})
+    columns = record.model_dump(exclude={"steps", "releases"})
     columns["dry_run"] = int(record.dry_run)
     store.dispatch(1, [NewIncident(columns)], [], {record.playbook_digest: PLAYBOOK_SOURCE})
     for step in record.steps:
         store.save_step(record.id, step)
+    for release in record.releases:  # as recorded, with their own times
+        store._conn.execute(
+            "INSERT INTO releases (incident_id, number, record) VALUES (?, ?, ?)",
+            (record.id, release.number, release.model_dump_json()),
+        )
     store.close()

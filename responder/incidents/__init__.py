@@ -1,6 +1,13 @@
 """Incidents: opened by the worker, run step by step, released on demand; kept in SQLite."""
 
-from responder.incidents._model import IncidentRecord, IncidentState, ReleaseRecord, StepRecord
+from responder.incidents._model import (
+    IncidentRecord,
+    IncidentState,
+    ReleaseAttempt,
+    ReleaseRecord,
+    StepRecord,
+    StepRelease,
+)
 from responder.incidents._service import Incidents
 from responder.incidents._store import INCIDENTS_FILE, IncidentStore, NewIncident, now
 
@@ -11,7 +18,9 @@ __all__ = [
     "IncidentStore",
     "Incidents",
     "NewIncident",
+    "ReleaseAttempt",
     "ReleaseRecord",
     "StepRecord",
+    "StepRelease",
     "now",
 ]

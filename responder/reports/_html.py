@@ -107,6 +107,14 @@ _TEMPLATE = """<!DOCTYPE html>
 {%- if r.release.released_at %}, at {{ r.release.released_at }}{% endif %}.
 {% if not r.release.needed and r.release.state == "not released" -%}
  No step left a change to undo.{% endif %}</p>
+{% if r.release.attempts %}<table><tr><th>#</th><th>At</th><th>Requested by</th><th>Result</th>
+<th>What each step came to</th></tr>
+{% for a in r.release.attempts %}<tr><td>{{ a.number }}</td><td>{{ a.at }}</td>
+<td>{{ a.requested_by }}</td><td>{{ a.state }}</td><td>
+{%- if a.steps %}<ul>{% for s in a.steps %}<li>{{ s.index + 1 }}. <code>{{ s.action }}</code>:
+<span class="s-{{ s.status }}">{{ s.status }}</span>: {{ show(s.detail) }}</li>{% endfor %}</ul>
+{%- else %}nothing to undo{% endif %}</td></tr>
+{% endfor %}</table>{% endif %}
 <p>Undo the containment with:</p><pre>{{ r.release.command }}</pre>
 <h2>Checklist</h2>
 {% for phase in checklist %}<h3>{{ phase.name }}</h3><ul class="todo">

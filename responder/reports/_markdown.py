@@ -16,6 +16,7 @@ from responder.reports._text import (
     kept,
     pretty_json,
     pretty_source,
+    release_steps,
     segments,
     show,
     summary_rows,
@@ -204,13 +205,20 @@ def _notifications(report: Report) -> str:
 
 
 def _release(report: Report) -> str:
-    """Whether release ran, and the command that does it."""
+    """Where release stands, every release so far, and the command that does it."""
     release = report.release
     text = f"## Release\n\nState: {code(release.state)}"
     if release.released_at:
         text += f", at {code(release.released_at)}"
     if not release.needed and release.state == "not released":
         text += "\\. No step left a change to undo\\."
+    if release.attempts:
+        headers = ["#", "At", "Requested by", "Result", "What each step came to"]
+        rows = [
+            [a.number, a.at, a.requested_by, a.state, release_steps(a) or "nothing to undo"]
+            for a in release.attempts
+        ]
+        text += "\n\n" + _table(headers, rows)
     return text + "\n\nUndo the containment with:\n\n" + fenced(release.command, "sh")
 
 
