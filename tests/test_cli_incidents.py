@@ -46,6 +46,38 @@ def shown(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out
 
 
+def test_the_listing_is_a_table_of_one_row_per_incident(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`responder incidents` prints a header and the incident's id, state, playbook and target."""
+    data_dir = seeded(tmp_path)
+    assert main(["incidents", "--data-dir", str(data_dir)]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["ID", "OPENED", "STATE", "PLAYBOOK", "TARGET", "EVENTS", "PRIORITY"]
+    assert row.split() == [
+        INCIDENT_ID,
+        "2025-03-14T09:26:54",
+        "contained",
+        "contain-shell",
+        "web",
+        "3",
+        "Notice",
+    ]
+
+
+def test_an_unknown_incident_is_exit_1_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`responder incidents ID` of an id the store does not hold: exit 1, one line on stderr."""
+    data_dir = seeded(tmp_path)
+    assert main(["incidents", "01JQ8ZK3V5T7W9X1Y2Z3A4B5ZZ", "--data-dir", str(data_dir)]) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        "responder: no incident 01JQ8ZK3V5T7W9X1Y2Z3A4B5ZZ\n",
+    )
+
+
 def test_the_json_listing_leaves_out_steps_and_releases(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
