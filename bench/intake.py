@@ -12,7 +12,9 @@ no shipped playbook acts on (`--rule` changes it): the server's worker matches, 
 each one in the same process while intake runs, as it would for a flood of noise.
 
 It prints, per server: acknowledged requests per second, p50 and p99 acknowledgement latency,
-non-2xx answers and socket errors, then the throughput ratio responder/bare. After each
+non-2xx answers and socket errors, the server's CPU time per acknowledged request (user and
+system time of the process over the measured run, from /proc/PID/stat, divided by its 2xx
+count), then the throughput ratio responder/bare. After each
 responder run it stops the server and counts the rows of `journal.sqlite3`: every 2xx that wrk
 counted must be there.
 
@@ -59,6 +61,7 @@ from _common import (
     journal_rows,
     log_tail,
     post_ready,
+    process_cpu_s,
     profile_from,
     py_spy,
     responder_env,
@@ -211,6 +214,15 @@ class Run:
     result: WrkResult
     journal: JournalCheck | None = None
     stop_notes: tuple[str, ...] = ()
+    cpu_s: float | None = None
+    """The server process's user and system CPU-seconds over the measured run."""
+
+    @property
+    def cpu_us_per_2xx(self) -> float | None:
+        """CPU microseconds the server spent per acknowledged request, every thread counted."""
+        if self.cpu_s is None or not self.result.ok_2xx:
+            return None
+        return self.cpu_s / self.result.ok_2xx * 1e6
 
 
 @dataclass(frozen=True)
@@ -359,9 +371,9 @@ class Load:
         return WrkResult.parse(done.stdout)
 
     def warm_and_measure(
-        self, port: int, connections: int, label: str
-    ) -> tuple[WrkResult | None, WrkResult]:
-        """The warm-up (if any) and the measured run, each with its own run id."""
+        self, port: int, connections: int, label: str, pid: int
+    ) -> tuple[WrkResult | None, WrkResult, float | None]:
+        """The warm-up (if any), the measured run, and the server's CPU-seconds over the latter."""
         nonce = uuid.uuid4().hex[:8]
         warm = None
         if self.options.warmup:
@@ -370,8 +382,11 @@ class Load:
             f"  {label}: measuring {self.options.duration} s at {connections} connections",
             flush=True,
         )
+        before = process_cpu_s(pid)
         main = self.run(port, connections, self.options.duration, f"m{nonce}")
-        return warm, main
+        after = process_cpu_s(pid)
+        cpu = after - before if before is not None and after is not None else None
+        return warm, main, cpu
 
 
 def format_statuses(statuses: dict[str, int]) -> str:
@@ -406,9 +421,9 @@ def bench_bare(load: Load, connections: int) -> Run:
     with tempfile.TemporaryDirectory(prefix="bare-bench-") as tmp:
         log = Path(tmp) / "server.log"
         with server("bare", command, log, post_ready(port)) as managed:
-            warm, main = load.warm_and_measure(port, connections, "bare")
+            warm, main, cpu = load.warm_and_measure(port, connections, "bare", managed.proc.pid)
         explain_failures("bare", [warm, main], managed, log)
-    return Run("bare", connections, main, stop_notes=tuple(managed.notes))
+    return Run("bare", connections, main, stop_notes=tuple(managed.notes), cpu_s=cpu)
 
 
 def bench_responder(load: Load, connections: int) -> Run:
@@ -420,7 +435,8 @@ def bench_responder(load: Load, connections: int) -> Run:
         log = Path(tmp) / "server.log"
         healthz = status_ready(port, "GET", "/healthz")
         with server("responder", command, log, healthz, responder_env()) as managed:
-            warm, main = load.warm_and_measure(port, connections, "responder")
+            pid = managed.proc.pid
+            warm, main, cpu = load.warm_and_measure(port, connections, "responder", pid)
         explain_failures("responder", [warm, main], managed, log)
         # Rows committed before an unclean stop are on disk all the same: the check stands.
         rows = journal_rows(data_dir)
@@ -430,7 +446,7 @@ def bench_responder(load: Load, connections: int) -> Run:
         acknowledged=sum(r.ok_2xx for r in runs),
         sent=sum(r.sent for r in runs),
     )
-    return Run("responder", connections, main, check, tuple(managed.notes))
+    return Run("responder", connections, main, check, tuple(managed.notes), cpu)
 
 
 def profile_responder(load: Load, connections: int, profile: Profile) -> None:
@@ -473,6 +489,7 @@ def environment(wrk: str, placement: Placement) -> dict[str, str]:
 
 def _row(run: Run, ratio: str) -> list[str]:
     r = run.result
+    cpu = run.cpu_us_per_2xx
     return [
         str(run.connections),
         run.server,
@@ -481,13 +498,15 @@ def _row(run: Run, ratio: str) -> list[str]:
         f"{r.p99_ms:.2f}",
         str(r.non_2xx),
         str(r.socket_errors),
+        f"{cpu:.0f}" if cpu is not None else "?",
         ratio,
     ]
 
 
 def print_table(runs: Sequence[Run]) -> None:
     """The figures, one line per server and connection count."""
-    headers = ["conns", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "sock err", "ratio"]
+    headers = ["conns", "server", "req/s", "p50 ms", "p99 ms", "non-2xx", "sock err", "CPU µs/2xx"]
+    headers.append("ratio")
     bare = {r.connections: r for r in runs if r.server == "bare"}
     rows = []
     for run in runs:
@@ -536,7 +555,12 @@ def write_json(path: Path, env: dict[str, str], options: Options, runs: Sequence
             "wrk_threads": options.threads,
         },
         "runs": [
-            asdict(run) | {"rps": run.result.rps, "journal_ok": run.journal and run.journal.ok}
+            asdict(run)
+            | {
+                "rps": run.result.rps,
+                "cpu_us_per_2xx": run.cpu_us_per_2xx,
+                "journal_ok": run.journal and run.journal.ok,
+            }
             for run in runs
         ],
     }
@@ -563,6 +587,10 @@ def report(runs: Sequence[Run]) -> bool:
     print_table(runs)
     print()
     print("req/s: 2xx answers per second; p50/p99: wrk's latency from request sent to answer read")
+    print(
+        "CPU µs/2xx: the server process's user + system CPU time over the measured run (every "
+        "thread, /proc/PID/stat) divided by its 2xx answers; ratio: responder req/s / bare req/s"
+    )
     held = True
     for run in runs:
         if run.journal is not None:

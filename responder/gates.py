@@ -16,7 +16,19 @@ if TYPE_CHECKING:
     from responder.policy import Protection
     from responder.settings import Settings
 
-__all__ = ["SafetyGates", "final_state", "gate_for"]
+__all__ = ["NO_TARGET", "RESOLVED", "SafetyGates", "final_state", "gate_for", "protected"]
+
+# Each reason says why, never the state again: it is always shown beside its state, as in
+# `incident ID: protected (label responder.protect=true)`, and a step it stops says
+# `skipped: protected (label responder.protect=true)`.
+RESOLVED = Gate("the alert is no longer firing", "resolved")
+"""A resolved alert never starts containment (its notify steps still run)."""
+NO_TARGET = Gate("no container to act on: a host event, or none named")
+
+
+def protected(why: str) -> Gate:
+    """The target is protected, for this reason (`label responder.protect=true`)."""
+    return Gate(why, "protected")
 
 
 def final_state(
@@ -83,7 +95,7 @@ class SafetyGates:
             )
             if not allowed:
                 return Gate(
-                    f"HELD by the containment limit ({limits.max_containments} per window): "
+                    f"containment limit reached, {limits.max_containments} per window: "
                     "notified, not contained",
                     "held",
                 )
@@ -106,9 +118,9 @@ def gate_for(  # noqa: PLR0911 - one return per safety rule, in order of precede
     containment limit, which only a real run can claim, is the caller's.
     """
     if event.status == "resolved":
-        return Gate("resolved alert: containment never runs", "resolved")
+        return RESOLVED
     if event.target is None:
-        return Gate("no container to act on (host event or none named)")
+        return NO_TARGET
     if unreachable is not None:
         return Gate(unreachable, "failed")
     if container is None:
@@ -116,8 +128,6 @@ def gate_for(  # noqa: PLR0911 - one return per safety rule, in order of precede
     if protection is None:
         return Gate(None)
     if protection.protect_self and self_id == container.id:
-        return Gate("protected (the responder's own container)", "protected")
+        return protected("the responder's own container")
     why = protection.reason(name=container.name, image=container.image, labels=container.labels)
-    if why:
-        return Gate(f"protected ({why})", "protected")
-    return Gate(None)
+    return protected(why) if why else Gate(None)

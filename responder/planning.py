@@ -141,7 +141,8 @@ def _plan_steps(
             planned.append(PlannedStep(index, step.action, step.with_, "", error=str(exc)))
             failed = True
         else:
-            stopped = step_gate.reason if action.needs_container else None
+            # The same words as the run's steps: `failed: REASON`, `skipped: DETAIL`.
+            stopped = step_gate.detail if action.needs_container else None
             failed = stopped is not None and step_gate.state == "failed"
             planned.append(
                 PlannedStep(

@@ -9,7 +9,7 @@ from responder.actions import ActionContext, ReleaseOutcome
 from responder.containers import is_full_id, is_id_prefix
 from responder.errors import InputError, ResponderError
 from responder.events import Target
-from responder.incidents import ReleaseRecord
+from responder.incidents import ReleaseRecord, StepRelease
 from responder.messages import MessageFacts
 from responder.notifiers import MessageStep
 from responder.planning import template_context
@@ -37,17 +37,6 @@ async def _undo(
         return await action.release(ctx, step.undo, ref)
     except Exception as exc:  # noqa: BLE001 - one step that cannot be undone does not stop the others
         return ReleaseOutcome(status="failed", detail=f"{step.action}: could not be undone: {exc}")
-
-
-def _ours(step: StepRecord) -> bool:
-    """Whether this incident made the change this step undoes.
-
-    "already" counts only when this step itself may have made it: resumed after a crash, or
-    retried after an attempt that timed out.
-    """
-    if step.undo is None:
-        return False
-    return step.status == "done" or (step.status == "already" and bool(step.data.get("resumed")))
 
 
 async def _container_ref(record: IncidentRecord, engine: DockerEngine) -> str | ReleaseOutcome:
@@ -82,6 +71,7 @@ async def release_incident(
 ) -> ReleaseRecord:
     """Undo every step that recorded an undo, last first; releasing twice is harmless.
 
+    Each release is kept beside the earlier ones (time, who asked, what each step came to).
     Then the channels that heard about the incident hear about its release (PagerDuty:
     resolve), the report is written again, and the audit log says who released what.
     """
@@ -98,7 +88,7 @@ async def release_incident(
     released: list[StepRecord] = []
     ref: str | ReleaseOutcome | None = None
     for step in sorted(record.steps, key=lambda s: s.index, reverse=True):
-        if not _ours(step):
+        if not step.left_a_change():
             continue
         if ref is None:
             ref = await _container_ref(record, engine)
@@ -114,11 +104,23 @@ async def release_incident(
         released.append(updated)
     failed = [s for s in released if s.release_status == "failed"]
     state: IncidentState = "partially released" if failed else "released"
-    await incidents.run(lambda store: store.released(incident_id, state))
+    outcomes = [
+        StepRelease(
+            index=s.index,
+            action=s.action,
+            status=s.release_status or "nothing",
+            detail=s.release_detail or "",
+        )
+        for s in released
+    ]
+    attempt = await incidents.run(
+        lambda store: store.released(incident_id, state, requested_by=requested_by, steps=outcomes)
+    )
     followup.audit.record(
         "incident.released",
         incident=incident_id,
         state=state,
+        release=attempt.number,
         requested_by=requested_by,
         steps=[
             {"index": s.index, "action": s.action, "release": s.release_status} for s in released
@@ -140,7 +142,14 @@ async def release_incident(
         len(released),
         len(failed),
     )
-    return ReleaseRecord(incident_id=incident_id, state=state, steps=tuple(released))
+    return ReleaseRecord(
+        incident_id=incident_id,
+        state=state,
+        steps=tuple(released),
+        number=attempt.number,
+        at=attempt.at,
+        requested_by=requested_by,
+    )
 
 
 async def _announce(

@@ -39,9 +39,19 @@ class Gate:
     """Why container steps of this incident must not run, decided once per incident."""
 
     reason: str | None
-    """None: go ahead; else the `skipped:` detail."""
+    """None: go ahead; else why, in words that do not repeat the state (shown beside it)."""
     state: str | None = None
-    """The incident state this implies (protected, held, resolved), if any."""
+    """The incident state this implies (protected, held, resolved, failed), if any."""
+
+    @property
+    def detail(self) -> str | None:
+        """Why a step it stops did not run: the state, then the reason: `protected (label x)`.
+
+        A `failed` gate's steps say `failed: REASON` themselves.
+        """
+        if self.reason is None or self.state in (None, "failed"):
+            return self.reason
+        return f"{self.state} ({self.reason})"
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,7 @@ async def run_step(
                     "error": plan.gate.reason,
                 }
             )
-        return _skipped(plan, plan.gate.reason, shown)
+        return _skipped(plan, plan.gate.detail or plan.gate.reason, shown)
     try:
         outcome, attempts = await _attempts(plan, ctx, params, limits)
     except Exception as exc:

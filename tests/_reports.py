@@ -170,7 +170,7 @@ async def seed(data_dir: Path, record: IncidentRecord, event: Event) -> None:
     await journal.append([event])
     await journal.close()
     store = IncidentStore(data_dir / "incidents.sqlite3")
-    columns = record.model_dump(exclude={"steps"})
+    columns = record.model_dump(exclude={"steps", "releases"})
     columns["dry_run"] = int(record.dry_run)
     store.dispatch(
         Dispatch(
@@ -181,4 +181,9 @@ async def seed(data_dir: Path, record: IncidentRecord, event: Event) -> None:
     )
     for step in record.steps:
         store.save_step(record.id, step)
+    for release in record.releases:  # as recorded, with their own times
+        store._conn.execute(
+            "INSERT INTO releases (incident_id, number, record) VALUES (?, ?, ?)",
+            (record.id, release.number, release.model_dump_json()),
+        )
     store.close()

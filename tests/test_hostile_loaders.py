@@ -3,6 +3,8 @@
 Arbitrary YAML documents, playbooks and configurations with a wrong type in every field, huge
 numbers and impossible dates, nesting past any sane depth, alias bombs (billion laughs),
 recursive aliases, bytes that are not UTF-8 and binary files all go through the real loaders.
+A test named "refused" asserts the refusal; one where some inputs are fine says "loaded or
+refused" or "never crashes" and asserts only that nothing but a ConfigError escapes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from hypothesis import strategies as st
 from responder.errors import ConfigError
 from responder.playbooks import PlaybookSet, load_playbooks
 from responder.settings import Settings, load_settings
+from responder.yamlfile import MAX_DEPTH, MAX_NODES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,6 +90,28 @@ def load_config_file(directory: Path, content: str | bytes) -> Settings | None:
     except ConfigError as exc:
         located(str(exc), path)
         return None
+
+
+def playbook_refusal(directory: Path, content: str | bytes) -> str:
+    """The ConfigError message (every line at file:line) that refuses this playbook file."""
+    path = write(directory, content, "playbooks/p.yaml")
+    with pytest.raises(ConfigError) as refused:
+        load_playbooks([path.parent], registry(), channels={"oncall"})
+    located(str(refused.value), path)
+    return str(refused.value)
+
+
+def config_refusal(directory: Path, content: str | bytes) -> str:
+    """The ConfigError message (every line at file:line) that refuses this configuration."""
+    path = write(directory, content, "config/responder.yaml")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path, environ={})
+    located(str(refused.value), path)
+    return str(refused.value)
+
+
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+TOO_MANY = f"more than {MAX_NODES} values once aliases are expanded"
 
 
 def dump(value: Any) -> str:
@@ -282,42 +307,65 @@ def test_raw_yaml_syntax_as_a_playbook_is_loaded_or_refused_at_file_line(
 @given(text=playbooks())
 # Regression: RecursionError from Jinja parsing a step parameter nested a thousand deep.
 @example(text="name: t\nmatch: {}\nsteps: [{action: notify, with: {message: '" + DEEP + "'}}]\n")
-def test_playbooks_with_wrong_values_are_refused_at_file_line(directory: Path, text: str) -> None:
-    """A wrong type, huge number, impossible date or deep template in any field: file:line."""
+def test_playbooks_with_wrong_values_never_crash_the_loader(directory: Path, text: str) -> None:
+    """A wrong type, huge number, impossible date or deep template anywhere: loaded or file:line.
+
+    Some drawn changes are harmless (a removed `description`, a `message` that is text after
+    all): those load. The refusals that must happen are pinned in the tests below.
+    """
     load_playbook_file(directory, text)
 
 
-ORDER, COOLDOWN = (
+ORDER, COOLDOWN, TIMEOUT, RETRIES, COMPARISON, LABEL = (
     "name: huge\nmatch: {{}}\norder: {}\nsteps: [{{action: docker:pause}}]\n",
     "name: huge\nmatch: {{}}\ncooldown: {}\nsteps: [{{action: docker:pause}}]\n",
+    "name: huge\nmatch: {{}}\nsteps: [{{action: docker:stop, with: {{timeout: {}}}}}]\n",
+    "name: huge\nmatch: {{}}\nsteps: [{{action: docker:pause, retries: {}}}]\n",
+    "name: huge\nmatch: {{fields: {{x: {{gt: {}}}}}}}\nsteps: [{{action: docker:pause}}]\n",
+    "name: huge\nmatch: {{labels: {{{}: x}}}}\nsteps: [{{action: docker:pause}}]\n",
 )
-_HUGE_PLACES = st.sampled_from(
+_IMPOSSIBLE = st.sampled_from(
     [
-        ORDER,
-        COOLDOWN,
-        "name: huge\nmatch: {{fields: {{x: {{gt: {}}}}}}}\nsteps: [{{action: docker:pause}}]\n",
-        "name: huge\nmatch: {{}}\nsteps: [{{action: docker:stop, with: {{timeout: {}}}}}]\n",
-        "name: huge\nmatch: {{}}\nsteps: [{{action: docker:pause, retries: {}}}]\n",
-        "name: huge\nmatch: {{labels: {{{}: x}}}}\nsteps: [{{action: docker:pause}}]\n",
+        "1" * 5_000,
+        "-" + "9" * 5_000,
+        "1e400",
+        "-1e400",
+        "2024-13-45",
+        "2024-02-30 25:61:00",
+        "2001-12-14t21:59:43.10-25:00",
     ]
 )
+"""Numbers past what Python parses from text, and dates no calendar has."""
+_HUGE = _IMPOSSIBLE | st.sampled_from(["1" * 400, "0x" + "f" * 300])
 
 
 @SETTINGS
 @given(
-    place=_HUGE_PLACES,
-    scalar=_HUGE_TEXT
-    | st.sampled_from(["-1e400", "0x" + "f" * 300, "2001-12-14t21:59:43.10-25:00"]),
+    case=st.tuples(st.sampled_from([COOLDOWN, TIMEOUT, RETRIES]), _HUGE)
+    | st.tuples(st.just(ORDER), _IMPOSSIBLE)
 )
 # Regressions: OverflowError, ValueError (month; digits) and ValueError (offset) escaped.
-@example(place=COOLDOWN, scalar="1" * 400)
-@example(place=ORDER, scalar="2024-13-45")
-@example(place=ORDER, scalar="1" * 5_000)
-@example(place=ORDER, scalar="2001-12-14t21:59:43.10-25:00")
+@example(case=(COOLDOWN, "1" * 400))
+@example(case=(ORDER, "2024-13-45"))
+@example(case=(ORDER, "1" * 5_000))
+@example(case=(ORDER, "2001-12-14t21:59:43.10-25:00"))
 def test_huge_numbers_and_impossible_dates_are_refused_at_file_line(
+    directory: Path, case: tuple[str, str]
+) -> None:
+    """`cooldown: 1e400`, a 400-digit timeout or retry count, `order: 2024-13-45`: refused."""
+    place, scalar = case
+    playbook_refusal(directory, place.format(scalar))
+
+
+@SETTINGS
+@given(place=st.sampled_from([ORDER, COMPARISON, LABEL]), scalar=_HUGE)
+def test_huge_numbers_where_any_number_or_text_fits_never_crash_the_loader(
     directory: Path, place: str, scalar: str
 ) -> None:
-    """`order: 1111…` (5000 digits), `cooldown: 1e400`, `2024-13-45`: file:line, no crash."""
+    """An order, a comparison value, a label name: `1e400` is text there, a 400-digit order an int.
+
+    Loaded or refused at file:line, whichever the field allows, never another exception.
+    """
     load_playbook_file(directory, place.format(scalar))
 
 
@@ -368,8 +416,14 @@ def nested_yaml(depth: int, style: str) -> str:
 def test_deep_nesting_is_refused_at_file_line_not_a_recursion_error(
     directory: Path, depth: int, style: str
 ) -> None:
-    """Nesting thousands of levels deep is a ConfigError at file:line, never a RecursionError."""
-    load_playbook_file(directory, nested_yaml(depth, style))
+    """Nesting thousands of levels deep is a ConfigError at file:line, never a RecursionError.
+
+    Shallow nesting is refused too (a message is text, not a list or mapping); past the depth
+    limit, the message says so.
+    """
+    message = playbook_refusal(directory, nested_yaml(depth, style))
+    if depth > MAX_DEPTH:
+        assert TOO_DEEP in message
 
 
 def alias_bomb(levels: int, fanout: int) -> str:
@@ -390,8 +444,10 @@ def alias_bomb(levels: int, fanout: int) -> str:
 def test_alias_bombs_are_refused_quickly(directory: Path, levels: int, fanout: int) -> None:
     """An alias bomb is refused at file:line in well under a second or two, however it expands."""
     started = time.perf_counter()
-    load_playbook_file(directory, alias_bomb(levels, fanout))
+    message = playbook_refusal(directory, alias_bomb(levels, fanout))
     assert time.perf_counter() - started < BOMB_SECONDS
+    if fanout ** (levels + 1) > MAX_NODES:  # its leaves alone are past the limit
+        assert TOO_MANY in message
 
 
 def test_billion_laughs_neither_hangs_nor_eats_memory(tmp_path: Path) -> None:
@@ -515,10 +571,13 @@ def configs(draw: st.DrawFn) -> str:
 @given(text=configs())
 # Regression: RecursionError from Jinja parsing a channel template nested a thousand deep.
 @example(text="channels:\n  oncall: {kind: log, template: '" + DEEP + "'}\n")
-def test_configurations_with_wrong_values_are_refused_at_file_line(
+def test_configurations_with_wrong_values_never_crash_the_loader(
     directory: Path, text: str
 ) -> None:
-    """A wrong type, huge number or deep template anywhere in the configuration: file:line."""
+    """A wrong type, huge number or deep template anywhere: settings, or file:line.
+
+    Some drawn changes are harmless (a removed section takes its defaults): those load.
+    """
     load_config_file(directory, text)
 
 
@@ -554,8 +613,10 @@ def test_raw_yaml_syntax_as_the_configuration_is_loaded_or_refused_at_file_line(
 def test_deep_and_aliased_configurations_are_refused_quickly(
     directory: Path, depth: int, bomb: tuple[int, int]
 ) -> None:
-    """Deep nesting and alias bombs in the configuration: file:line, quickly, no RecursionError."""
-    load_config_file(directory, "limits: " + "[" * depth + "]" * depth + "\n")
+    """Deep nesting and alias bombs in the configuration: refused at file:line, quickly."""
+    message = config_refusal(directory, "limits: " + "[" * depth + "]" * depth + "\n")
+    if depth > MAX_DEPTH:
+        assert TOO_DEEP in message
     levels, fanout = bomb
     anchors = [f"  a0: &a0 [{', '.join(['lol'] * fanout)}]"]
     anchors.extend(
@@ -563,5 +624,7 @@ def test_deep_and_aliased_configurations_are_refused_quickly(
     )
     text = "x:\n" + "\n".join(anchors) + f"\nprotection:\n  names: *a{levels}\n"
     started = time.perf_counter()
-    load_config_file(directory, text)
+    message = config_refusal(directory, text)
     assert time.perf_counter() - started < BOMB_SECONDS
+    if fanout ** (levels + 1) > MAX_NODES:
+        assert TOO_MANY in message

@@ -150,7 +150,7 @@ async def test_a_resolved_alert_matched_by_a_playbook_never_contains(
     incidents = await incidents_of(client)
     assert {i.state for i in incidents} == {"resolved"}
     assert incidents[-1].steps[0].status == "skipped"
-    assert "resolved alert" in incidents[-1].steps[0].detail
+    assert incidents[-1].steps[0].detail == "skipped: resolved (the alert is no longer firing)"
     assert incidents[-1].steps[1].status == "done"  # on-call still hears of it
 
 
@@ -164,7 +164,7 @@ def test_plan_and_playbook_tests_say_a_resolved_alert_would_not_contain(
     event.write_text(json.dumps(group(compromised("resolved", container.name))))
     assert main(["plan", str(event), "--playbooks", str(playbooks)]) == 0
     out = capsys.readouterr().out
-    assert "would skip: resolved alert: containment never runs" in out
+    assert "would skip: resolved (the alert is no longer firing)" in out
     assert "would pause" not in out
     cases = playbooks / "resolved.test.yaml"
     cases.write_text(

@@ -19,6 +19,8 @@ TARGET = "0123456789ab"
 INCIDENT = "01JTEST0INCIDENT0JOINING00"
 SINCE = "2000-01-01T00:00:00+00:00"
 HOUR = 3600.0
+STORE_VERSION = 5
+"""The version this responder writes."""
 # A repeat after one of these opens a new incident: the containment was undone.
 UNDONE = {"released", "partially released"}
 # A firing alert never joins an incident a resolved alert opened: it would shield it.
@@ -159,7 +161,7 @@ def test_a_version_2_store_gains_the_column_and_its_failures_are_joined(tmp_path
     finally:
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (STORE_VERSION,)
 
 
 def test_every_state_named_here_is_a_state() -> None:

@@ -50,13 +50,14 @@ if TYPE_CHECKING:
 
 SECTIONS = (
     "Summary",
-    "Triggering events",
-    "Playbook",
     "Timeline",
     "Evidence",
-    "Notifications",
     "Release",
+    "Notifications",
+    "Triggering events",
+    "Playbook",
     "Checklist",
+    "Raw data",
 )
 PHASES = ("Investigation", "Eradication", "Recovery", "Lessons learned")
 JSON_KEYS = {"incident", "target", "trigger", "playbook", "timeline", "evidence"} | {

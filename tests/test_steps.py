@@ -142,10 +142,11 @@ async def test_a_gate_skips_container_steps_without_running_them(ctx: ActionCont
     """Protected: the action is never called."""
     action = Flaky()
     record = await run_step(
-        step_plan(action, gate=Gate("protected (label responder.protect=true)", "protected")),
+        step_plan(action, gate=Gate("label responder.protect=true", "protected")),
         ctx,
         Templates(),
         FAST,
     )
     assert record.status == "skipped"
+    assert record.detail == "skipped: protected (label responder.protect=true)"
     assert action.calls == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -42,6 +44,8 @@ _COMMANDS = (
     audit,
 )
 _CONFIG_ERROR = 2
+_READER_GONE = 128 + signal.SIGPIPE
+"""141: the status of a program stopped by SIGPIPE, which `git log | head -1` also gives."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a configuration problem is one clear message and exit status 2."""
+    """Run one command; a configuration problem is one clear message and exit status 2.
+
+    A reader that stops early (`responder incidents | head -1`) ends the command quietly
+    with status 141, as a shell reports for a program stopped by SIGPIPE: no traceback.
+    """
+    try:
+        try:
+            status = _run(argv)
+        finally:
+            # Written out here, not at interpreter exit, where a closed pipe would still print
+            # "Exception ignored ... BrokenPipeError" and exit 120. `--help` passes too.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return _READER_GONE
+    return status
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)
@@ -67,3 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"responder: {exc}\n")
         return _CONFIG_ERROR
     return status
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so what is still buffered cannot fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no file (an embedding program's own stream)
+        return

@@ -1,4 +1,4 @@
-"""`responder incidents [ID]`: incidents newest first, or one with every step."""
+"""`responder incidents [ID]`: incidents newest first, or one with every step and release."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from responder.cli._types import Subparsers
     from responder.incidents import IncidentRecord
     from responder.outbox import OutboxRecord
+    from responder.settings import Settings
 
 __all__ = ["register"]
 
@@ -32,13 +33,22 @@ def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-async def _read(args: argparse.Namespace, incidents: Incidents) -> list[IncidentRecord]:
+_NOT_LISTED = {"steps", "releases"}
+"""Left out of a listing, as `GET /v1/incidents` leaves them out: `incidents ID` has them."""
+
+
+async def _read_one(incidents: Incidents, incident_id: str) -> IncidentRecord | None:
     await incidents.open()
     try:
-        if args.incident_id:
-            found = await incidents.run(lambda store: store.get(args.incident_id))
-            return [found] if found else []
-        return await incidents.run(lambda store: store.list(args.limit))
+        return await incidents.run(lambda store: store.get(incident_id))
+    finally:
+        await incidents.close()
+
+
+async def _read_page(incidents: Incidents, limit: int) -> list[IncidentRecord]:
+    await incidents.open()
+    try:
+        return await incidents.run(lambda store: store.list(limit))
     finally:
         await incidents.close()
 
@@ -75,15 +85,44 @@ def _show(record: IncidentRecord, release_command: str, sent: list[OutboxRecord]
         out.write(
             f"  {step.index + 1}. {step.action:<16} {step.status:<8} {took:>8}  {step.detail}\n"
         )
-        if step.release_status:
-            out.write(f"     released: {step.release_status}: {step.release_detail}\n")
+    for release in record.releases:
+        out.write(
+            f"  release {release.number} at {release.at} by {release.requested_by}: "
+            f"{release.state}\n"
+        )
+        for undone in release.steps:
+            out.write(
+                f"     {undone.index + 1}. {undone.action}: {undone.status}: {undone.detail}\n"
+            )
     for row in sent:
         tries = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
         why = f": {row.last_error}" if row.state != "sent" and row.last_error else ""
         out.write(
             f"  message #{row.id} to {row.channel} ({row.message.kind}): {row.state}, {tries}{why}\n"
         )
-    out.write(f"  undo: {release_command}\n")
+    if record.awaits_release():
+        out.write(f"  undo: {release_command}\n")
+
+
+def _one(args: argparse.Namespace, settings: Settings) -> int:
+    """One incident in full: every step, every release, every message."""
+    record = asyncio.run(_read_one(Incidents(settings.data_dir), args.incident_id))
+    if record is None:
+        sys.stderr.write(f"responder: no incident {args.incident_id}\n")
+        return 1
+    sent = _notifications(settings.data_dir, record.id)
+    release_command = settings.release_command(record.id)
+    if args.json:
+        emit_json(
+            record.model_dump(mode="json")
+            | {
+                "release_command": release_command,
+                "notifications": [row.delivery() for row in sent],
+            }
+        )
+    else:
+        _show(record, release_command, sent)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,29 +131,24 @@ def run(args: argparse.Namespace) -> int:
     if not (settings.data_dir / INCIDENTS_FILE).exists():
         sys.stderr.write(f"responder: no incidents in {settings.data_dir}\n")
         return 1
-    records = asyncio.run(_read(args, Incidents(settings.data_dir)))
-    if args.incident_id and not records:
-        sys.stderr.write(f"responder: no incident {args.incident_id}\n")
-        return 1
+    if args.incident_id:
+        return _one(args, settings)
+    records = asyncio.run(_read_page(Incidents(settings.data_dir), args.limit))
     if args.json:
-        emit_json([r.model_dump(mode="json") for r in records])
-    elif args.incident_id:
-        record = records[0]
-        sent = _notifications(settings.data_dir, record.id)
-        _show(record, settings.release_command(record.id), sent)
-    else:
-        headers = ["ID", "OPENED", "STATE", "PLAYBOOK", "TARGET", "EVENTS", "PRIORITY"]
-        rows = [
-            [
-                r.id,
-                r.opened_at[:19],
-                r.state,
-                r.playbook,
-                r.container_name or r.target or "-",
-                str(r.event_count),
-                r.priority,
-            ]
-            for r in records
+        emit_json([r.model_dump(mode="json", exclude=_NOT_LISTED) for r in records])
+        return 0
+    headers = ["ID", "OPENED", "STATE", "PLAYBOOK", "TARGET", "EVENTS", "PRIORITY"]
+    rows = [
+        [
+            r.id,
+            r.opened_at[:19],
+            r.state,
+            r.playbook,
+            r.container_name or r.target or "-",
+            str(r.event_count),
+            r.priority,
         ]
-        print_table(headers, rows)
+        for r in records
+    ]
+    print_table(headers, rows)
     return 0

@@ -74,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result.model_dump(mode="json"))
     else:
-        sys.stdout.write(f"incident {result.incident_id}: {result.state}\n")
+        sys.stdout.write(
+            f"incident {result.incident_id}: {result.state} "
+            f"(release {result.number}, at {result.at})\n"
+        )
         for step in result.steps:
             sys.stdout.write(f"  {step.action}: {step.release_status}: {step.release_detail}\n")
     return 0 if result.state == "released" else 1

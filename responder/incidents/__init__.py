@@ -1,7 +1,14 @@
 """Incidents: opened by the worker, run step by step, released on demand; kept in SQLite."""
 
 from responder.incidents._anchor import AuditAnchor
-from responder.incidents._model import IncidentRecord, IncidentState, ReleaseRecord, StepRecord
+from responder.incidents._model import (
+    IncidentRecord,
+    IncidentState,
+    ReleaseAttempt,
+    ReleaseRecord,
+    StepRecord,
+    StepRelease,
+)
 from responder.incidents._service import Incidents
 from responder.incidents._store import (
     INCIDENTS_FILE,
@@ -22,7 +29,9 @@ __all__ = [
     "Incidents",
     "JoinQuery",
     "NewIncident",
+    "ReleaseAttempt",
     "ReleaseRecord",
     "StepRecord",
+    "StepRelease",
     "now",
 ]

@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from responder.actions import Artifact, StepStatus
 
-__all__ = ["IncidentRecord", "IncidentState", "ReleaseRecord", "StepRecord"]
+__all__ = [
+    "IncidentRecord",
+    "IncidentState",
+    "ReleaseAttempt",
+    "ReleaseRecord",
+    "StepRecord",
+    "StepRelease",
+]
 
 IncidentState = Literal[
     "running",  # steps are being run (or will be resumed after a restart)
@@ -48,6 +55,53 @@ class StepRecord(BaseModel):
     release_status: str | None = None
     release_detail: str | None = None
 
+    def left_a_change(self) -> bool:
+        """Whether this incident made a change this step's undo reverses (as release decides).
+
+        "already" counts only when this step itself may have made it: resumed after a crash,
+        or retried after an attempt that timed out.
+        """
+        if self.undo is None:
+            return False
+        return self.status == "done" or (
+            self.status == "already" and bool(self.data.get("resumed"))
+        )
+
+    def awaits_release(self) -> bool:
+        """Whether a change of this step is still in place: never released, or not undone."""
+        return self.left_a_change() and self.release_status not in _UNDONE
+
+
+_UNDONE = frozenset({"restored", "already"})
+"""Release outcomes after which the step's change is no longer in place."""
+
+
+class StepRelease(BaseModel):
+    """What one release did to one step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    action: str
+    status: str
+    """restored, already, failed or nothing."""
+    detail: str
+
+
+class ReleaseAttempt(BaseModel):
+    """One release of an incident, kept for good: when, who asked, and what came of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    """1 for the incident's first release, 2 for the next, ..."""
+    at: str
+    requested_by: str
+    state: IncidentState
+    """released or partially released."""
+    steps: tuple[StepRelease, ...] = ()
+    """Each step it undid, last step first (the order release works in)."""
+
 
 class ReleaseRecord(BaseModel):
     """What one release did, step by step, in reverse order."""
@@ -57,6 +111,10 @@ class ReleaseRecord(BaseModel):
     incident_id: str
     state: IncidentState
     steps: tuple[StepRecord, ...]
+    number: int
+    """Which release of the incident this was (1 for the first)."""
+    at: str
+    requested_by: str
 
 
 class IncidentRecord(BaseModel):
@@ -86,7 +144,13 @@ class IncidentRecord(BaseModel):
     finished_at: str | None
     released_at: str | None
     steps: tuple[StepRecord, ...] = ()
+    releases: tuple[ReleaseAttempt, ...] = ()
+    """Every release of the incident, oldest first; `released_at` is the last one's time."""
 
     def release_command(self) -> str:
         """The exact command that undoes this incident's containment."""
         return f"responder release {self.id}"
+
+    def awaits_release(self) -> bool:
+        """Whether release has something left to undo: a step's change is still in place."""
+        return not self.dry_run and any(step.awaits_release() for step in self.steps)

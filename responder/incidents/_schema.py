@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
-__all__ = ["upgrade"]
+__all__ = ["UNRECORDED_REQUESTER", "upgrade"]
 
-_VERSION = 4
+_VERSION = 5
+UNRECORDED_REQUESTER = "not recorded (released before the responder kept every release)"
+"""Who asked for a release that a store older than version 4 kept only the last of."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id              TEXT PRIMARY KEY,
@@ -56,6 +59,12 @@ CREATE TABLE IF NOT EXISTS worker (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS releases (
+    incident_id TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    record      TEXT NOT NULL,
+    PRIMARY KEY (incident_id, number)
+);
 CREATE TABLE IF NOT EXISTS quarantine (
     seq      INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -86,17 +95,31 @@ def upgrade(conn: sqlite3.Connection) -> None:
     Only a new or older file is written here: a command reading the store while the server
     holds a write transaction must not wait on a lock to change nothing.
     """
+    version = _version(conn)
+    if version == _VERSION:
+        return
+    conn.executescript(_SCHEMA)  # idempotent: whoever upgrades at the same time, once
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _version(conn) < _VERSION:  # not upgraded meanwhile by another process
+            _add_retry_on_repeat(conn)
+            _keep_the_last_release(conn)
+            _add_subject(conn)
+            conn.execute(_SUBJECT_INDEX)
+            conn.execute(f"PRAGMA user_version = {_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _version(conn: sqlite3.Connection) -> int:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version > _VERSION:
         raise sqlite3.DatabaseError(
             f"incident store version {version} is newer than this responder"
         )
-    if version < _VERSION:
-        conn.executescript(_SCHEMA)
-        _add_retry_on_repeat(conn)
-        _add_subject(conn)
-        conn.execute(_SUBJECT_INDEX)
-        conn.execute(f"PRAGMA user_version = {_VERSION}")
+    return int(version)
 
 
 def _add_retry_on_repeat(conn: sqlite3.Connection) -> None:
@@ -106,8 +129,46 @@ def _add_retry_on_repeat(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE incidents ADD COLUMN retry_on_repeat INTEGER NOT NULL DEFAULT 0")
 
 
+def _keep_the_last_release(conn: sqlite3.Connection) -> None:
+    """Version 4: the one release an older store kept (its time, state, steps) becomes release 1.
+
+    Who asked was only in the audit trail then; the steps' release results are the last ones.
+    """
+    released = conn.execute(
+        "SELECT id, state, released_at FROM incidents WHERE released_at IS NOT NULL "
+        "AND id NOT IN (SELECT incident_id FROM releases)"
+    ).fetchall()
+    for incident_id, state, released_at in released:
+        steps = [
+            json.loads(record)
+            for (record,) in conn.execute(
+                "SELECT record FROM steps WHERE incident_id = ? ORDER BY idx DESC", (incident_id,)
+            )
+        ]
+        attempt = {
+            "number": 1,
+            "at": released_at,
+            "requested_by": UNRECORDED_REQUESTER,
+            "state": state if state in ("released", "partially released") else "released",
+            "steps": [
+                {
+                    "index": step["index"],
+                    "action": step["action"],
+                    "status": step["release_status"],
+                    "detail": step.get("release_detail") or "",
+                }
+                for step in steps
+                if step.get("release_status")
+            ],
+        }
+        conn.execute(
+            "INSERT INTO releases (incident_id, number, record) VALUES (?, 1, ?)",
+            (incident_id, json.dumps(attempt, separators=(",", ":"))),
+        )
+
+
 def _add_subject(conn: sqlite3.Connection) -> None:
-    """Version 4: what a repeat joins by, and whether a resolved alert opened the incident.
+    """Version 5: what a repeat joins by, and whether a resolved alert opened the incident.
 
     An older incident's subject is its target: its repeats join it as they did.
     """

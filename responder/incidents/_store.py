@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from responder.incidents._model import IncidentRecord, StepRecord
+from responder.incidents._releases import add_release, releases_of
 from responder.incidents._schema import upgrade
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from pathlib import Path
+
+    from responder.incidents._model import IncidentState, ReleaseAttempt, StepRelease
 
 __all__ = ["INCIDENTS_FILE", "Dispatch", "IncidentStore", "JoinQuery", "NewIncident"]
 
@@ -241,12 +243,24 @@ class IncidentStore:
             (state, reason, now(), int(retry_on_repeat), state, incident_id),
         )
 
-    def released(self, incident_id: str, state: str) -> None:
-        """Mark a release."""
-        self._conn.execute(
-            "UPDATE incidents SET state = ?, released_at = ? WHERE id = ?",
-            (state, now(), incident_id),
-        )
+    def released(
+        self,
+        incident_id: str,
+        state: IncidentState,
+        *,
+        requested_by: str,
+        steps: Sequence[StepRelease],
+    ) -> ReleaseAttempt:
+        """Record a release beside every earlier one, and make it the incident's state."""
+        at = now()
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE incidents SET state = ?, released_at = ? WHERE id = ?",
+                (state, at, incident_id),
+            )
+            return add_release(
+                self._conn, incident_id, at=at, state=state, requested_by=requested_by, steps=steps
+            )
 
     def claim_containment(self, incident_id: str, since: str, limit: int) -> bool:
         """Count this incident against the containment limit; True when it may go ahead.
@@ -279,7 +293,7 @@ class IncidentStore:
     # -- reading -------------------------------------------------------------------------------
 
     def get(self, incident_id: str) -> IncidentRecord | None:
-        """One incident with its steps."""
+        """One incident with its steps and every release."""
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM incidents WHERE id = ?",  # noqa: S608 - our own column names
             (incident_id,),
@@ -292,10 +306,12 @@ class IncidentStore:
                 "SELECT record FROM steps WHERE incident_id = ? ORDER BY idx", (incident_id,)
             )
         ]
-        return _record(row, steps)
+        return _record(row, steps).model_copy(
+            update={"releases": tuple(releases_of(self._conn, incident_id))}
+        )
 
     def list(self, limit: int = 50, before: str | None = None) -> list[IncidentRecord]:
-        """Newest first, without steps."""
+        """Newest first, without steps or releases (`get` one for those)."""
         sql = f"SELECT {_COLUMNS} FROM incidents"  # noqa: S608 - our own column names
         params: list[Any] = []
         if before:
@@ -325,8 +341,3 @@ def _record(row: tuple[Any, ...], steps: list[StepRecord]) -> IncidentRecord:
     values = dict(zip(names, row, strict=True))
     values["dry_run"] = bool(values["dry_run"])
     return IncidentRecord.model_validate({**values, "steps": steps})
-
-
-def dumps(value: Any) -> str:  # noqa: ANN401 - JSON data
-    """Compact JSON."""
-    return json.dumps(value, separators=(",", ":"), default=str)

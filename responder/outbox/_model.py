@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,3 +35,10 @@ class OutboxRecord(BaseModel):
     sent_at: str | None
     next_attempt_at: float
     """Unix time of the next attempt while pending."""
+
+    def delivery(self) -> dict[str, Any]:
+        """Where this message's delivery stands, without its body, as the incident views show it."""
+        return self.model_dump(mode="json", exclude={"message", "next_attempt_at"}) | {
+            "title": self.message.title,
+            "message_kind": self.message.kind,
+        }

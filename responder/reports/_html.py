@@ -36,32 +36,41 @@ __all__ = ["render_html"]
 _CSS = Markup("""
 :root { color-scheme: light; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24;
-  max-width: 72rem; margin: 1.5rem auto; padding: 0 1rem; }
+  max-width: 80rem; margin: 1.5rem auto; padding: 0 1rem; }
 h1 { font-size: 1.5rem; margin-bottom: .25rem; } h2 { font-size: 1.2rem; margin-top: 2rem;
   border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; } h3 { font-size: 1rem; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0; font-size: .9rem; }
-th, td { border: 1px solid #d0d7de; padding: .25rem .45rem; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
-th { background: #f3f5f7; } tr { page-break-inside: avoid; }
-td.k { width: 14rem; font-weight: 600; }
+.wide { overflow-x: auto; margin: .5rem 0; }
+table { border-collapse: collapse; min-width: 100%; font-size: .9rem; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .45rem; text-align: left; vertical-align: top; }
+th { background: #f3f5f7; white-space: nowrap; } tr { page-break-inside: avoid; }
+td.k { width: 14rem; min-width: 10rem; font-weight: 600; }
+td.n { white-space: nowrap; }
+td.text { min-width: 16rem; overflow-wrap: break-word; }
 code, pre { font: .85rem/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-code { background: #f3f5f7; padding: 0 .2rem; border-radius: 3px; overflow-wrap: anywhere; }
+code { background: #f3f5f7; padding: 0 .2rem; border-radius: 3px; }
 pre { background: #f6f8fa; border: 1px solid #d0d7de; padding: .6rem; white-space: pre-wrap;
   overflow-wrap: anywhere; }
+pre.raw { white-space: pre; overflow: auto; max-height: 32rem; }
+pre.output { max-height: 12rem; overflow: auto; }
+details { margin: .5rem 0; } summary { cursor: pointer; font-weight: 600; }
 .outcome { font-size: 1.05rem; font-weight: 600; }
 .banner { border: 2px solid #9a6700; background: #fff8c5; padding: .5rem .75rem; font-weight: 700; }
-.s-done, .s-already, .s-sent, .s-restored { color: #1a7f37; font-weight: 600; }
-.s-failed { color: #cf222e; font-weight: 700; } .s-would, .s-pending { color: #9a6700; }
+.s-done, .s-already, .s-sent, .s-restored, .s-released { color: #1a7f37; font-weight: 600; }
+.s-failed { color: #cf222e; font-weight: 700; }
+.s-would, .s-pending { color: #9a6700; }
 ul.todo { list-style: none; padding-left: 0; } ul.todo li { margin: .35rem 0; }
 ul.todo li::before { content: "\\2610  "; font-size: 1.1rem; }
+ul.steps { margin: 0; padding-left: 1.1rem; }
 footer { margin-top: 2rem; color: #57606a; font-size: .8rem; }
 @media print {
   body { max-width: none; margin: 0; font-size: 11pt; }
   pre, code, th, .banner { background: none; }
+  .wide, pre.raw, pre.output { overflow: visible; max-height: none; }
   h2 { page-break-after: avoid; } pre { page-break-inside: avoid; }
 }
 """)
 
+# Summary, timeline and evidence first; the raw JSON last, folded away.
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -69,65 +78,103 @@ _TEMPLATE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Incident {{ r.incident.id }}: {{ r.incident.state }}</title>
 <style>{{ css }}</style></head><body>
-{%- macro fields(rows) %}<table>{% for label, value in rows %}
-<tr><td class="k">{{ label }}</td><td>{{ show(value) }}</td></tr>{% endfor %}</table>{% endmacro %}
-{%- macro table(headers, rows) %}<table><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in rows %}<tr>{% for value in row %}<td>{{ show(value) }}</td>{% endfor %}</tr>
-{% endfor %}</table>{% endmacro %}
+{%- macro fields(rows) %}<div class="wide"><table>{% for label, value in rows %}
+<tr><td class="k">{{ label }}</td><td class="text">{{ show(value) }}</td></tr>{% endfor %}
+</table></div>{% endmacro %}
+{%- macro table(columns, rows) %}<div class="wide"><table><tr>
+{%- for title, kind in columns %}<th>{{ title }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr>{% for value in row %}<td class="{{ columns[loop.index0][1] }}">
+{{- show(value) }}</td>{% endfor %}</tr>
+{% endfor %}</table></div>{% endmacro %}
 <h1>Incident <code>{{ r.incident.id }}</code></h1>
 {% if r.incident.dry_run -%}
 <p class="banner">DRY-RUN: NOTHING WAS CHANGED. No container was touched.</p>{% endif %}
 <p class="outcome">{{ r.incident.outcome }}</p>
 <h2>Summary</h2>{{ fields(summary) }}
-<h2>Triggering events</h2>{{ fields(trigger) }}
-{% if event is none %}<p>The first event is no longer in the journal.</p>{% else %}
-{% if output %}<h3>Output of the first event</h3><pre>{{ output }}</pre>{% endif %}
-<h3>The first event in full</h3><pre>{{ event }}</pre>{% endif %}
-<h2>Playbook</h2>{{ fields(playbook) }}
-{% if source %}<h3>Playbook as it ran</h3><pre>{{ source }}</pre>{% endif %}
 <h2>Timeline</h2>
-{% if r.timeline %}<table><tr><th>#</th><th>Action</th><th>Status</th><th>Started</th>
-<th>Duration</th><th>Attempts</th><th>Detail</th><th>Error</th><th>Release</th></tr>
-{% for s in r.timeline %}<tr><td>{{ s.index + 1 }}</td><td><code>{{ s.action }}</code></td>
-<td class="s-{{ s.status }}">{{ s.status }}</td><td>{{ show(s.started_at) }}</td>
-<td>{{ duration(s.duration_ms) }}</td><td>{{ s.attempts }}</td><td>{{ show(s.detail) }}</td>
-<td class="s-failed">{{ show(s.error) }}</td><td>{% if s.release_status %}
+{% if r.timeline %}<div class="wide"><table><tr><th>#</th><th>Action</th><th>Status</th>
+<th>Started</th><th>Duration</th><th>Attempts</th><th>Detail</th><th>Error</th>
+<th>Last release</th></tr>
+{% for s in r.timeline %}<tr><td class="n">{{ s.index + 1 }}</td>
+<td class="n"><code>{{ s.action }}</code></td>
+<td class="n s-{{ s.status }}">{{ s.status }}</td><td class="n">{{ show(s.started_at) }}</td>
+<td class="n">{{ duration(s.duration_ms) }}</td><td class="n">{{ s.attempts }}</td>
+<td class="text">{{ show(s.detail) }}</td><td class="text s-failed">{{ show(s.error) }}</td>
+<td class="text">{% if s.release_status %}
 <span class="s-{{ s.release_status }}">{{ s.release_status }}</span>: {{ show(s.release_detail) }}
 {% else %}-{% endif %}</td></tr>
-{% endfor %}</table>{% else %}<p>No step ran.</p>{% endif %}
+{% endfor %}</table></div>{% else %}<p>No step ran.</p>{% endif %}
 <h2>Evidence</h2><p>Directory: <code>{{ r.evidence.directory }}</code></p>
 {% if r.evidence.files or r.evidence.manifests %}{{ table(files_head, files) }}
-{% if manifests %}{{ table(["Step", "Manifest", "sha256", "Not collected"], manifests) }}{% endif %}
+{% if manifests %}{{ table(manifests_head, manifests) }}{% endif %}
 {% if verify %}<p>Check the files against the recorded hashes:</p><pre>{{ verify }}</pre>{% endif %}
 {% else %}<p>No evidence was collected.</p>{% endif %}
-<h2>Notifications</h2>
-{% if notifications %}{{ table(notes_head, notifications) }}
-{% else %}<p>No notification was queued.</p>{% endif %}
 <h2>Release</h2><p>State: <strong>{{ r.release.state }}</strong>
 {%- if r.release.released_at %}, at {{ r.release.released_at }}{% endif %}.
 {% if not r.release.needed and r.release.state == "not released" -%}
  No step left a change to undo.{% endif %}</p>
+{% if r.release.attempts %}<div class="wide"><table><tr><th>#</th><th>At</th>
+<th>Requested by</th><th>Result</th><th>What each step came to</th></tr>
+{% for a in r.release.attempts %}<tr><td class="n">{{ a.number }}</td><td class="n">{{ a.at }}</td>
+<td class="text">{{ a.requested_by }}</td>
+<td class="n s-{{ 'failed' if a.state == 'partially released' else 'released' }}">
+{{- a.state }}</td><td class="text">
+{%- if a.steps %}<ul class="steps">{% for s in a.steps %}<li>{{ s.index + 1 }}.
+<code>{{ s.action }}</code>: <span class="s-{{ s.status }}">{{ s.status }}</span>:
+{{ show(s.detail) }}</li>{% endfor %}</ul>{% else %}nothing to undo{% endif %}</td></tr>
+{% endfor %}</table></div>{% endif %}
 <p>Undo the containment with:</p><pre>{{ r.release.command }}</pre>
+<h2>Notifications</h2>
+{% if notifications %}{{ table(notes_head, notifications) }}
+{% else %}<p>No notification was queued.</p>{% endif %}
+<h2>Triggering events</h2>{{ fields(trigger) }}
+{% if output %}<h3>Output of the first event</h3><pre class="output">{{ output }}</pre>{% endif %}
+{% if event is none %}<p>The first event is no longer in the journal.</p>{% endif %}
+<h2>Playbook</h2>{{ fields(playbook) }}
 <h2>Checklist</h2>
 {% for phase in checklist %}<h3>{{ phase.name }}</h3><ul class="todo">
 {% for item in phase.entries %}<li>{% for text, is_value in item %}{% if is_value %}<code>{{ text }}</code>
 {%- else %}{{ text }}{% endif %}{% endfor %}</li>
 {% endfor %}</ul>{% endfor %}
+<h2>Raw data</h2>
+{% if event is not none %}<details><summary>The first event in full (JSON, raw body included)</summary>
+<pre class="raw">{{ event }}</pre></details>{% endif %}
+{% if source %}<details><summary>Playbook as it ran (canonical JSON)</summary>
+<pre class="raw">{{ source }}</pre></details>{% endif %}
+{% if event is none and not source %}<p>Neither the first event nor the playbook's source is kept.</p>
+{% endif %}
 <footer>{{ r.generated_by }}, {{ r.generated_at }}, schema {{ r.schema_version }}</footer>
 </body></html>
 """
 
-_FILE_HEADERS = (
-    "Step",
-    "Name",
-    "Kind",
-    "sha256",
-    "Size",
-    "Collected at",
-    "Collected by",
-    "Truncated",
+# Each table's columns: its title, and "n" (kept on one line: numbers, states, times, hashes)
+# or "text" (wraps at words, never narrower than a readable line).
+_FILE_COLUMNS = (
+    ("Step", "n"),
+    ("Name", "text"),
+    ("Kind", "n"),
+    ("sha256", "n"),
+    ("Size", "n"),
+    ("Collected at", "n"),
+    ("Collected by", "text"),
+    ("Truncated", "n"),
 )
-_NOTE_HEADERS = ("Channel", "Kind", "Message", "State", "Attempts", "Last error", "Queued", "Sent")
+_MANIFEST_COLUMNS = (
+    ("Step", "n"),
+    ("Manifest", "text"),
+    ("sha256", "n"),
+    ("Not collected", "text"),
+)
+_NOTE_COLUMNS = (
+    ("Channel", "n"),
+    ("Kind", "n"),
+    ("Message", "n"),
+    ("State", "n"),
+    ("Attempts", "n"),
+    ("Last error", "text"),
+    ("Queued", "n"),
+    ("Sent", "n"),
+)
 _env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 _template: Template = _env.from_string(_TEMPLATE)
 
@@ -153,7 +200,7 @@ def render_html(report: Report) -> str:
             ("Source kept", kept(playbook.source_matches)),
         ],
         "source": pretty_source(playbook.source) if playbook.source else None,
-        "files_head": [*_FILE_HEADERS],
+        "files_head": _FILE_COLUMNS,
         "files": [
             [
                 f.step + 1,
@@ -167,12 +214,13 @@ def render_html(report: Report) -> str:
             ]
             for f in report.evidence.files
         ],
+        "manifests_head": _MANIFEST_COLUMNS,
         "manifests": [
             [m.step + 1, m.path, m.sha256, "; ".join(m.errors) or None]
             for m in report.evidence.manifests
         ],
         "verify": verify_script(report.evidence),
-        "notes_head": [*_NOTE_HEADERS],
+        "notes_head": _NOTE_COLUMNS,
         "notifications": [
             [
                 n.channel,

@@ -16,6 +16,7 @@ from responder.reports._text import (
     kept,
     pretty_json,
     pretty_source,
+    release_steps,
     segments,
     show,
     summary_rows,
@@ -86,13 +87,14 @@ def render_markdown(report: Report) -> str:
         f"# Incident report {code(report.incident.id)}",
         *_banner(report),
         _summary(report),
-        _trigger(report),
-        _playbook(report),
         _timeline(report),
         _evidence(report),
-        _notifications(report),
         _release(report),
+        _notifications(report),
+        _trigger(report),
+        _playbook(report),
         _checklist(report),
+        _raw(report),
         (
             f"---\n\n{words(report.generated_by)}, {code(report.generated_at)}, "
             f"schema {code(report.schema_version)}"
@@ -116,7 +118,7 @@ def _summary(report: Report) -> str:
 
 
 def _trigger(report: Report) -> str:
-    """Count and times of the events, then the first one: its output and the whole of it."""
+    """Count and times of the events, and the first one's output (in full under Raw data)."""
     trigger = report.trigger
     text = "## Triggering events\n\n" + _fields(trigger_rows(report))
     event = trigger.first_event
@@ -125,13 +127,13 @@ def _trigger(report: Report) -> str:
     output = event.get("output")
     if isinstance(output, str) and output:
         text += "\n\n### Output of the first event\n\n" + fenced(output)
-    return text + "\n\n### The first event in full\n\n" + fenced(pretty_json(event), "json")
+    return text
 
 
 def _playbook(report: Report) -> str:
-    """Name, file and version of the playbook, and its source when kept."""
+    """Name, file and version of the playbook (its source is under Raw data)."""
     playbook = report.playbook
-    text = "## Playbook\n\n" + _fields(
+    return "## Playbook\n\n" + _fields(
         [
             ("Name", playbook.name),
             ("File", playbook.file),
@@ -139,15 +141,25 @@ def _playbook(report: Report) -> str:
             ("Source kept", kept(playbook.source_matches)),
         ]
     )
-    if playbook.source:
-        text += "\n\n### Playbook as it ran\n\n" + fenced(pretty_source(playbook.source), "json")
+
+
+def _raw(report: Report) -> str:
+    """The first event in full and the playbook as it ran: last, as they are long."""
+    event, source = report.trigger.first_event, report.playbook.source
+    text = "## Raw data"
+    if event is not None:
+        text += "\n\n### The first event in full\n\n" + fenced(pretty_json(event), "json")
+    if source:
+        text += "\n\n### Playbook as it ran\n\n" + fenced(pretty_source(source), "json")
+    if event is None and not source:
+        text += "\n\nNeither the first event nor the playbook's source is kept\\."
     return text
 
 
 def _timeline(report: Report) -> str:
     """One row per step: start, duration, attempts, result, error, what release did."""
     headers = ["#", "Action", "Status", "Started", "Duration", "Attempts", "Detail", "Error"]
-    headers.append("Release")
+    headers.append("Last release")
     rows = [
         [
             step.index + 1,
@@ -204,13 +216,20 @@ def _notifications(report: Report) -> str:
 
 
 def _release(report: Report) -> str:
-    """Whether release ran, and the command that does it."""
+    """Where release stands, every release so far, and the command that does it."""
     release = report.release
     text = f"## Release\n\nState: {code(release.state)}"
     if release.released_at:
         text += f", at {code(release.released_at)}"
     if not release.needed and release.state == "not released":
         text += "\\. No step left a change to undo\\."
+    if release.attempts:
+        headers = ["#", "At", "Requested by", "Result", "What each step came to"]
+        rows = [
+            [a.number, a.at, a.requested_by, a.state, release_steps(a) or "nothing to undo"]
+            for a in release.attempts
+        ]
+        text += "\n\n" + _table(headers, rows)
     return text + "\n\nUndo the containment with:\n\n" + fenced(release.command, "sh")
 
 

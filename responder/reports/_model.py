@@ -19,6 +19,8 @@ from responder.reports._parts import (
     Manifest,
     NotificationLine,
     PlaybookSection,
+    ReleasedStep,
+    ReleaseLine,
     ReleaseSection,
     ReportPart,
     TargetSection,
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from responder.events import Event
-    from responder.incidents import IncidentRecord, StepRecord
+    from responder.incidents import IncidentRecord, ReleaseAttempt, StepRecord
     from responder.outbox import OutboxRecord
 
 __all__ = ["SCHEMA_VERSION", "Report", "build_report"]
@@ -93,7 +95,7 @@ def build_report(
     release_command: str | None = None,
 ) -> Report:
     """The report of one incident as it stands now; pure, apart from reading the clock."""
-    undoable = not record.dry_run and any(_left_a_change(step) for step in record.steps)
+    undoable = not record.dry_run and any(step.left_a_change() for step in record.steps)
     changed = undoable or (
         not record.dry_run and record.state in {"contained", "partially contained"}
     )
@@ -106,6 +108,7 @@ def build_report(
         needed=undoable,
         state=_release_state(record),
         released_at=record.released_at,
+        attempts=tuple(_attempt(attempt) for attempt in record.releases),
     )
     path = report_dir(data_dir, record.id) / "report.md"
     facts = Facts(
@@ -146,11 +149,18 @@ def _release_state(record: IncidentRecord) -> str:
     return record.state if record.state in {"released", "partially released"} else "released"
 
 
-def _left_a_change(step: StepRecord) -> bool:
-    """Whether this step changed the container in a way release undoes (as release decides)."""
-    if step.undo is None:
-        return False
-    return step.status == "done" or (step.status == "already" and bool(step.data.get("resumed")))
+def _attempt(attempt: ReleaseAttempt) -> ReleaseLine:
+    """One release as the report lists it: when, who asked, the result, each step's outcome."""
+    return ReleaseLine(
+        number=attempt.number,
+        at=attempt.at,
+        requested_by=attempt.requested_by,
+        state=attempt.state,
+        steps=tuple(
+            ReleasedStep(index=s.index, action=s.action, status=s.status, detail=s.detail)
+            for s in attempt.steps
+        ),
+    )
 
 
 def _summary(record: IncidentRecord, *, changed: bool) -> IncidentSummary:

@@ -18,7 +18,9 @@ __all__ = [
     "Manifest",
     "NotificationLine",
     "PlaybookSection",
+    "ReleaseLine",
     "ReleaseSection",
+    "ReleasedStep",
     "ReportPart",
     "TargetSection",
     "TimelineStep",
@@ -166,15 +168,39 @@ class NotificationLine(ReportPart):
     sent_at: str | None
 
 
+class ReleasedStep(ReportPart):
+    """What one release did to one step."""
+
+    index: int
+    action: str
+    status: str
+    """restored, already, failed or nothing."""
+    detail: str
+
+
+class ReleaseLine(ReportPart):
+    """One release of the incident: when, who asked, the result, and each step's outcome."""
+
+    number: int
+    at: str
+    requested_by: str
+    state: str
+    """released or partially released."""
+    steps: tuple[ReleasedStep, ...] = ()
+
+
 class ReleaseSection(ReportPart):
-    """How to undo the containment, and whether that was done."""
+    """How to undo the containment, and every release so far."""
 
     command: str
     needed: bool
     """Whether any step left a change that release would undo."""
     state: str
-    """not released, released or partially released."""
+    """not released, released or partially released (as the last release left it)."""
     released_at: str | None
+    """When the last release ran."""
+    attempts: tuple[ReleaseLine, ...] = ()
+    """Every release, oldest first: a later one never hides an earlier one."""
 
 
 class ChecklistItem(ReportPart):

@@ -12,13 +12,14 @@ from responder.templates import strip_controls
 
 if TYPE_CHECKING:
     from responder.reports._model import Report
-    from responder.reports._parts import ChecklistItem, EvidenceSection
+    from responder.reports._parts import ChecklistItem, EvidenceSection, ReleaseLine
 
 __all__ = [
     "duration",
     "kept",
     "pretty_json",
     "pretty_source",
+    "release_steps",
     "segments",
     "show",
     "summary_rows",
@@ -116,6 +117,13 @@ def _inside(directory: PurePath, path: PurePath) -> str | None:
     if not 1 <= len(parts) <= _MAX_DEPTH or not all(_SAFE_NAME.fullmatch(p) for p in parts):
         return None
     return "/".join(parts)
+
+
+def release_steps(attempt: ReleaseLine) -> str:
+    """What one release did to each step, on one line: `3. docker:pause: restored: ...; 2. ...`."""
+    return "; ".join(
+        f"{step.index + 1}. {step.action}: {step.status}: {step.detail}" for step in attempt.steps
+    )
 
 
 def summary_rows(report: Report) -> list[tuple[str, object]]:

@@ -46,27 +46,24 @@ async def list_incidents(request: web.Request) -> web.Response:
         next_url = str(request.rel_url.update_query({"before": rows[-1].id}))
     return web.json_response(
         {
-            "incidents": [row.model_dump(mode="json", exclude={"steps"}) for row in rows],
+            "incidents": [
+                row.model_dump(mode="json", exclude={"steps", "releases"}) for row in rows
+            ],
             "next": next_url,
         }
     )
 
 
 async def get_incident(request: web.Request) -> web.Response:
-    """One incident with every step's result and timing."""
+    """One incident with every step's result and timing, and every release."""
     incident_id = request.match_info["id"]
     record = await request.app[INCIDENTS].run(lambda store: store.get(incident_id))
     if record is None:
         raise InputError(404, f"no incident {incident_id!r}")
     outbox = await request.app[OUTBOX].run(lambda store: store.for_incident(incident_id))
-    notifications = [
-        row.model_dump(mode="json", exclude={"message", "next_attempt_at"})
-        | {"title": row.message.title, "message_kind": row.message.kind}
-        for row in outbox
-    ]
     body = record.model_dump(mode="json") | {
         "release_command": request.app[SETTINGS].release_command(record.id),
-        "notifications": notifications,
+        "notifications": [row.delivery() for row in outbox],
     }
     return web.json_response(body)
 
