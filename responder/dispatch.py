@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from responder.audit import AuditLog
     from responder.engine import DockerEngine
     from responder.events import Event
-    from responder.incidents import Incidents
+    from responder.incidents import Deferred, Incidents
     from responder.matching import Verdict
     from responder.playbooks import PlaybookSet
     from responder.settings import Settings
@@ -96,6 +96,15 @@ class Dispatcher:
     async def quarantine(self, seq: int, event_id: str, why: str) -> Dispatch:
         """Set one event aside and move the cursor past it: dispatch keeps failing on it."""
         changes = Dispatch(cursor=seq, quarantined=[(seq, event_id, why)])
+        self._audit_set_aside(changes)
+        await self._audit.flush()
+        await self._incidents.run(lambda store: store.dispatch(changes))
+        return changes
+
+    async def give_up(self, row: Deferred, why: str) -> Dispatch:
+        """Quarantine a deferred event: its container lookup never gets an answer."""
+        changes = Dispatch(cursor=None, quarantined=[(row.seq, row.event_id, why)])
+        changes.undeferred.append(row.seq)
         self._audit_set_aside(changes)
         await self._audit.flush()
         await self._incidents.run(lambda store: store.dispatch(changes))

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from responder.dispatch import Dispatcher
+from responder.errors import ResponderError
 from responder.steps import window_start
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Worker:
         self._runner = runner
         self._notifications = notifications
         self._metrics = metrics
+        self._engine = engine
         self._dispatch = Dispatcher(
             settings=settings, incidents=incidents, playbooks=playbooks, audit=audit, engine=engine
         )
@@ -198,8 +200,9 @@ class Worker:
             return False
         try:
             rows = await self._incidents.run(lambda store: store.deferred())
-            batch = await self._journal.at([seq for seq, _, _ in rows[:_BATCH]])
+            batch = await self._journal.at([row.seq for row in rows[:_BATCH]])
             await self._after_dispatch(await self._dispatch(batch, cursor=None, undefer=True))
+            await self._give_up_deferred()
         except Exception as exc:
             log.warning("worker: retrying deferred events failed: %s", exc, exc_info=True)
         if self._deferred:  # the engine still does not answer: wait longer before the next try
@@ -210,10 +213,32 @@ class Worker:
         self._next_deferred_try = time.monotonic() + self._deferred_wait
         return True
 
+    async def _give_up_deferred(self) -> None:
+        """Quarantine events deferred past `worker_stall` while the engine answers others.
+
+        An engine that is down keeps its events waiting (readiness says so); one that answers
+        pings but never this lookup must not hold an event, and readiness, forever.
+        """
+        since = window_start(self._settings.limits.worker_stall)
+        rows = await self._incidents.run(lambda store: store.deferred())
+        stale = [row for row in rows if row.since < since]
+        if not stale:
+            return
+        try:
+            await self._engine.ping()
+        except ResponderError:
+            return  # down: the events wait for it
+        for row in stale:
+            why = (
+                f"the engine answers, but not the lookup of this event's container, since "
+                f"{row.since}: {row.reason}"
+            )
+            await self._after_dispatch(await self._dispatch.give_up(row, why))
+
     async def _count_deferred(self) -> None:
         rows = await self._incidents.run(lambda store: store.deferred())
         self._deferred = len(rows)
-        self._deferred_since = min((since for _, _, since in rows), default=None)
+        self._deferred_since = min((row.since for row in rows), default=None)
         self._metrics.events_deferred.set(self._deferred)
 
     async def _after_dispatch(self, changes: Dispatch) -> None:

@@ -338,7 +338,11 @@ async def test_a_release_over_http_then_from_the_cli_are_both_kept_everywhere(
     playbooks = tmp_path / "playbooks"
     playbooks.mkdir()
     (playbooks / "p.yaml").write_text(PLAYBOOK)
-    auth = AuthSettings(token=SecretStr("intake-token"), admin_token=SecretStr("admin-token"))
+    auth = AuthSettings(
+        token=SecretStr("intake-token"),
+        admin_token=SecretStr("admin-token"),
+        read_token=SecretStr("read-token"),
+    )
     client = await make_client(playbooks=playbooks, auth=auth)
     body = {
         "rule": "Terminal shell in container",
@@ -350,7 +354,8 @@ async def test_a_release_over_http_then_from_the_cli_are_both_kept_everywhere(
     assert (await client.post("/v1/events/falco", json=body, headers=intake)).status == 202
     async with asyncio.timeout(60):
         await client.app[WORKER].idle()
-    [listed] = (await (await client.get("/v1/incidents", headers=intake)).json())["incidents"]
+    reader = {"Authorization": "Bearer read-token"}
+    [listed] = (await (await client.get("/v1/incidents", headers=reader)).json())["incidents"]
     incident_id = listed["id"]
     assert listed["state"] == "contained"
     assert "steps" not in listed
@@ -363,7 +368,7 @@ async def test_a_release_over_http_then_from_the_cli_are_both_kept_everywhere(
     status = await asyncio.to_thread(main, ["release", incident_id, "--data-dir", str(data_dir)])
     assert status == 0
 
-    view = await (await client.get(f"/v1/incidents/{incident_id}", headers=intake)).json()
+    view = await (await client.get(f"/v1/incidents/{incident_id}", headers=reader)).json()
     releases = view["releases"]
     assert [r["number"] for r in releases] == [1, 2]
     assert releases[0]["requested_by"].startswith("HTTP from ")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from responder.app import create_app
 from responder.engine import SdkEngine
-from responder.errors import InputError
+from responder.errors import InputError, TransientError
 from responder.intake.bodies import events_from_body
 from responder.intake.body import MAX_NESTING
 from responder.journal import JOURNAL_FILE, read_event
@@ -302,3 +302,42 @@ async def test_a_worker_that_makes_no_progress_makes_readiness_fail_until_it_doe
 
     await _until(recovered, "the worker to catch up once the store is free")
     assert await client.app[INCIDENTS].run(lambda s: s.quarantined()) == []
+
+
+class _NeverAnswersAbout(_FailingOn):
+    """The real engine, except that one reference's lookup always times out."""
+
+    async def resolve(self, target: Target) -> ContainerInfo | None:
+        """A transient fault for the poisoned reference, as an engine that hangs on it."""
+        if target.ref == self._ref:
+            raise TransientError(f"no answer about {self._ref} within 2 s")
+        return await self._engine.resolve(target)
+
+
+@pytest.mark.docker
+async def test_an_event_whose_lookup_never_gets_an_answer_is_quarantined_not_held_forever(
+    aiohttp_client: Any,
+    settings: Settings,
+    playbooks: Path,
+    resources: Resources,
+) -> None:
+    """Deferred while the engine does not answer; set aside once it answers all but this lookup."""
+    engine = _NeverAnswersAbout(SdkEngine(DockerSettings()), "hanging-name")
+    limits = FAST.model_copy(update={"worker_stall": timedelta(milliseconds=500)})
+    app = create_app(
+        settings.model_copy(update={"playbooks": playbooks, "limits": limits}), engine=engine
+    )
+    client: TestClient[Any, Application] = await aiohttp_client(app)
+    container = resources.container()
+    hanging = {**shell(container), "output_fields": {"container.name": "hanging-name"}}
+    assert (await client.post("/v1/events/falco", json=hanging)).status == 202
+    await _until(lambda: client.app[INCIDENTS].run(lambda s: s.quarantined()), "a quarantine")
+    [(_, _, error, _)] = await client.app[INCIDENTS].run(lambda s: s.quarantined())
+    assert "the engine answers, but not the lookup of this event's container" in error
+    assert "no answer about hanging-name" in error
+    assert await client.app[INCIDENTS].run(lambda s: s.deferred()) == []
+    assert (await client.post("/v1/events/falco", json=shell(container, 1))).status == 202
+    await settle(client)
+    [incident] = await incidents_of(client)
+    assert incident.state == "contained"
+    assert (await client.app[WORKER].health())["ok"]

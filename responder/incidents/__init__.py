@@ -1,6 +1,7 @@
 """Incidents: opened by the worker, run step by step, released on demand; kept in SQLite."""
 
 from responder.incidents._anchor import AuditAnchor
+from responder.incidents._dispatching import Deferred
 from responder.incidents._model import (
     IncidentRecord,
     IncidentState,
@@ -22,6 +23,7 @@ from responder.incidents._store import (
 __all__ = [
     "INCIDENTS_FILE",
     "AuditAnchor",
+    "Deferred",
     "Dispatch",
     "IncidentRecord",
     "IncidentState",

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from responder.incidents._dispatching import (
+    Deferred,
+    Dispatch,
+    JoinQuery,
+    NewIncident,
+    deferred,
+    open_incident_for,
+    open_incidents_for,
+    quarantined,
+    write_dispatch,
+)
 from responder.incidents._model import IncidentRecord, StepRecord
 from responder.incidents._releases import add_release, releases_of
 from responder.incidents._schema import upgrade
@@ -20,8 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["INCIDENTS_FILE", "Dispatch", "IncidentStore", "JoinQuery", "NewIncident"]
 
 INCIDENTS_FILE = "incidents.sqlite3"
-_UNFINISHED = ("failed", "partially contained")
-_MAX_DOUBLINGS = 20  # past a million times the hold-off, the cooldown has long ended
 _COLUMNS = (
     "id, playbook, playbook_digest, playbook_file, target, container_id, container_name, image, "
     "state, reason, dry_run, event_source, event_name, priority, first_event, event_count, "
@@ -32,39 +40,6 @@ _COLUMNS = (
 def now() -> str:
     """UTC now, ISO 8601."""
     return datetime.now(UTC).isoformat()
-
-
-class NewIncident(dict[str, Any]):
-    """Column values of an incident about to be opened (a dict, for one INSERT)."""
-
-
-@dataclass(frozen=True, slots=True)
-class JoinQuery:
-    """Which open incident a matched event would join: its playbook, subject and cooldown."""
-
-    playbook: str
-    subject: str | None
-    since: str
-    resolved: bool = False
-    """The event is a resolved alert: it may join an incident a resolved alert opened."""
-
-
-@dataclass(slots=True)
-class Dispatch:
-    """What one dispatch of journaled events changes, written in one transaction."""
-
-    cursor: int | None
-    """The journal sequence number dispatched up to; None leaves it (deferred events retried)."""
-    opened: list[NewIncident] = field(default_factory=list)
-    joined: list[tuple[str, str, str]] = field(default_factory=list)
-    """(incident id, event id, when the event was received)."""
-    sources: dict[str, str] = field(default_factory=dict)
-    quarantined: list[tuple[int, str, str]] = field(default_factory=list)
-    """(seq, event id, why it cannot be read back)."""
-    deferred: list[tuple[int, str, str]] = field(default_factory=list)
-    """(seq, event id, why): its container could not be looked up; dispatched again later."""
-    undeferred: list[int] = field(default_factory=list)
-    """Sequence numbers of deferred events dispatched now."""
 
 
 class IncidentStore:
@@ -96,45 +71,7 @@ class IncidentStore:
         a report can show exactly what ran even after the file has changed.
         """
         with self._transaction():
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO playbooks (digest, source) VALUES (?, ?)",
-                batch.sources.items(),
-            )
-            for incident in batch.opened:
-                names = ", ".join(incident)
-                marks = ", ".join(f":{k}" for k in incident)
-                self._conn.execute(f"INSERT INTO incidents ({names}) VALUES ({marks})", incident)  # noqa: S608 - our own column names
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO incident_events VALUES (?, ?)",
-                    (incident["id"], incident["first_event"]),
-                )
-            for incident_id, event_id, seen in batch.joined:
-                added = self._conn.execute(
-                    "INSERT OR IGNORE INTO incident_events VALUES (?, ?)", (incident_id, event_id)
-                ).rowcount
-                if added:
-                    self._conn.execute(
-                        "UPDATE incidents SET event_count = event_count + 1, last_seen = ? "
-                        "WHERE id = ?",
-                        (seen, incident_id),
-                    )
-            stamp = now()
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO quarantine (seq, event_id, error, at) VALUES (?, ?, ?, ?)",
-                [(seq, event_id, error, stamp) for seq, event_id, error in batch.quarantined],
-            )
-            self._conn.executemany(
-                "DELETE FROM deferred WHERE seq = ?", [(seq,) for seq in batch.undeferred]
-            )
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO deferred (seq, event_id, reason, since) VALUES (?, ?, ?, ?)",
-                [(seq, event_id, reason, stamp) for seq, event_id, reason in batch.deferred],
-            )
-            if batch.cursor is not None:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO worker (key, value) VALUES ('cursor', ?)",
-                    (str(batch.cursor),),
-                )
+            write_dispatch(self._conn, batch, now())
 
     def open_incident_for(
         self,
@@ -145,69 +82,23 @@ class IncidentStore:
         *,
         resolved: bool = False,
     ) -> str | None:
-        """The incident a repeat of this playbook on this subject joins, or None: open one.
-
-        Only an open incident is joined: not one whose alert was resolved when it opened
-        (unless this event is a resolved one too), nor one whose containment was undone
-        (released). The latest since `since` (the cooldown) is joined, unless its containment
-        did not finish for a fault that may be gone by now (the engine down for longer than the
-        retries): then a repeat tries again. The first such retry within the cooldown is at
-        once; the n-th waits `hold_off` x 2^(n-2) seconds after the last failure, so that a long
-        outage and an alert that keeps firing do not page on every retry. Until then repeats
-        join the failed incident and are counted there. An incident that failed for good (the
-        container is gone) is joined: trying again would fail the same way and page again.
-        """
-        row = self._conn.execute(
-            "SELECT id, state, retry_on_repeat, finished_at FROM incidents "
-            "WHERE playbook = ? AND subject IS ? AND opened_at >= ? "
-            "AND state NOT IN ('released', 'partially released') "
-            "AND ((opened_resolved = 0 AND state != 'resolved') OR ?) "
-            "ORDER BY opened_at DESC LIMIT 1",
-            (playbook, subject, since, int(resolved)),
-        ).fetchone()
-        if row is None:
-            return None
-        incident_id, state, retry, finished_at = row
-        if state not in _UNFINISHED or not retry or finished_at is None:
-            return str(incident_id)
-        (retried,) = self._conn.execute(
-            "SELECT count(*) FROM incidents WHERE playbook = ? AND subject IS ? "
-            "AND opened_at >= ? AND retry_on_repeat = 1",
-            (playbook, subject, since),
-        ).fetchone()
-        if retried <= 1:
-            return None
-        due = datetime.fromisoformat(finished_at) + timedelta(
-            seconds=hold_off * 2 ** min(retried - 2, _MAX_DOUBLINGS)
-        )
-        return None if datetime.now(UTC) >= due else str(incident_id)
+        """The incident a repeat of this playbook on this subject joins (`open_incident_for`)."""
+        query = JoinQuery(playbook, subject, since, resolved)
+        return open_incident_for(self._conn, query, hold_off)
 
     def open_incidents_for(
         self, queries: Iterable[JoinQuery], hold_off: float = 0.0
     ) -> dict[JoinQuery, str]:
-        """`open_incident_for` of each query, in one call: query -> the incident it joins."""
-        found: dict[JoinQuery, str] = {}
-        for query in queries:
-            incident_id = self.open_incident_for(
-                query.playbook, query.subject, query.since, hold_off, resolved=query.resolved
-            )
-            if incident_id is not None:
-                found[query] = incident_id
-        return found
+        """The incident each query joins, in one call: query -> the incident it joins."""
+        return open_incidents_for(self._conn, queries, hold_off)
 
-    # -- events set aside ------------------------------------------------------------------
-
-    def deferred(self) -> list[tuple[int, str, str]]:
-        """Events waiting for the engine to answer their container lookup: (seq, id, since)."""
-        rows = self._conn.execute("SELECT seq, event_id, since FROM deferred ORDER BY seq")
-        return [(int(seq), str(event_id), str(since)) for seq, event_id, since in rows]
+    def deferred(self) -> list[Deferred]:
+        """Events waiting for the engine to answer their container lookup, oldest first."""
+        return deferred(self._conn)
 
     def quarantined(self, limit: int = 100) -> list[tuple[int, str, str, str]]:
-        """Events that could not be read back, newest first: (seq, id, error, when)."""
-        rows = self._conn.execute(
-            "SELECT seq, event_id, error, at FROM quarantine ORDER BY seq DESC LIMIT ?", (limit,)
-        )
-        return [(int(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+        """Events that could not be read back or dispatched, newest first."""
+        return quarantined(self._conn, limit)
 
     def playbook_source(self, digest: str) -> str | None:
         """The canonical text of the playbook version with this digest, if it was kept."""
