@@ -15,7 +15,7 @@ from _incidents import settle
 from responder.audit import AUDIT_FILE, AuditLog
 from responder.cli import main
 from responder.incidents import INCIDENTS_FILE, AuditAnchor
-from responder.web.state import AUDIT
+from responder.web.state import AUDIT, INCIDENTS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -149,3 +149,26 @@ async def test_metrics_show_the_audit_head(make_client: ClientFactory, settings:
     text = await (await client.get("/metrics")).text()
     assert f"responder_audit_head_seq {float(seq)}" in text
     assert f'responder_audit_head_info{{hash="{head}",seq="{seq}"}} 1.0' in text
+
+
+async def test_every_report_carries_the_audit_head_of_its_time(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    """A report (JSON, Markdown, HTML) names a line of the trail by its seq and hash."""
+    settings.playbooks.mkdir(parents=True)
+    (settings.playbooks / "page.yaml").write_text(
+        "name: page\nmatch: {rules: [Host rule]}\n"
+        "steps:\n  - action: notify\n    with: {channels: [oncall]}\n"
+    )
+    client = await make_client()
+    body = {"rule": "Host rule", "priority": "Notice", "output": "o", "hostname": "node-1"}
+    assert (await client.post("/v1/events/falco", json=body)).status == 202
+    await settle(client)
+    [row] = await client.app[INCIDENTS].run(lambda s: s.list(1))
+    report = await (await client.get(f"/v1/incidents/{row.id}/report?format=json")).json()
+    head = report["audit_head"]
+    line = json.loads(lines_of(settings.data_dir)[head["seq"] - 1])
+    assert line["hash"] == head["hash"]
+    for fmt in ("md", "html"):
+        text = await (await client.get(f"/v1/incidents/{row.id}/report?format={fmt}")).text()
+        assert f"seq {head['seq']}, {head['hash']}" in text, fmt

@@ -100,6 +100,11 @@ class IncidentStore:
         """Events that could not be read back or dispatched, newest first."""
         return quarantined(self._conn, limit)
 
+    def audit_head(self) -> tuple[int, str] | None:
+        """The audit trail's head as recorded with its last append (`AuditAnchor`), if any."""
+        row = self._conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
     def playbook_source(self, digest: str) -> str | None:
         """The canonical text of the playbook version with this digest, if it was kept."""
         row = self._conn.execute(

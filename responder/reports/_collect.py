@@ -42,6 +42,7 @@ async def collect_report(
     source = await incidents.run(lambda store: store.playbook_source(digest))
     first_event = await event(record.first_event)
     notifications = await outbox_records(incident_id) if outbox_records else []
+    audit_head = await incidents.run(lambda store: store.audit_head())
     return build_report(
         record,
         first_event,
@@ -50,4 +51,5 @@ async def collect_report(
         data_dir=data_dir,
         public_url=public_url,
         release_command=release_command,
+        audit_head=audit_head,
     )

@@ -12,6 +12,7 @@ from responder.messages import report_location
 from responder.reports._checklist import Facts, checklist
 from responder.reports._files import report_dir
 from responder.reports._parts import (
+    AuditHead,
     ChecklistPhase,
     EvidenceFile,
     EvidenceSection,
@@ -77,6 +78,8 @@ class Report(ReportPart):
     notifications: tuple[NotificationLine, ...]
     release: ReleaseSection
     checklist: tuple[ChecklistPhase, ...]
+    audit_head: AuditHead | None = None
+    """The audit trail's head when the report was made (None: no audit line yet)."""
 
     @property
     def state(self) -> str:
@@ -93,6 +96,7 @@ def build_report(
     data_dir: Path,
     public_url: str | None = None,
     release_command: str | None = None,
+    audit_head: tuple[int, str] | None = None,
 ) -> Report:
     """The report of one incident as it stands now; pure, apart from reading the clock."""
     undoable = not record.dry_run and any(step.left_a_change() for step in record.steps)
@@ -139,6 +143,7 @@ def build_report(
         notifications=lines,
         release=release,
         checklist=checklist(facts),
+        audit_head=AuditHead(seq=audit_head[0], hash=audit_head[1]) if audit_head else None,
     )
 
 

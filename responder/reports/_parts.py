@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue, computed_field, model_val
 from responder.templates import strip_controls
 
 __all__ = [
+    "AuditHead",
     "ChecklistItem",
     "ChecklistPhase",
     "EvidenceFile",
@@ -187,6 +188,16 @@ class ReleaseLine(ReportPart):
     state: str
     """released or partially released."""
     steps: tuple[ReleasedStep, ...] = ()
+
+
+class AuditHead(ReportPart):
+    """The audit trail's last line when the report was made: a copy of it that leaves the host.
+
+    `responder audit verify --expect-head HASH` proves later that the trail still holds it.
+    """
+
+    seq: int
+    hash: str
 
 
 class ReleaseSection(ReportPart):

@@ -143,7 +143,14 @@ def summary_rows(report: Report) -> list[tuple[str, object]]:
         ("Finished", incident.finished_at),
         ("Released", incident.released_at),
         ("Report", report.url),
+        ("Audit trail head", _head(report)),
     ]
+
+
+def _head(report: Report) -> str | None:
+    """The audit head as a person copies it: seq, then the hash for `--expect-head`."""
+    head = report.audit_head
+    return f"seq {head.seq}, {head.hash}" if head else None
 
 
 def trigger_rows(report: Report) -> list[tuple[str, object]]:
