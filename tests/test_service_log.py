@@ -1,0 +1,157 @@
+"""The service log: one line per record, whatever alert text a record's arguments or exception hold.
+
+Regression for issue 15 section 4: a line break in `container.name` or `proc.cmdline` forged a
+whole record (`2026-12-06 23:59:59,000 CRITICAL responder: FORGED LOG LINE`) in the log.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import pytest
+from _hostile import HIDDEN, LINE_BREAKS
+
+from responder.service_log import configure_logging
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+FORGED = "2026-12-06 23:59:59,000 CRITICAL responder: FORGED LOG LINE"
+RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+INDENT = "    "
+
+
+def forged(brk: str) -> str:
+    """Alert text that tries to end its record and write one of its own."""
+    return f"web-1{brk}{FORGED}{brk}"
+
+
+@pytest.fixture
+def log_text() -> Iterator[io.StringIO]:
+    """The service's log set-up (as `serve` makes it), writing to a string; undone after."""
+    root = logging.getLogger()
+    level = root.level
+    stream = io.StringIO()
+    handler = configure_logging(logging.INFO, stream)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def assert_lines_belong_to_records(text: str, records: int) -> None:
+    """`records` lines start a record; every other line is indented under one; none is forged."""
+    lines = text.splitlines()
+    assert sum(1 for line in lines if RECORD.match(line)) == records, text
+    for line in lines:
+        assert RECORD.match(line) or line.startswith(INDENT), line
+        assert not line.lstrip().startswith(FORGED), line
+
+
+def log_alert_values(value: str) -> None:
+    """What the responder logs about an alert: container, rule, output, host, in four records."""
+    logging.getLogger("responder.incident_runner").warning(
+        "cannot look up container %s: %s", value, "no such container"
+    )
+    logging.getLogger("responder.worker").info("event %s matched: %s", value, value)
+    logging.getLogger("responder.notify").warning("oncall (x) | Alert: %s", value)
+    logging.getLogger("responder").error("host %s: %r", value, {"proc.cmdline": value})
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS)
+def test_a_record_is_one_line_whatever_its_arguments_hold(log_text: io.StringIO, brk: str) -> None:
+    """A line break in a container name, rule, output or host is an escape inside its record."""
+    log_alert_values(forged(brk))
+    assert_lines_belong_to_records(log_text.getvalue(), records=4)
+    assert len(log_text.getvalue().splitlines()) == 4
+
+
+@pytest.mark.parametrize("char", HIDDEN)
+def test_a_hidden_character_in_a_record_is_shown_as_an_escape(
+    log_text: io.StringIO, char: str
+) -> None:
+    """Escape sequences, NUL, bidi overrides and zero-width characters reach no terminal."""
+    log_alert_values(f"web-1{char}x")
+    text = log_text.getvalue()
+    assert char not in text.replace("\n", "")
+    assert text.count("web-1\\") == 6  # the last record holds it twice
+
+
+def look_up(name: str) -> None:
+    """Fail the way a lookup of an alert's container may: its name in two chained exceptions."""
+    known: dict[str, str] = {}
+    try:
+        known[name]
+    except KeyError as exc:
+        raise ValueError(f"no container {name}") from exc
+
+
+@pytest.mark.parametrize("brk", LINE_BREAKS)
+def test_a_traceback_is_indented_under_its_record_with_each_exception_on_one_line(
+    log_text: io.StringIO, brk: str
+) -> None:
+    """Ours prints; an exception's text, which may quote the alert, is one line, causes too."""
+    try:
+        look_up(forged(brk))
+    except ValueError:
+        logging.getLogger("responder.worker").exception("incident %s failed", forged(brk))
+    text = log_text.getvalue()
+    assert_lines_belong_to_records(text, records=1)
+    lines = text.splitlines()
+    assert f"{INDENT}Traceback (most recent call last):" in lines
+    assert f"{INDENT}The above exception was the direct cause of the following exception:" in lines
+    assert sum(1 for line in lines if line.startswith(f"{INDENT}KeyError: ")) == 1
+    assert sum(1 for line in lines if line.startswith(f"{INDENT}ValueError: no container")) == 1
+
+
+def test_an_exception_group_lists_each_member_on_one_line(log_text: io.StringIO) -> None:
+    """Members of a group (asyncio.TaskGroup raises them) are indented, each text one line."""
+    group = ExceptionGroup("steps failed", [ValueError(forged("\n")), OSError(forged("\r"))])
+    try:
+        raise group
+    except ExceptionGroup:
+        logging.getLogger("responder").exception("two steps failed")
+    text = log_text.getvalue()
+    assert_lines_belong_to_records(text, records=1)
+    assert f"{INDENT}  [1/2] of the group:" in text.splitlines()
+    assert sum(1 for line in text.splitlines() if "ValueError: web-1\\n" in line) == 1
+
+
+def test_notes_on_an_exception_stay_on_its_line(log_text: io.StringIO) -> None:
+    """`add_note` text, which may quote the alert, joins the exception's one line."""
+    error = RuntimeError("engine said no")
+    error.add_note(forged("\n"))
+    try:
+        raise error
+    except RuntimeError:
+        logging.getLogger("responder").exception("lookup failed")
+    text = log_text.getvalue()
+    assert_lines_belong_to_records(text, records=1)
+    [line] = [line for line in text.splitlines() if "RuntimeError" in line]
+    assert line == f"{INDENT}RuntimeError: engine said no\\nweb-1\\n{FORGED}"
+
+
+def test_a_stack_is_indented_under_its_record(log_text: io.StringIO) -> None:
+    """`stack_info` prints as a traceback does, every line under the record."""
+    logging.getLogger("responder").warning("where am I: %s", forged("\n"), stack_info=True)
+    text = log_text.getvalue()
+    assert_lines_belong_to_records(text, records=1)
+    assert f"{INDENT}Stack (most recent call last):" in text.splitlines()
+
+
+def test_configuring_again_replaces_the_handler(log_text: io.StringIO) -> None:
+    """A second set-up leaves one handler of ours, the new one; others are kept."""
+    root = logging.getLogger()
+    before = [h for h in root.handlers if type(h).__name__ != "_ServiceHandler"]
+    second = io.StringIO()
+    handler = configure_logging(logging.WARNING, second)
+    try:
+        logging.getLogger("responder").warning("once")
+        assert [h for h in root.handlers if type(h).__name__ == "_ServiceHandler"] == [handler]
+        assert [h for h in root.handlers if type(h).__name__ != "_ServiceHandler"] == before
+        assert log_text.getvalue() == ""
+        assert second.getvalue().endswith(" WARNING responder: once\n")
+    finally:
+        root.removeHandler(handler)
