@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
-from typing import TYPE_CHECKING
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
 from _hostile import HIDDEN, LINE_BREAKS
+from _peers import free_port
 
 from responder.service_log import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 FORGED = "2026-12-06 23:59:59,000 CRITICAL responder: FORGED LOG LINE"
 RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
@@ -155,3 +163,116 @@ def test_configuring_again_replaces_the_handler(log_text: io.StringIO) -> None:
         assert second.getvalue().endswith(" WARNING responder: once\n")
     finally:
         root.removeHandler(handler)
+
+
+PLAYBOOKS = """\
+name: tell-oncall-falco
+match: {source: falco}
+steps:
+  - action: notify
+    with:
+      channels: [oncall]
+      message: "Shell in {{ container.name or target.ref }} on {{ event.hostname }}: {{ event.output }}"
+---
+name: tell-oncall-alertmanager
+match: {source: alertmanager}
+steps:
+  - action: notify
+    with: {channels: [oncall]}
+"""
+
+
+def hostile_bodies() -> list[tuple[str, dict[str, Any]]]:
+    """A Falco event and an Alertmanager alert with a forged record after every line break."""
+    bodies: list[tuple[str, dict[str, Any]]] = []
+    for number, brk in enumerate(("\n", "\r\n", "\r", "\u2028", "\x85")):
+        value = forged(brk)
+        falco = {
+            "rule": f"Terminal shell{brk}{FORGED}",
+            "priority": "Critical",
+            "hostname": value,
+            "output": f"A shell in {value} (command=bash -c {value})",
+            # One container each: events on one container would join one incident.
+            "output_fields": {"container.id": f"{number:012x}", "container.name": value},
+        }
+        alert = {
+            "status": "firing",
+            "labels": {"alertname": f"HighCPU{brk}{FORGED}", "container": value, value: value},
+            "annotations": {"summary": value, "description": f"{FORGED}{brk}{FORGED}"},
+        }
+        bodies += [("falco", falco), ("alertmanager", {"version": "4", "alerts": [alert]})]
+    return bodies
+
+
+def start_serve(data_dir: Path, playbooks: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m responder serve` on a free port, its stderr (the log) going to `log`."""
+    port = free_port()
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "responder", "serve", "--port", str(port)),
+                *("--data-dir", str(data_dir), "--playbooks", str(playbooks)),
+            ],
+            env={**os.environ, "RESPONDER_LOG_LEVEL": "INFO"},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def post_until_accepted(url: str, source: str, body: dict[str, Any]) -> None:
+    """POST one body, waiting for the server to listen first."""
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.post(f"{url}/v1/events/{source}", json=body) as response:
+                    assert response.status == 202, await response.text()
+                    return
+            except aiohttp.ClientConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio_sleep(0.1)
+
+
+async def asyncio_sleep(seconds: float) -> None:
+    """Wait without holding the loop."""
+    import asyncio  # noqa: PLC0415 - only this helper needs it
+
+    await asyncio.sleep(seconds)
+
+
+@pytest.mark.docker
+async def test_a_real_serve_process_logs_hostile_alerts_one_line_per_record(tmp_path: Path) -> None:
+    """End to end, a forged record in a rule, host, output, container name or label stays inside.
+
+    Through intake, the worker, the incident and the `log` channel: each record one line.
+    """
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "tell.yaml").write_text(PLAYBOOKS)
+    log = tmp_path / "serve.log"
+    process, url = start_serve(tmp_path / "data", playbooks, log)
+    try:
+        bodies = hostile_bodies()
+        for source, body in bodies:
+            await post_until_accepted(url, source, body)
+        deadline = time.monotonic() + 60
+        while log.read_text(errors="replace").count("| Report: ") < len(bodies):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            assert process.poll() is None, log.read_text(errors="replace")
+            await asyncio_sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    text = log.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert_lines_belong_to_records(
+        text, records=len([line for line in lines if RECORD.match(line)])
+    )
+    assert all(RECORD.match(line) for line in lines), "no traceback expected"
+    assert sum(1 for line in lines if "| Note:" in line) == len(bodies) // 2
+    assert sum(1 for line in lines if FORGED in line) >= len(bodies)
