@@ -27,11 +27,12 @@ REPORT_LINK = f"<{REPORT.replace('&', '&amp;')}|{REPORT.replace('&', '&amp;')}>"
 
 
 def markup_message(markup: str) -> Message:
-    """An incident message whose output, container name and host all hold `markup`."""
-    facts = hostile_facts("event.output", f"{markup}\n{markup}")
+    """An incident message whose output, container name and host all hold `markup`, twice."""
+    twice = f"{markup}\n{markup}"
+    facts = hostile_facts("event.output", twice)
     context = facts.context
-    context["container"] = {**context["container"], "name": markup}
-    context["event"] = {**context["event"], "hostname": markup}
+    context["container"] = {**context["container"], "name": twice}
+    context["event"] = {**context["event"], "hostname": twice}
     return build_message("incident", facts, Templates(), None)
 
 
