@@ -18,8 +18,11 @@ from responder.inert import inert
 from responder.messages import build_message
 from responder.planning import template_context
 from responder.templates import Templates
+from responder.web.state import FOLLOWUP, OUTBOX
 
 if TYPE_CHECKING:
+    from conftest import ClientFactory
+
     from responder.notifiers import Message
 
 OURS = ["State: contained", f"Report: {REPORT}", f"Undo: {RELEASE}"]
@@ -208,3 +211,19 @@ def test_the_playbook_description_is_the_operators_own_text() -> None:
     facts = hostile_facts("note", "x", context=context)
     text = build_message("incident", facts, Templates(), "{{ playbook.description }}").text
     assert text == description + "\n"
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r\n", "\u2028"])
+async def test_a_quarantine_notice_shows_the_error_as_one_inert_line(
+    make_client: ClientFactory, brk: str
+) -> None:
+    """The error that set an event aside may quote its container reference: one line, no link."""
+    client = await make_client()
+    event_id = "01JQ8ZK3V5T7W9X1Y2Z3A4B5C7"
+    error = f"no answer for {forged(brk)}"
+    await client.app[FOLLOWUP].notifications.for_quarantine(event_id, 7, error)
+    [notice] = await client.app[OUTBOX].run(lambda store: store.for_incident(event_id))
+    lines = notice.message.text.splitlines()
+    assert [line for line in lines if line.startswith("Why: ")] == [f"Why: {inert(error)}"]
+    assert not [line for line in lines if line.startswith(("State:", "Undo:", "Report:"))]
+    assert links(notice.message.text) == []
