@@ -20,7 +20,7 @@ from responder.inert import escape_controls
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["FORMAT", "OneLineFormatter", "configure_logging"]
+__all__ = ["FORMAT", "OneLineFormatter", "configure_logging", "one_line_last_resort"]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _INDENT = "    "
@@ -100,6 +100,16 @@ def configure_logging(level: int | str, stream: TextIO | None = None) -> logging
     root.addHandler(handler)
     root.setLevel(level)
     return handler
+
+
+def one_line_last_resort() -> None:
+    """One line per record from Python's last-resort handler too.
+
+    Commands other than `serve` configure no logging: their warnings (a container that cannot
+    be looked up, quoting the alert's reference) go to stderr through that handler.
+    """
+    if logging.lastResort is not None:
+        logging.lastResort.setFormatter(OneLineFormatter())
 
 
 class _ServiceHandler(logging.StreamHandler[TextIO]):

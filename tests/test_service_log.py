@@ -114,6 +114,25 @@ def test_a_traceback_is_indented_under_its_record_with_each_exception_on_one_lin
     assert sum(1 for line in lines if line.startswith(f"{INDENT}ValueError: no container")) == 1
 
 
+def test_an_exception_raised_while_handling_another_prints_both_on_one_line_each(
+    log_text: io.StringIO,
+) -> None:
+    """An implicit chain (`During handling of ...`) shows each exception's text on one line."""
+    known: dict[str, str] = {}
+    try:
+        try:
+            known[forged("\n")]
+        except KeyError:
+            known[forged("\u2028")]
+    except KeyError:
+        logging.getLogger("responder").exception("lookup failed")
+    text = log_text.getvalue()
+    assert_lines_belong_to_records(text, records=1)
+    lines = text.splitlines()
+    assert f"{INDENT}During handling of the above exception, another exception occurred:" in lines
+    assert sum(1 for line in lines if line.startswith(f"{INDENT}KeyError: ")) == 2
+
+
 def test_an_exception_group_lists_each_member_on_one_line(log_text: io.StringIO) -> None:
     """Members of a group (asyncio.TaskGroup raises them) are indented, each text one line."""
     group = ExceptionGroup("steps failed", [ValueError(forged("\n")), OSError(forged("\r"))])
@@ -163,6 +182,24 @@ def test_configuring_again_replaces_the_handler(log_text: io.StringIO) -> None:
         assert second.getvalue().endswith(" WARNING responder: once\n")
     finally:
         root.removeHandler(handler)
+
+
+def test_other_commands_warn_one_line_per_record() -> None:
+    """Commands but `serve` log through Python's last-resort handler: one line per record too."""
+    script = (
+        "import logging\n"
+        "from responder.cli import main\n"
+        "main(['actions'])\n"
+        "logging.getLogger('responder.incident_runner').warning("
+        "'cannot look up container %s', 'web-1\\n2026-12-06 23:59:59,000 CRITICAL x: FORGED')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert (
+        done.stderr
+        == "cannot look up container web-1\\n2026-12-06 23:59:59,000 CRITICAL x: FORGED\n"
+    )
 
 
 PLAYBOOKS = """\
