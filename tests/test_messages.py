@@ -75,10 +75,10 @@ def test_the_default_message_says_what_fired_what_was_done_and_how_to_undo_it() 
     assert message.title == ("[CONTAINED] Critical: Terminal shell in container: web-1 on host-a")
 
 
-def test_alert_text_is_printed_without_controls_and_never_evaluated() -> None:
-    """`{{ 7*7 }}` from the alert stays literal; escape sequences and bidi controls are gone."""
+def test_alert_text_is_printed_with_visible_escapes_and_never_evaluated() -> None:
+    """`{{ 7*7 }}` from the alert stays literal; escape sequences and bidi controls show as escapes."""
     text = build_message("incident", facts(), Templates(), None).text
-    assert "A shell in web-1 [2J{{ 7*7 }}" in text
+    assert "Alert:\n> A shell in web-1 \\x1b[2J{{ 7*7 }}\\u202e\n" in text
     assert "[2J49" not in text
     assert "\x1b" not in text
     assert "\u202e" not in text

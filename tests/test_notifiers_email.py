@@ -127,11 +127,11 @@ async def test_plain_mail_has_stable_headers_and_the_facts(
 async def test_subject_loses_line_breaks(
     smtp_server: StartServer, session: aiohttp.ClientSession
 ) -> None:
-    """A title with a line break cannot inject a header: it becomes one line."""
+    r"""A title with a line break cannot inject a header: it stays one line, the break shown as `\n`."""
     inbox, port = smtp_server()
     await notifier(port).send(message(title="one\nBcc: x@evil.example"), DELIVERY, session)
     [mail] = inbox.mails
-    assert mail["Subject"] == "one Bcc: x@evil.example"
+    assert mail["Subject"] == "one\\nBcc: x@evil.example"
     assert mail["Bcc"] is None
 
 

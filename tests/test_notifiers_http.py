@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
-from _messages import message
+from _messages import hostile_facts, message
 from _peers import free_port
 from aiohttp import web
 
@@ -28,6 +28,7 @@ from responder.channels import (
 )
 from responder.errors import PermanentError, TransientError
 from responder.events import Priority
+from responder.messages import build_message
 from responder.notifiers import NOTIFIER_KINDS, Delivery, DeliveryDeferredError, build_notifiers
 from responder.notifiers.log import LogNotifier
 from responder.notifiers.pagerduty import PagerDutyNotifier
@@ -35,6 +36,7 @@ from responder.notifiers.slack import SlackNotifier
 from responder.notifiers.teams import TeamsNotifier
 from responder.notifiers.webhook import WebhookNotifier
 from responder.secrets import SecretRef
+from responder.templates import Templates
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -165,7 +167,7 @@ async def test_webhook_url_by_reference_stays_out_of_errors(
 async def test_slack_gets_blocks_with_escaped_text_and_facts(
     far_end: FarEnd, session: aiohttp.ClientSession
 ) -> None:
-    """Header, text and fields blocks; `&`, `<` and `>` become entities; channel and username kept."""
+    """Header, text and fields blocks, all plain text; `&`, `<`, `>` become entities; channel kept."""
     msg = message(
         title="Shell <script> & more",
         text="ran `sh -c 'a > b'` <@U123>",
@@ -175,29 +177,25 @@ async def test_slack_gets_blocks_with_escaped_text_and_facts(
     )
     notifier = slack(far_end, channel="#security", username="responder")
     assert await notifier.send(msg, DELIVERY, session) == "HTTP 200"
+
+    def plain(text: str) -> dict[str, Any]:
+        return {"type": "plain_text", "text": text, "emoji": False}
+
     assert far_end.body() == {
         "text": "Shell &lt;script&gt; &amp; more",
+        "mrkdwn": False,
         "blocks": [
-            {
-                "type": "header",
-                "text": {"type": "plain_text", "text": "Shell &lt;script&gt; &amp; more"},
-            },
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": "ran `sh -c 'a &gt; b'` &lt;@U123&gt;"},
-            },
+            {"type": "header", "text": plain("Shell &lt;script&gt; &amp; more")},
+            {"type": "section", "text": plain("ran `sh -c 'a &gt; b'` &lt;@U123&gt;")},
             {
                 "type": "section",
                 "fields": [
-                    {"type": "mrkdwn", "text": "*State*\ncontained"},
-                    {
-                        "type": "mrkdwn",
-                        "text": "*Event*\nCritical: Terminal shell in container (falco)",
-                    },
-                    {"type": "mrkdwn", "text": "*Host*\nhost-a"},
-                    {"type": "mrkdwn", "text": "*Container*\nweb-1"},
-                    {"type": "mrkdwn", "text": "*Playbook*\ncontain-shell"},
-                    {"type": "mrkdwn", "text": "*Events*\n3"},
+                    plain("State: contained"),
+                    plain("Event: Critical: Terminal shell in container (falco)"),
+                    plain("Host: host-a"),
+                    plain("Container: web-1"),
+                    plain("Playbook: contain-shell"),
+                    plain("Events: 3"),
                 ],
             },
         ],
@@ -228,13 +226,24 @@ async def test_slack_refusal_is_permanent_and_keeps_slack_reason(
 
 
 async def test_teams_gets_an_adaptive_card(far_end: FarEnd, session: aiohttp.ClientSession) -> None:
-    """A message with one Adaptive Card 1.4: title, text, and the facts as a FactSet."""
+    """One Adaptive Card 1.4: title, each line of text and each fact as plain TextRuns."""
     far_end.status = 202
-    msg = message()
+    msg = message(
+        text="Critical: Terminal shell in container\n\nDone:\n  1. docker:pause: paused\n"
+    )
     notifier = TeamsNotifier(
         "teams", TeamsChannel(webhook_url=SecretRef(env="TEAMS_URL")), {"TEAMS_URL": far_end.url}
     )
     assert await notifier.send(msg, DELIVERY, session) == "HTTP 202"
+
+    def line(*runs: dict[str, Any], spacing: str = "none") -> dict[str, Any]:
+        return {"type": "RichTextBlock", "inlines": list(runs), "spacing": spacing}
+
+    def run(text: str, **style: str) -> dict[str, Any]:
+        return {"type": "TextRun", "text": text, **style}
+
+    facts = [line(run(f"{k}: ", weight="bolder"), run(v)) for k, v in msg.facts()]
+    facts[0]["spacing"] = "medium"
     assert far_end.body() == {
         "type": "message",
         "attachments": [
@@ -246,23 +255,32 @@ async def test_teams_gets_an_adaptive_card(far_end: FarEnd, session: aiohttp.Cli
                     "type": "AdaptiveCard",
                     "version": "1.4",
                     "body": [
-                        {
-                            "type": "TextBlock",
-                            "text": msg.title,
-                            "weight": "bolder",
-                            "size": "medium",
-                            "wrap": True,
-                        },
-                        {"type": "TextBlock", "text": msg.text, "wrap": True},
-                        {
-                            "type": "FactSet",
-                            "facts": [{"title": k, "value": v} for k, v in msg.facts()],
-                        },
+                        line(run(msg.title, weight="bolder", size="medium"), spacing="default"),
+                        line(run("Critical: Terminal shell in container"), spacing="medium"),
+                        line(run("Done:"), spacing="medium"),
+                        line(run("  1. docker:pause: paused")),
+                        *facts,
                     ],
                 },
             }
         ],
     }
+
+
+async def test_teams_shows_a_markdown_link_from_the_alert_as_text(
+    far_end: FarEnd, session: aiohttp.ClientSession
+) -> None:
+    """Regression (issue 15): Teams rendered `[text](https://...)` in the alert as a link."""
+    facts = hostile_facts("event.output", "see [the runbook](https://evil.example/login)")
+    msg = build_message("incident", facts, Templates(), None)
+    notifier = TeamsNotifier(
+        "teams", TeamsChannel(webhook_url=SecretRef(env="TEAMS_URL")), {"TEAMS_URL": far_end.url}
+    )
+    await notifier.send(msg, DELIVERY, session)
+    card = far_end.body()["attachments"][0]["content"]
+    runs = [run["text"] for block in card["body"] for run in block["inlines"]]
+    assert "> see [the runbook](https[://]evil.example/login)" in runs
+    assert {block["type"] for block in card["body"]} == {"RichTextBlock"}  # no Markdown
 
 
 def pagerduty(far_end: FarEnd, **changes: Any) -> PagerDutyNotifier:
@@ -459,14 +477,17 @@ async def test_unreadable_secret_is_permanent_and_named_by_reference(
 async def test_log_channel_logs_title_and_text_at_warning(
     caplog: pytest.LogCaptureFixture, session: aiohttp.ClientSession
 ) -> None:
-    """The log channel writes to `responder.notify` and always succeeds."""
+    """The log channel writes to `responder.notify`, a record for the title and one per line."""
     msg = message()
     with caplog.at_level(logging.WARNING, logger="responder.notify"):
         assert await LogNotifier("oncall", LogChannel()).send(msg, DELIVERY, session) == "logged"
-    [record] = caplog.records
-    assert record.levelno == logging.WARNING
-    assert msg.title in record.getMessage()
-    assert msg.text in record.getMessage()
+    assert {record.levelno for record in caplog.records} == {logging.WARNING}
+    assert [record.getMessage() for record in caplog.records] == [
+        f"oncall (responder-01JD0ABC-42, incident): {msg.title}",
+        "oncall (responder-01JD0ABC-42) | Critical: Terminal shell in container",
+        "oncall (responder-01JD0ABC-42) | Done:",
+        "oncall (responder-01JD0ABC-42) |   1. docker:pause: paused",
+    ]
 
 
 def test_describe_shows_secrets_by_reference_and_whether_they_are_set() -> None:

@@ -24,6 +24,7 @@ from responder.cli import (
 )
 from responder.cli._common import common_options
 from responder.errors import ConfigError
+from responder.service_log import one_line_last_resort
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
+    one_line_last_resort()
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args)

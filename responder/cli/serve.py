@@ -11,6 +11,7 @@ from aiohttp import web
 
 from responder.app import create_app
 from responder.cli._common import settings_from
+from responder.service_log import configure_logging
 from responder.web.errors import QuietMalformedRequests
 from responder.web.state import IN_FLIGHT
 from responder.web.tls import server_ssl_context
@@ -58,10 +59,8 @@ def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the server; returns when it has shut down gracefully."""
     settings = settings_from(args)
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # One line per record: a line break in an alert's text cannot forge a record of its own.
+    configure_logging(settings.log_level)
     logging.getLogger("aiohttp.server").addFilter(QuietMalformedRequests())
     settings.check_exposure()
     app = create_app(settings)

@@ -1,14 +1,18 @@
-"""What a notification says, rendered once when it is queued and stored as it is in the outbox.
+r"""What a notification says, rendered once when it is queued and stored as it is in the outbox.
 
 Each notifier turns a `Message` into its own wire format (a Slack payload, a PagerDuty event,
 a mail) when it sends it. Secrets are never part of a message: they are read at delivery time.
+Every field but `text` is one line, whoever built the message: a line break or control in one is
+kept as a visible escape (`\n`), so no channel shows it as a line of its own.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from responder.inert import escape_controls
 
 __all__ = ["Message", "MessageKind", "MessageStep"]
 
@@ -28,6 +32,30 @@ class MessageStep(BaseModel):
     """done, already, would, skipped, failed, not run; for a release: restored, failed, ..."""
     detail: str
     error: str | None = None
+
+    @field_validator("action", "status", "detail", "error")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else escape_controls(value)
+
+
+_ONE_LINE = (
+    "incident_id",
+    "title",
+    "priority",
+    "state",
+    "playbook",
+    "event_source",
+    "event_name",
+    "event_time",
+    "host",
+    "container",
+    "container_id",
+    "image",
+    "report",
+    "release_command",
+    "created_at",
+)
 
 
 class Message(BaseModel):
@@ -64,6 +92,16 @@ class Message(BaseModel):
     release_command: str | None = None
     """The exact command that undoes the containment; None when nothing was changed."""
     created_at: str
+
+    @field_validator(*_ONE_LINE)
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else escape_controls(value)
+
+    @field_validator("failed")
+    @classmethod
+    def _lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(escape_controls(line) for line in value)
 
     def facts(self) -> list[tuple[str, str]]:
         """Label and value pairs for notifiers that show a table (Slack fields, Teams facts)."""

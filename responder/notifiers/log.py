@@ -22,7 +22,12 @@ log = logging.getLogger(LOGGER)
 
 
 class LogNotifier(Notifier[LogChannel]):
-    """Write the title and text at WARNING: visible with the default log level, never lost."""
+    r"""Write the title and text at WARNING: visible with the default log level, never lost.
+
+    One record per line of the text, each naming the channel and the delivery: a log record is
+    one line (the service's formatter shows any line break inside one as `\n`), and so each
+    line of the message stays readable and plainly a part of this one.
+    """
 
     kind: ClassVar[str] = "log"
 
@@ -31,14 +36,10 @@ class LogNotifier(Notifier[LogChannel]):
     ) -> str:
         """Log the message; it cannot fail, so it is never retried."""
         del session
-        log.warning(
-            "%s (%s, %s): %s\n%s",
-            self.name,
-            delivery.key,
-            message.kind,
-            message.title,
-            message.text,
-        )
+        log.warning("%s (%s, %s): %s", self.name, delivery.key, message.kind, message.title)
+        for line in message.text.splitlines():
+            if line.strip():
+                log.warning("%s (%s) | %s", self.name, delivery.key, line)
         return "logged"
 
     def describe(self) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""The `slack` channel: a Slack incoming webhook, with the facts as Block Kit fields."""
+"""The `slack` channel: a Slack incoming webhook, with the facts as Block Kit fields.
+
+Everything that holds alert text is a `plain_text` object, which Slack shows as written: no
+mrkdwn (`*bold*`, `_it_`, `~s~`, backticks, `> quote`), no `<url|text>` links, no `<!channel>`
+or `@here` mentions. The only mrkdwn in the payload is our own link to the report.
+"""
 
 from __future__ import annotations
 
@@ -42,22 +47,46 @@ def clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
+def clip_lines(text: str, limit: int) -> str:
+    """Escaped `text` cut after its last whole line that fits, with an ellipsis.
+
+    No line of ours (`Undo: ...`) is shown cut short; a first line longer than `limit` is cut
+    as `clip` cuts it.
+    """
+    if len(text) <= limit:
+        return text
+    end = text.rfind("\n", 0, limit - 1)
+    return clip(text, limit) if end <= 0 else text[: end + 1] + "…"
+
+
+def plain(text: str, limit: int) -> dict[str, Any]:
+    """A `plain_text` object: escaped, cut to `limit`, emoji codes (`:x:`) left as written."""
+    return {"type": "plain_text", "text": clip_lines(escape(text), limit), "emoji": False}
+
+
+def _report_field(report: str) -> dict[str, Any]:
+    """The report as a fact: a link when it is a URL (ours, never the alert's), else its path."""
+    if not report.startswith(("https://", "http://")):
+        return plain(f"Report: {report}", FIELD_LIMIT)
+    # `|` would end the URL inside `<...>`; it never occurs in ours unencoded.
+    url = escape(report.replace("|", "%7C"))
+    return {"type": "mrkdwn", "text": f"*Report*\n<{url}|{url}>", "verbatim": True}
+
+
 def slack_payload(message: Message, channel: SlackChannel) -> dict[str, Any]:
     """The incoming-webhook body: the title as fallback `text`, and header, text, facts blocks."""
-    title = escape(message.title or f"incident {message.incident_id}")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT)}}
-    ]
+    title = message.title or f"incident {message.incident_id}"
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(title, HEADER_LIMIT)}]
     if message.text.strip():  # a section's text cannot be empty
-        text = clip(escape(message.text), SECTION_LIMIT)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        blocks.append({"type": "section", "text": plain(message.text, SECTION_LIMIT)})
     fields = [
-        {"type": "mrkdwn", "text": clip(f"*{escape(label)}*\n{escape(value)}", FIELD_LIMIT)}
+        _report_field(value) if label == "Report" else plain(f"{label}: {value}", FIELD_LIMIT)
         for label, value in message.facts()[:MAX_FIELDS]
     ]
     if fields:
         blocks.append({"type": "section", "fields": fields})
-    payload: dict[str, Any] = {"text": title, "blocks": blocks}
+    # The fallback text (notifications, old clients) is read as mrkdwn unless told otherwise.
+    payload: dict[str, Any] = {"text": escape(title), "mrkdwn": False, "blocks": blocks}
     if channel.channel is not None:
         payload["channel"] = channel.channel
     if channel.username is not None:
