@@ -66,6 +66,9 @@ Alert:
 Report: {{ incident.report }}
 {% if incident.release_command -%}
 Undo: {{ incident.release_command }}
+{% endif -%}
+{% if incident.audit_head -%}
+Audit: {{ incident.audit_head }}
 {% endif %}"""
 """The default text; a channel's `template` replaces it (`incident.kind` tells the two apart)."""
 
@@ -86,6 +89,13 @@ class MessageFacts:
     release_command: str | None
     note: str | None = None
     """The notify step's own `message`, if it gave one."""
+    audit_head: tuple[int, str] | None = None
+    """The audit trail's head when the message is queued (seq, hash), if it has a line."""
+
+    @property
+    def audit_line(self) -> str | None:
+        """The head as messages print it: `seq 42, 3f9a...` (the whole hash)."""
+        return f"seq {self.audit_head[0]}, {self.audit_head[1]}" if self.audit_head else None
 
     def message_steps(self) -> list[MessageStep]:
         """The steps as messages show them."""
@@ -147,6 +157,7 @@ def build_message(
         "report": facts.report,
         "release_command": facts.release_command or "",
         "message": facts.note or "",
+        "audit_head": facts.audit_line or "",
     }
     # A container that is gone (or a host event) leaves the live view empty: the incident
     # still knows what the event named.
@@ -191,6 +202,7 @@ def build_message(
         failed=failed,
         report=facts.report,
         release_command=facts.release_command,
+        audit_head=facts.audit_line,
         created_at=datetime.now(UTC).isoformat(),
     )
 
@@ -202,7 +214,7 @@ def _ours(facts: MessageFacts, context: dict[str, Any]) -> set[str]:
     and description their own text.
     """
     playbook = context.get("playbook", {})
-    values = {facts.record.id, facts.report, facts.release_command or ""}
+    values = {facts.record.id, facts.report, facts.release_command or "", facts.audit_line or ""}
     values |= {str(playbook.get("name") or ""), str(playbook.get("description") or "")}
     return values - {""}
 

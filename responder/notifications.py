@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -100,6 +101,10 @@ class Notifications:
             f"Why: {inert(error, _WHY_LIMIT)}\n"
             f"See it as stored: GET /v1/events/{event_id}, or `responder events`.\n"
         )
+        head = self._head()
+        audit = f"seq {head[0]}, {head[1]}" if head else None
+        if audit:
+            text += f"Audit: {audit}\n"
         message = Message(
             kind="notice",
             incident_id=event_id,
@@ -112,6 +117,7 @@ class Notifications:
             event_source="responder",
             event_name="event quarantined",
             event_time=now(),
+            audit_head=audit,
             created_at=now(),
         )
         queued = [
@@ -121,7 +127,13 @@ class Notifications:
         ]
         return await self._queue(queued, [])
 
+    def _head(self) -> tuple[int, str] | None:
+        """The audit trail's last line now; a copy of it leaves the host with every message."""
+        seq, head = self._audit.head
+        return (seq, head) if seq else None
+
     def _render(self, kind: MessageKind, facts: MessageFacts, channel: Channel) -> Message:
+        facts = dataclasses.replace(facts, audit_head=self._head())
         try:
             return build_message(kind, facts, self._templates, channel.template)
         except (TemplateError, SecurityError) as exc:

@@ -15,7 +15,7 @@ from _incidents import settle
 from responder.audit import AUDIT_FILE, AuditLog
 from responder.cli import main
 from responder.incidents import INCIDENTS_FILE, AuditAnchor
-from responder.web.state import AUDIT, INCIDENTS
+from responder.web.state import AUDIT, INCIDENTS, OUTBOX
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -172,3 +172,25 @@ async def test_every_report_carries_the_audit_head_of_its_time(
     for fmt in ("md", "html"):
         text = await (await client.get(f"/v1/incidents/{row.id}/report?format={fmt}")).text()
         assert f"seq {head['seq']}, {head['hash']}" in text, fmt
+
+
+async def test_every_message_carries_the_audit_head_of_its_time(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    """On-call's copy of the head: `Audit: seq N, HASH` in the text and as `audit_head`."""
+    settings.playbooks.mkdir(parents=True)
+    (settings.playbooks / "page.yaml").write_text(
+        "name: page\nmatch: {rules: [Host rule]}\n"
+        "steps:\n  - action: notify\n    with: {channels: [oncall]}\n"
+    )
+    client = await make_client()
+    body = {"rule": "Host rule", "priority": "Notice", "output": "o", "hostname": "node-1"}
+    assert (await client.post("/v1/events/falco", json=body)).status == 202
+    await settle(client)
+    [row] = await client.app[INCIDENTS].run(lambda s: s.list(1))
+    [queued] = await client.app[OUTBOX].run(lambda s: s.for_incident(row.id))
+    message = queued.message
+    assert message.audit_head is not None
+    seq, head = message.audit_head.removeprefix("seq ").split(", ")
+    assert json.loads(lines_of(settings.data_dir)[int(seq) - 1])["hash"] == head
+    assert f"Audit: seq {seq}, {head}\n" in message.text

@@ -54,6 +54,7 @@ _ONE_LINE = (
     "image",
     "report",
     "release_command",
+    "audit_head",
     "created_at",
 )
 
@@ -91,6 +92,9 @@ class Message(BaseModel):
     """URL of the report when `server.public_url` is set, else its path on the responder host."""
     release_command: str | None = None
     """The exact command that undoes the containment; None when nothing was changed."""
+    audit_head: str | None = None
+    """The audit trail's last line when the message was queued (`seq N, HASH`): a copy of it
+    in on-call's hands, off the host, that `responder audit verify --expect-head` checks."""
     created_at: str
 
     @field_validator(*_ONE_LINE)
@@ -119,4 +123,6 @@ class Message(BaseModel):
             rows.append(("Report", self.report))
         if self.release_command:
             rows.append(("Release", self.release_command))
+        if self.audit_head:
+            rows.append(("Audit head", self.audit_head))
         return rows

@@ -79,6 +79,7 @@ def _details(message: Message) -> dict[str, Any]:
         "failed": list(message.failed),
         "report": message.report,
         "release_command": message.release_command,
+        "audit_head": message.audit_head,
         "text": message.text,
     }
     return {key: value for key, value in details.items() if value not in (None, [])}
