@@ -7,7 +7,7 @@ Regression: `audit verify` passed a file whose last lines were cut off, and an e
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _incidents import settle
@@ -20,8 +20,11 @@ from responder.web.state import AUDIT, INCIDENTS, OUTBOX
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from aiohttp.test_utils import TestClient
+    from aiohttp.web import Application
     from conftest import ClientFactory
 
+    from responder.incidents import IncidentRecord
     from responder.settings import Settings
 
 
@@ -151,10 +154,10 @@ async def test_metrics_show_the_audit_head(make_client: ClientFactory, settings:
     assert f'responder_audit_head_info{{hash="{head}",seq="{seq}"}} 1.0' in text
 
 
-async def test_every_report_carries_the_audit_head_of_its_time(
+async def one_notified_incident(
     make_client: ClientFactory, settings: Settings
-) -> None:
-    """A report (JSON, Markdown, HTML) names a line of the trail by its seq and hash."""
+) -> tuple[TestClient[Any, Application], IncidentRecord]:
+    """The real app with a notify-only playbook, after one host event opened its incident."""
     settings.playbooks.mkdir(parents=True)
     (settings.playbooks / "page.yaml").write_text(
         "name: page\nmatch: {rules: [Host rule]}\n"
@@ -165,6 +168,14 @@ async def test_every_report_carries_the_audit_head_of_its_time(
     assert (await client.post("/v1/events/falco", json=body)).status == 202
     await settle(client)
     [row] = await client.app[INCIDENTS].run(lambda s: s.list(1))
+    return client, row
+
+
+async def test_every_report_carries_the_audit_head_of_its_time(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    """A report (JSON, Markdown, HTML) names a line of the trail by its seq and hash."""
+    client, row = await one_notified_incident(make_client, settings)
     report = await (await client.get(f"/v1/incidents/{row.id}/report?format=json")).json()
     head = report["audit_head"]
     line = json.loads(lines_of(settings.data_dir)[head["seq"] - 1])
@@ -178,16 +189,7 @@ async def test_every_message_carries_the_audit_head_of_its_time(
     make_client: ClientFactory, settings: Settings
 ) -> None:
     """On-call's copy of the head: `Audit: seq N, HASH` in the text and as `audit_head`."""
-    settings.playbooks.mkdir(parents=True)
-    (settings.playbooks / "page.yaml").write_text(
-        "name: page\nmatch: {rules: [Host rule]}\n"
-        "steps:\n  - action: notify\n    with: {channels: [oncall]}\n"
-    )
-    client = await make_client()
-    body = {"rule": "Host rule", "priority": "Notice", "output": "o", "hostname": "node-1"}
-    assert (await client.post("/v1/events/falco", json=body)).status == 202
-    await settle(client)
-    [row] = await client.app[INCIDENTS].run(lambda s: s.list(1))
+    client, row = await one_notified_incident(make_client, settings)
     [queued] = await client.app[OUTBOX].run(lambda s: s.for_incident(row.id))
     message = queued.message
     assert message.audit_head is not None

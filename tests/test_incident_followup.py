@@ -9,12 +9,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _incidents import FAST
 from _receiver import Receiver
 from pydantic import SecretStr
 
 from responder.audit import verify_chain
 from responder.channels import PagerDutyChannel, WebhookChannel
-from responder.policy import IncidentSettings, Limits, NotificationSettings
+from responder.policy import IncidentSettings, NotificationSettings
 from responder.secrets import SecretRef
 from responder.settings import AuthSettings
 from responder.web.state import INCIDENTS, SETTINGS, WORKER
@@ -41,11 +42,6 @@ steps:
   - action: notify
     with: {channels: [hook, pager], message: "Shell by {{ event.fields['user.name'] }}"}
 """
-FAST = Limits(
-    retries=1,
-    retry_backoff=timedelta(milliseconds=10),
-    retry_backoff_max=timedelta(milliseconds=50),
-)
 QUICK_OUTBOX = NotificationSettings(
     retry_backoff=timedelta(milliseconds=20),
     retry_backoff_max=timedelta(milliseconds=100),

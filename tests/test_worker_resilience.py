@@ -203,11 +203,12 @@ async def test_a_quarantined_event_stays_behind_across_a_restart(
 
 
 class _FailingOn:
-    """The real engine, except that resolving one reference raises an unexpected error."""
+    """The real engine, except that resolving one reference raises `error` (made from it)."""
 
-    def __init__(self, engine: SdkEngine, ref: str) -> None:
-        self._engine = engine
+    def __init__(self, ref: str, error: Callable[[str], Exception]) -> None:
+        self._engine = SdkEngine(DockerSettings())
         self._ref = ref
+        self._error = error
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -215,7 +216,7 @@ class _FailingOn:
     async def resolve(self, target: Target) -> ContainerInfo | None:
         """Raise for the poisoned reference; resolve the others."""
         if target.ref == self._ref:
-            raise RuntimeError(f"a bug the event {self._ref} sets off")
+            raise self._error(self._ref)
         return await self._engine.resolve(target)
 
 
@@ -227,7 +228,9 @@ async def test_an_event_dispatch_keeps_failing_on_is_quarantined_and_the_worker_
     resources: Resources,
 ) -> None:
     """A fault that is not the store's, on one event: tried, tried alone, then set aside."""
-    engine = _FailingOn(SdkEngine(DockerSettings()), "poisoned-name")
+    engine = _FailingOn(
+        "poisoned-name", lambda ref: RuntimeError(f"a bug the event {ref} sets off")
+    )
     app = create_app(
         settings.model_copy(update={"playbooks": playbooks, "limits": FAST}),
         engine=engine,
@@ -304,16 +307,6 @@ async def test_a_worker_that_makes_no_progress_makes_readiness_fail_until_it_doe
     assert await client.app[INCIDENTS].run(lambda s: s.quarantined()) == []
 
 
-class _NeverAnswersAbout(_FailingOn):
-    """The real engine, except that one reference's lookup always times out."""
-
-    async def resolve(self, target: Target) -> ContainerInfo | None:
-        """A transient fault for the poisoned reference, as an engine that hangs on it."""
-        if target.ref == self._ref:
-            raise TransientError(f"no answer about {self._ref} within 2 s")
-        return await self._engine.resolve(target)
-
-
 @pytest.mark.docker
 async def test_an_event_whose_lookup_never_gets_an_answer_is_quarantined_not_held_forever(
     aiohttp_client: Any,
@@ -322,7 +315,8 @@ async def test_an_event_whose_lookup_never_gets_an_answer_is_quarantined_not_hel
     resources: Resources,
 ) -> None:
     """Deferred while the engine does not answer; set aside once it answers all but this lookup."""
-    engine = _NeverAnswersAbout(SdkEngine(DockerSettings()), "hanging-name")
+    # As an engine that hangs on this one lookup: a transient fault, every time.
+    engine = _FailingOn("hanging-name", lambda ref: TransientError(f"no answer about {ref} in 2 s"))
     limits = FAST.model_copy(update={"worker_stall": timedelta(milliseconds=500)})
     app = create_app(
         settings.model_copy(update={"playbooks": playbooks, "limits": limits}), engine=engine
@@ -334,7 +328,7 @@ async def test_an_event_whose_lookup_never_gets_an_answer_is_quarantined_not_hel
     await _until(lambda: client.app[INCIDENTS].run(lambda s: s.quarantined()), "a quarantine")
     [(_, _, error, _)] = await client.app[INCIDENTS].run(lambda s: s.quarantined())
     assert "the engine answers, but not the lookup of this event's container" in error
-    assert "no answer about hanging-name" in error
+    assert "no answer about hanging-name in 2 s" in error
     assert await client.app[INCIDENTS].run(lambda s: s.deferred()) == []
     assert (await client.post("/v1/events/falco", json=shell(container, 1))).status == 202
     await settle(client)
