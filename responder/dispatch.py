@@ -86,25 +86,24 @@ class Dispatcher:
             self._audit_verdicts(one.event, one.verdicts)
         for kind, fields in plan_dispatch(matched, known, since, changes):
             self._audit.record(kind, **fields)
-        self._audit_set_aside(changes)
-        # The audit lines are on disk before the cursor moves: a crash in between repeats
-        # some lines at the next start, never loses one.
-        await self._audit.flush()
-        await self._incidents.run(lambda store: store.dispatch(changes))
-        return changes
+        return await self._commit(changes)
 
     async def quarantine(self, seq: int, event_id: str, why: str) -> Dispatch:
         """Set one event aside and move the cursor past it: dispatch keeps failing on it."""
-        changes = Dispatch(cursor=seq, quarantined=[(seq, event_id, why)])
-        self._audit_set_aside(changes)
-        await self._audit.flush()
-        await self._incidents.run(lambda store: store.dispatch(changes))
-        return changes
+        return await self._commit(Dispatch(cursor=seq, quarantined=[(seq, event_id, why)]))
 
     async def give_up(self, row: Deferred, why: str) -> Dispatch:
         """Quarantine a deferred event: its container lookup never gets an answer."""
         changes = Dispatch(cursor=None, quarantined=[(row.seq, row.event_id, why)])
         changes.undeferred.append(row.seq)
+        return await self._commit(changes)
+
+    async def _commit(self, changes: Dispatch) -> Dispatch:
+        """Audit what is set aside, then write the changes in one store transaction.
+
+        The audit lines are on disk before the cursor moves: a crash in between repeats some
+        lines at the next start, never loses one.
+        """
         self._audit_set_aside(changes)
         await self._audit.flush()
         await self._incidents.run(lambda store: store.dispatch(changes))

@@ -76,8 +76,6 @@ class SafetyGates:
         unreachable: str | None,
     ) -> Gate:
         """The first rule that stops container steps, or `Gate(None)` to go ahead."""
-        if record.target is None:
-            event = event.model_copy(update={"target": None})  # as dispatched: no container
         gate = gate_for(
             event, container, self._settings.protection, self._self_id, unreachable=unreachable
         )

@@ -18,7 +18,7 @@ from responder.incidents._schema import upgrade
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["AuditAnchor"]
+__all__ = ["AuditAnchor", "read_head"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,12 @@ _SAVE = (
     "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at "
     "WHERE excluded.seq > audit_head.seq"
 )
+
+
+def read_head(conn: sqlite3.Connection) -> tuple[int, str] | None:
+    """The recorded head (seq, hash), or None before the first line."""
+    row = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+    return (int(row[0]), str(row[1])) if row else None
 
 
 class AuditAnchor:
@@ -64,8 +70,7 @@ class AuditAnchor:
     def load(self) -> tuple[int, str] | None:
         """The stored head, or None before the first line (or in a store without one)."""
         with self._lock:
-            row = self._connection().execute("SELECT seq, hash FROM audit_head").fetchone()
-        return (int(row[0]), str(row[1])) if row else None
+            return read_head(self._connection())
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""

@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from responder.incidents._anchor import read_head
 from responder.incidents._dispatching import (
     Deferred,
     Dispatch,
@@ -102,8 +103,7 @@ class IncidentStore:
 
     def audit_head(self) -> tuple[int, str] | None:
         """The audit trail's head as recorded with its last append (`AuditAnchor`), if any."""
-        row = self._conn.execute("SELECT seq, hash FROM audit_head").fetchone()
-        return (int(row[0]), str(row[1])) if row else None
+        return read_head(self._conn)
 
     def playbook_source(self, digest: str) -> str | None:
         """The canonical text of the playbook version with this digest, if it was kept."""
