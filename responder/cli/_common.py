@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from responder.inert import escape_controls
 from responder.settings import load_settings
 
 if TYPE_CHECKING:
@@ -67,8 +68,18 @@ def emit_json(data: Any) -> None:  # noqa: ANN401 - any JSON document
     sys.stdout.write("\n")
 
 
+def say(line: str) -> None:
+    """Print one line for people; alert text in it stays on it (controls shown as escapes).
+
+    Container names, rule names, outputs and daemon answers are written by the attacker: a line
+    break or a terminal escape sequence in one would forge lines or rewrite the screen.
+    """
+    sys.stdout.write(escape_controls(line.removesuffix("\n")) + "\n")
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Left-aligned columns for people."""
+    """Left-aligned columns for people, every cell on one line (see `say`)."""
+    rows = [[escape_controls(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]

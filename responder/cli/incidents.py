@@ -6,7 +6,7 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
-from responder.cli._common import emit_json, print_table, settings_from
+from responder.cli._common import emit_json, print_table, say, settings_from
 from responder.incidents import INCIDENTS_FILE, Incidents
 from responder.outbox import OUTBOX_FILE, OutboxStore
 
@@ -66,42 +66,35 @@ def _notifications(data_dir: Path, incident_id: str) -> list[OutboxRecord]:
 
 
 def _show(record: IncidentRecord, release_command: str, sent: list[OutboxRecord]) -> None:
-    out = sys.stdout
-    out.write(
-        f"incident {record.id}: {record.state}{f' ({record.reason})' if record.reason else ''}\n"
-    )
-    out.write(
+    say(f"incident {record.id}: {record.state}{f' ({record.reason})' if record.reason else ''}\n")
+    say(
         f"  playbook {record.playbook} ({record.playbook_file}, version {record.playbook_digest[:12]})\n"
     )
-    out.write(
+    say(
         f"  target {record.container_name or record.target or 'none'} image {record.image or '-'}\n"
     )
-    out.write(
+    say(
         f"  {record.event_count} events {record.event_source} {record.event_name!r} "
         f"first {record.first_seen} last {record.last_seen}\n"
     )
     for step in record.steps:
         took = f"{step.duration_ms:.0f} ms" if step.duration_ms is not None else "-"
-        out.write(
-            f"  {step.index + 1}. {step.action:<16} {step.status:<8} {took:>8}  {step.detail}\n"
-        )
+        say(f"  {step.index + 1}. {step.action:<16} {step.status:<8} {took:>8}  {step.detail}\n")
     for release in record.releases:
-        out.write(
+        say(
             f"  release {release.number} at {release.at} by {release.requested_by}: "
             f"{release.state}\n"
         )
         for undone in release.steps:
-            out.write(
-                f"     {undone.index + 1}. {undone.action}: {undone.status}: {undone.detail}\n"
-            )
+            say(f"     {undone.index + 1}. {undone.action}: {undone.status}: {undone.detail}\n")
     for row in sent:
         tries = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
         why = f": {row.last_error}" if row.state != "sent" and row.last_error else ""
-        out.write(
+        say(
             f"  message #{row.id} to {row.channel} ({row.message.kind}): {row.state}, {tries}{why}\n"
         )
     if record.awaits_release():
-        out.write(f"  undo: {release_command}\n")
+        say(f"  undo: {release_command}\n")
 
 
 def _one(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from responder.cli._common import emit_json
+from responder.cli._common import emit_json, say
 from responder.cli._loading import load_everything, read_body
 from responder.containers import not_found
 from responder.engine import SdkEngine
@@ -151,32 +150,31 @@ def _as_json(plan: EventPlan) -> dict[str, Any]:
 
 
 def _print(plan: EventPlan) -> None:
-    out = sys.stdout
     event = plan.event
     host = f" on {event.hostname}" if event.hostname else ""
-    out.write(f"{event.source} {event.name!r} {event.priority.label} {event.status}{host}\n")
+    say(f"{event.source} {event.name!r} {event.priority.label} {event.status}{host}\n")
     container = plan.container
     if container:
         detail = f"id {container.id}, image {container.image}, {container.status}"
-        out.write(f"  container: {container.name} ({detail})\n")
+        say(f"  container: {container.name} ({detail})\n")
     else:
-        out.write(f"  container: {plan.container_note}\n")
+        say(f"  container: {plan.container_note}\n")
     if not plan.verdicts:
-        out.write("  no playbooks loaded\n")
+        say("  no playbooks loaded\n")
     for verdict in plan.verdicts:
         if not verdict.matched:
-            out.write(f"  - {verdict.playbook.name}: no match: {verdict.reasons[0]}\n")
+            say(f"  - {verdict.playbook.name}: no match: {verdict.reasons[0]}\n")
     for matched in plan.plans:
-        out.write(
+        say(
             f"  + {matched.playbook.name} ({matched.playbook.where}) matches: {'; '.join(matched.reasons)}\n"
         )
         if matched.gate.state == "failed":
-            out.write(
+            say(
                 "      the incident would fail; its notify steps still run, so on-call hears of it\n"
             )
         for step in matched.steps:
-            out.write(f"      {step.index + 1}. {step.action:<16} {_step_line(step)}\n")
-    out.write("  (dry-run: nothing was changed)\n")
+            say(f"      {step.index + 1}. {step.action:<16} {_step_line(step)}\n")
+    say("  (dry-run: nothing was changed)\n")
 
 
 def _step_line(step: PlannedStep) -> str:

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from responder.actions import ActionRegistry, default_actions
-from responder.cli._common import emit_json, settings_from
+from responder.cli._common import emit_json, say, settings_from
 from responder.cli._followup import offline_followup
 from responder.engine import SdkEngine
 from responder.errors import ConfigError, InputError
@@ -74,10 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(result.model_dump(mode="json"))
     else:
-        sys.stdout.write(
-            f"incident {result.incident_id}: {result.state} "
-            f"(release {result.number}, at {result.at})\n"
+        say(
+            f"incident {result.incident_id}: {result.state} (release {result.number}, at {result.at})"
         )
         for step in result.steps:
-            sys.stdout.write(f"  {step.action}: {step.release_status}: {step.release_detail}\n")
+            say(f"  {step.action}: {step.release_status}: {step.release_detail}")
     return 0 if result.state == "released" else 1
