@@ -10,21 +10,18 @@ from aiohttp import web
 from responder.actions import ActionRegistry, default_actions
 from responder.audit import AUDIT_FILE, AuditLog
 from responder.engine import DockerEngine, SdkEngine
-from responder.followup import build_followup
-from responder.incident_runner import IncidentRunner
 from responder.incidents import INCIDENTS_FILE, AuditAnchor, Incidents
-from responder.intake import routes as intake_routes
-from responder.intake.routes import INTAKE_PATHS
 from responder.journal import Journal
 from responder.metrics import Metrics
-from responder.notifiers import build_notifiers
-from responder.outbox import Deliverer, Outbox
+from responder.notifications.channels import build_notifiers
+from responder.notifications.outbox import Deliverer, Outbox
 from responder.playbooks import PlaybookSet, load_playbooks
-from responder.templates import Templates
-from responder.web import health, incidents, views
+from responder.text import Templates
+from responder.web import health, incidents, intake, views
 from responder.web.auth import Authenticator, auth_middleware
 from responder.web.errors import error_middleware
 from responder.web.inflight import InFlight
+from responder.web.intake import INTAKE_PATHS
 from responder.web.query import query_middleware
 from responder.web.routing import routed
 from responder.web.state import (
@@ -42,7 +39,9 @@ from responder.web.state import (
     SETTINGS,
     WORKER,
 )
-from responder.worker import Worker
+from responder.worker.followup import build_followup
+from responder.worker.runner import IncidentRunner
+from responder.worker.worker import Worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -219,5 +218,5 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
     )
     # Opened in this order, closed in reverse: the audit log outlives everything that writes it.
     app.cleanup_ctx.extend([_audit_ctx, _journal_ctx, _engine_ctx, _outbox_ctx, _worker_ctx])
-    routed(app, [*intake_routes.routes(), *views.routes(), *incidents.routes(), *health.routes()])
+    routed(app, [*intake.routes(), *views.routes(), *incidents.routes(), *health.routes()])
     return app

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from responder.actions import StepOutcome
+    from collections.abc import Mapping
 
 __all__ = [
     "ConfigError",
     "InputError",
     "JournalUnavailableError",
+    "Leftovers",
     "PermanentError",
     "ResponderError",
     "TransientError",
 ]
 
 
+class Leftovers(Protocol):
+    """What a step that failed still leaves behind (an action's `StepOutcome` so far)."""
+
+    @property
+    def detail(self) -> str:
+        """What it did before it failed, in one line."""
+
+    @property
+    def artifacts(self) -> tuple[Any, ...]:
+        """The files it took, with their hashes."""
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """What else it reported (a manifest's path and hash)."""
+
+
 class ResponderError(Exception):
     """Base of every error the responder raises on purpose."""
 
-    kept: StepOutcome | None = None
+    kept: Leftovers | None = None
     """What a step that failed with this error leaves behind and must still list: its
     artifacts and manifest (a snapshot that gave up half-way), or None."""
 

@@ -10,15 +10,15 @@ import pytest
 
 from responder.actions import ActionRegistry, default_actions
 from responder.errors import ConfigError
-from responder.events import Event, Priority, new_event_id
+from responder.journal import Event, Priority, new_event_id
 from responder.playbooks import Step, load_playbooks
-from responder.steps import Gate, StepPlan
+from responder.worker.steps import Gate, StepPlan
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from responder.actions import Action
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
     from responder.playbooks import PlaybookSet
 
 EVENT_TIME = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)

@@ -13,7 +13,7 @@ from typing import Any
 import docker.errors
 from docker.types import IPAMConfig, IPAMPool
 
-from responder.containers import ContainerInfo
+from responder.engine import ContainerInfo
 
 __all__ = ["ACTION_INCIDENT", "EngineEvents", "Resources", "wait_for"]
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     import aiohttp
 
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 __all__ = [
     "ACTIONS",

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from responder.policy import Limits
+from responder.settings import Limits
 from responder.web.state import INCIDENTS, WORKER
 
 if TYPE_CHECKING:

@@ -9,12 +9,12 @@ from typing import Any
 
 from _builders import make_event
 
-from responder.containers import ContainerInfo
-from responder.events import Priority, Target, new_event_id
+from responder.engine import ContainerInfo
 from responder.incidents import IncidentRecord, StepRecord
-from responder.messages import MessageFacts
-from responder.notifiers import Message, MessageStep
-from responder.planning import template_context
+from responder.journal import Priority, Target, new_event_id
+from responder.notifications.channels import Message, MessageStep
+from responder.notifications.messages import MessageFacts
+from responder.playbooks import template_context
 
 INCIDENT_ID = "01JQ8ZK3V5T7W9X1Y2Z3A4B5C6"
 REPORT = f"https://responder.example.com/v1/incidents/{INCIDENT_ID}/report?format=html"

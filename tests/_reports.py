@@ -11,13 +11,13 @@ from responder.actions import Artifact
 from responder.incidents import Dispatch, IncidentRecord, IncidentStore, NewIncident, StepRecord
 from responder.journal import Journal
 from responder.metrics import Metrics
-from responder.notifiers import Message
-from responder.outbox import OutboxRecord
+from responder.notifications.channels import Message
+from responder.notifications.outbox import OutboxRecord
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from responder.events import Event
+    from responder.journal import Event
 
 INCIDENT_ID = "01JQ8ZK3V5T7W9X1Y2Z3A4B5C6"
 PLAYBOOK_SOURCE = '{"name":"contain-shell","steps":[{"action":"docker:snapshot"}]}'

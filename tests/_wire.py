@@ -13,20 +13,25 @@ import re
 from html import unescape
 from typing import TYPE_CHECKING, Any, cast
 
-from responder.channels import EmailChannel, LogChannel, PagerDutyChannel, SlackChannel
-from responder.notifiers import Delivery
-from responder.notifiers.email import build_mail
-from responder.notifiers.log import LOGGER, LogNotifier
-from responder.notifiers.pagerduty import pagerduty_event
-from responder.notifiers.slack import slack_payload
-from responder.notifiers.teams import teams_payload
+from responder.cli.logs import FORMAT, OneLineFormatter
+from responder.notifications.channels import (
+    Delivery,
+    EmailChannel,
+    LogChannel,
+    PagerDutyChannel,
+    SlackChannel,
+)
+from responder.notifications.channels.email import build_mail
+from responder.notifications.channels.log import LOGGER, LogNotifier
+from responder.notifications.channels.pagerduty import pagerduty_event
+from responder.notifications.channels.slack import slack_payload
+from responder.notifications.channels.teams import teams_payload
 from responder.secrets import SecretRef
-from responder.service_log import FORMAT, OneLineFormatter
 
 if TYPE_CHECKING:
     import aiohttp
 
-    from responder.notifiers import Message
+    from responder.notifications.channels import Message
 
 __all__ = ["DELIVERY", "KINDS", "log_lines", "shown_lines", "strings", "wire"]
 

@@ -15,13 +15,13 @@ from _links import links
 from _messages import REPORT, hostile_facts
 from _wire import DELIVERY, log_lines, shown_lines, strings, wire
 
-from responder.channels import EmailChannel
-from responder.messages import build_message
-from responder.notifiers.email import build_mail
-from responder.templates import Templates
+from responder.notifications.channels import EmailChannel
+from responder.notifications.channels.email import build_mail
+from responder.notifications.messages import build_message
+from responder.text import Templates
 
 if TYPE_CHECKING:
-    from responder.notifiers import Message
+    from responder.notifications.channels import Message
 
 REPORT_LINK = f"<{REPORT.replace('&', '&amp;')}|{REPORT.replace('&', '&amp;')}>"
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from responder.channels import CHANNEL_KINDS
 from responder.cli._main import main
+from responder.notifications.channels import CHANNEL_KINDS
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -11,7 +11,7 @@ from _messages import message
 from _reports import INCIDENT_ID, PLAYBOOK_DIGEST, incident, outbox_record, seed
 
 from responder.cli._main import main
-from responder.outbox import OUTBOX_FILE, NewMessage, OutboxStore
+from responder.notifications.outbox import OUTBOX_FILE, NewMessage, OutboxStore
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from responder.events import Priority
+from responder.journal import Priority
 from responder.playbooks import Condition, PriorityCondition, TagsCondition
 
 

@@ -16,10 +16,10 @@ import pytest
 from _incidents import FAST, PLAYBOOK, incidents_of, post_and_settle
 
 from responder.cli import main
-from responder.containers import ContainerInfo, answers_to, is_full_id, not_found, reference
-from responder.events import Target
-from responder.release import release_incident
+from responder.engine import ContainerInfo, answers_to, is_full_id, not_found, reference
+from responder.journal import Target
 from responder.web.state import ACTIONS, ENGINE, FOLLOWUP, INCIDENTS, SETTINGS
+from responder.worker.release import release_incident
 
 if TYPE_CHECKING:
     from pathlib import Path

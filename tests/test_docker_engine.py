@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from responder.actions._containers import live
-from responder.containers import is_container_ref, not_found
-from responder.engine import SdkEngine
+from responder.engine import SdkEngine, is_container_ref, not_found
 from responder.errors import PermanentError, TransientError
-from responder.events import Target
+from responder.journal import Target
 from responder.settings import DockerSettings
 
 if TYPE_CHECKING:

@@ -28,10 +28,9 @@ from responder.actions.snapshot import Snapshot, SnapshotParams
 from responder.cli import main
 from responder.engine import SdkEngine
 from responder.errors import PermanentError
-from responder.events import Target
+from responder.journal import Target
 from responder.playbooks import load_playbooks
-from responder.policy import Limits
-from responder.settings import DockerSettings
+from responder.settings import DockerSettings, Limits
 from responder.web.state import INCIDENTS, WORKER
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from aiohttp.web import Application
     from conftest import ClientFactory
 
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
     from responder.incidents import IncidentRecord
     from responder.playbooks._loader import LoadedPlaybook
 

@@ -40,7 +40,7 @@ from _faults import (
 )
 from _peers import peers_required, require_binary
 
-from responder.containers import ContainerInfo
+from responder.engine import ContainerInfo
 from responder.incidents import INCIDENTS_FILE
 from responder.testing import TEST_IMAGE
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from _docker import Resources
 
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 pytestmark = [pytest.mark.docker, pytest.mark.fault("kill -9 under storm")]
 

@@ -30,8 +30,7 @@ from _faults import (
 
 from responder.incidents import INCIDENTS_FILE, IncidentStore
 from responder.journal import JOURNAL_FILE, EventQuery, JournalReader
-from responder.policy import Limits
-from responder.settings import DockerSettings, Settings
+from responder.settings import DockerSettings, Limits, Settings
 from responder.web.state import INCIDENTS, WORKER
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from aiohttp.web import Application
     from conftest import ClientFactory
 
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
     from responder.incidents import IncidentRecord
 
 pytestmark = pytest.mark.docker

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from responder.cli import main
-from responder.policy import Limits, Protection
+from responder.settings import Limits, Protection
 from responder.web.state import INCIDENTS, SETTINGS, WORKER
 
 if TYPE_CHECKING:

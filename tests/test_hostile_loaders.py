@@ -33,8 +33,7 @@ from hypothesis import strategies as st
 
 from responder.errors import ConfigError
 from responder.playbooks import PlaybookSet, load_playbooks
-from responder.settings import Settings, load_settings
-from responder.yamlfile import MAX_DEPTH, MAX_NODES
+from responder.settings import MAX_DEPTH, MAX_NODES, Settings, load_settings
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -27,22 +27,20 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from responder.actions import Artifact
-from responder.containers import ContainerInfo
-from responder.events import Event, Priority, Target, new_event_id
+from responder.engine import ContainerInfo
 from responder.incidents import IncidentRecord, StepRecord
-from responder.inert import inert, quote_block
-from responder.matching import match_event
-from responder.messages import MessageFacts, build_message
-from responder.outbox import OutboxRecord
-from responder.planning import template_context
+from responder.journal import Event, Priority, Target, new_event_id
+from responder.notifications.messages import MessageFacts, build_message
+from responder.notifications.outbox import OutboxRecord
+from responder.playbooks import match_event, template_context
 from responder.reports import build_report, render
-from responder.templates import BLOCK_LIMIT, VALUE_LIMIT, Templates, strip_controls
+from responder.text import BLOCK_LIMIT, VALUE_LIMIT, Templates, inert, quote_block, strip_controls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from responder.notifiers import Message
+    from responder.notifications.channels import Message
     from responder.playbooks import PlaybookSet
 
 SETTINGS = hostile_settings(200)

@@ -8,7 +8,7 @@ import pytest
 from _builders import make_event
 from _reports import INCIDENT_ID, hostile_event, incident, outbox_record, seed
 
-from responder.outbox import NewMessage
+from responder.notifications.outbox import NewMessage
 from responder.web.state import OUTBOX
 
 if TYPE_CHECKING:

@@ -14,10 +14,9 @@ from _receiver import Receiver
 from pydantic import SecretStr
 
 from responder.audit import verify_chain
-from responder.channels import PagerDutyChannel, WebhookChannel
-from responder.policy import IncidentSettings, NotificationSettings
+from responder.notifications.channels import PagerDutyChannel, WebhookChannel
 from responder.secrets import SecretRef
-from responder.settings import AuthSettings
+from responder.settings import AuthSettings, IncidentSettings, NotificationSettings
 from responder.web.state import INCIDENTS, SETTINGS, WORKER
 
 if TYPE_CHECKING:

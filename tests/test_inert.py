@@ -10,7 +10,7 @@ from _links import links
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from responder.inert import defang, escape_controls, inert, quote_block
+from responder.text import defang, escape_controls, inert, quote_block
 
 SETTINGS = hostile_settings(300)
 # What str.splitlines() breaks on, and what hides or reorders text: none may survive.

@@ -10,8 +10,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from responder.errors import ConfigError, JournalUnavailableError
-from responder.events import Event, Priority, new_event_id
-from responder.journal import JOURNAL_FILE, EventQuery, Journal, connect
+from responder.journal import (
+    JOURNAL_FILE,
+    Event,
+    EventQuery,
+    Journal,
+    Priority,
+    connect,
+    new_event_id,
+)
 from responder.metrics import Metrics
 from responder.web.state import JOURNAL
 

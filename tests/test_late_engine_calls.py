@@ -19,10 +19,9 @@ from _faults import DockerProxy
 from responder.actions import Action, ActionContext, ActionParams, StepOutcome
 from responder.actions.lifecycle import Pause
 from responder.engine import SdkEngine
-from responder.policy import Limits
-from responder.settings import DockerSettings
-from responder.steps import run_step
-from responder.templates import Templates
+from responder.settings import DockerSettings, Limits
+from responder.text import Templates
+from responder.worker.steps import run_step
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     import docker
     from _docker import Resources
 
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
     from responder.incidents import StepRecord
 
 pytestmark = pytest.mark.docker

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 import pytest
 from _builders import load_dir, load_text, make_alert, make_event, write_yaml
 
-from responder.containers import ContainerInfo
-from responder.events import Priority
-from responder.matching import Verdict, match_event, needs_container
+from responder.engine import ContainerInfo
+from responder.journal import Priority
+from responder.playbooks import Verdict, match_event, needs_container
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from responder.events import Event
+    from responder.journal import Event
 
 PAUSE = "steps:\n  - action: docker:pause\n"
 WEB = ContainerInfo(

@@ -8,12 +8,12 @@ import pytest
 from _builders import make_event
 from jinja2.exceptions import SecurityError
 
-from responder.events import Priority
 from responder.incidents import IncidentRecord, StepRecord
-from responder.messages import MessageFacts, build_message
-from responder.notifiers import MessageStep
-from responder.planning import template_context
-from responder.templates import Templates
+from responder.journal import Priority
+from responder.notifications.channels import MessageStep
+from responder.notifications.messages import MessageFacts, build_message
+from responder.playbooks import template_context
+from responder.text import Templates
 
 RECORD = IncidentRecord(
     id="01JQ8ZK3V5T7W9X1Y2Z3A4B5C6",

@@ -14,16 +14,15 @@ from _hostile import HIDDEN, LINE_BREAKS
 from _links import links
 from _messages import INCIDENT_ID, RELEASE, REPORT, hostile_facts
 
-from responder.inert import inert
-from responder.messages import build_message
-from responder.planning import template_context
-from responder.templates import Templates
+from responder.notifications.messages import build_message
+from responder.playbooks import template_context
+from responder.text import Templates, inert
 from responder.web.state import FOLLOWUP, OUTBOX
 
 if TYPE_CHECKING:
     from conftest import ClientFactory
 
-    from responder.notifiers import Message
+    from responder.notifications.channels import Message
 
 OURS = ["State: contained", f"Report: {REPORT}", f"Undo: {RELEASE}"]
 FIELDS = (

@@ -17,10 +17,9 @@ from _smtp import Inbox
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from responder.channels import EmailChannel
 from responder.errors import PermanentError, TransientError
-from responder.notifiers import Delivery
-from responder.notifiers.email import EmailNotifier
+from responder.notifications.channels import Delivery, EmailChannel
+from responder.notifications.channels.email import EmailNotifier
 from responder.secrets import SecretRef
 
 if TYPE_CHECKING:

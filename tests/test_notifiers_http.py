@@ -18,25 +18,28 @@ from _peers import free_port
 from aiohttp import web
 
 from responder import __version__
-from responder.channels import (
+from responder.errors import PermanentError, TransientError
+from responder.journal import Priority
+from responder.notifications.channels import (
     CHANNEL_KINDS,
+    NOTIFIER_KINDS,
+    Delivery,
+    DeliveryDeferredError,
     LogChannel,
     PagerDutyChannel,
     SlackChannel,
     TeamsChannel,
     WebhookChannel,
+    build_notifiers,
 )
-from responder.errors import PermanentError, TransientError
-from responder.events import Priority
-from responder.messages import build_message
-from responder.notifiers import NOTIFIER_KINDS, Delivery, DeliveryDeferredError, build_notifiers
-from responder.notifiers.log import LogNotifier
-from responder.notifiers.pagerduty import PagerDutyNotifier
-from responder.notifiers.slack import SlackNotifier
-from responder.notifiers.teams import TeamsNotifier
-from responder.notifiers.webhook import WebhookNotifier
+from responder.notifications.channels.log import LogNotifier
+from responder.notifications.channels.pagerduty import PagerDutyNotifier
+from responder.notifications.channels.slack import SlackNotifier
+from responder.notifications.channels.teams import TeamsNotifier
+from responder.notifications.channels.webhook import WebhookNotifier
+from responder.notifications.messages import build_message
 from responder.secrets import SecretRef
-from responder.templates import Templates
+from responder.text import Templates
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -13,11 +13,10 @@ from _messages import message
 from _receiver import Receiver
 
 from responder.audit import AuditLog
-from responder.channels import WebhookChannel
 from responder.metrics import Metrics
-from responder.notifiers import build_notifiers
-from responder.outbox import Deliverer, NewMessage, Outbox, OutboxStore
-from responder.policy import NotificationSettings
+from responder.notifications.channels import WebhookChannel, build_notifiers
+from responder.notifications.outbox import Deliverer, NewMessage, Outbox, OutboxStore
+from responder.settings import NotificationSettings
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable

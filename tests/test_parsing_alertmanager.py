@@ -9,11 +9,12 @@ from _payloads import load_payload
 from pydantic import JsonValue, ValidationError
 
 from responder.errors import InputError
-from responder.events import Event, Priority, Target
 from responder.intake._parsing import body_digest
 from responder.intake.alertmanager import AlertmanagerGroup, alertmanager_events, severity_priority
 from responder.intake.body import validate
-from responder.targets import TargetRules, labels_target
+from responder.intake.targets import labels_target
+from responder.journal import Event, Priority, Target
+from responder.settings import TargetRules
 
 RECEIVED = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 DEFAULT_RULES = TargetRules()

@@ -9,10 +9,10 @@ from _payloads import load_payload
 from pydantic import JsonValue, ValidationError
 
 from responder.errors import InputError
-from responder.events import Event, Priority, Target
 from responder.intake.body import validate
 from responder.intake.falco import FalcoPayload, falco_event
-from responder.targets import falco_target
+from responder.intake.targets import falco_target
+from responder.journal import Event, Priority, Target
 
 RECEIVED = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from responder.events import Priority
 from responder.intake._parsing import body_digest, parse_time
+from responder.journal import Priority
 
 INSTANT = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)
 EPOCH_SECONDS = 1741944413

@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from responder.events import Event
     from responder.incidents import IncidentRecord
-    from responder.outbox import OutboxRecord
+    from responder.journal import Event
+    from responder.notifications.outbox import OutboxRecord
 
 SECTIONS = (
     "Summary",
@@ -67,7 +67,7 @@ JSON_KEYS = {"incident", "target", "trigger", "playbook", "timeline", "evidence"
     "schema_version",
     "generated_at",
 }
-# What `responder.templates` strips: C0 (but tab, newline), DEL, C1, line separators, bidi.
+# What `responder.text` strips: C0 (but tab, newline), DEL, C1, line separators, bidi.
 CONTROLS = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 )

@@ -21,7 +21,7 @@ import pytest
 from _hostile import HIDDEN, LINE_BREAKS
 from _peers import free_port
 
-from responder.service_log import configure_logging
+from responder.cli.logs import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

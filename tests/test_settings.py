@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from responder.channels import (
+from responder.errors import ConfigError
+from responder.journal import Priority
+from responder.notifications.channels import (
     EmailChannel,
     LogChannel,
     PagerDutyChannel,
@@ -17,8 +19,6 @@ from responder.channels import (
     TeamsChannel,
     WebhookChannel,
 )
-from responder.errors import ConfigError
-from responder.events import Priority
 from responder.secrets import SecretRef
 from responder.settings import IncidentSettings, Limits, Protection, Settings, load_settings
 

@@ -17,11 +17,10 @@ import yaml
 
 from responder.actions import ActionRegistry, default_actions
 from responder.cli import main
-from responder.containers import ContainerInfo
+from responder.engine import ContainerInfo
 from responder.intake.bodies import events_from_body
-from responder.matching import match_event
-from responder.playbooks import PlaybookSet, load_playbooks
-from responder.targets import TargetRules
+from responder.playbooks import PlaybookSet, load_playbooks, match_event
+from responder.settings import TargetRules
 
 if TYPE_CHECKING:
     from pydantic import JsonValue

@@ -8,13 +8,14 @@ import pytest
 import requests.exceptions
 from _evidence import check_manifest
 
+from responder.actions import StepOutcome
 from responder.actions.snapshot import Snapshot, SnapshotParams
-from responder.errors import TransientError
+from responder.errors import Leftovers, TransientError
 
 if TYPE_CHECKING:
     from _docker import Resources
 
-    from responder.actions import ActionContext, StepOutcome
+    from responder.actions import ActionContext
     from responder.actions._evidence_file import EvidenceFile
 
 pytestmark = pytest.mark.docker
@@ -33,8 +34,9 @@ def export_then_engine_gone(_client: Any, _ref: str, out: EvidenceFile) -> None:
     engine_gone()
 
 
-def check_kept(ctx: ActionContext, kept: StepOutcome) -> dict[str, Any]:
+def check_kept(ctx: ActionContext, kept: Leftovers | None) -> dict[str, Any]:
     """The manifest `kept` names, checked; and no partial file or export is left."""
+    assert isinstance(kept, StepOutcome)
     manifest = check_manifest(ctx.evidence_dir, kept)
     assert not list(ctx.evidence_dir.glob(".*.partial"))
     assert "export.tar" not in {p.name for p in ctx.evidence_dir.iterdir()}

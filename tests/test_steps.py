@@ -12,15 +12,14 @@ from _builders import step_plan
 from responder.actions import Action, ActionContext, ActionParams, Artifact, StepOutcome
 from responder.engine import SdkEngine
 from responder.errors import PermanentError, ResponderError, TransientError
-from responder.policy import Limits
-from responder.settings import DockerSettings
-from responder.steps import Gate, run_step
-from responder.templates import Templates
+from responder.settings import DockerSettings, Limits
+from responder.text import Templates
+from responder.worker.steps import Gate, run_step
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 
 class Flaky(Action):

@@ -8,15 +8,16 @@ import pytest
 from _builders import load_text, make_event, registry
 from jinja2.exceptions import SecurityError
 
-from responder.containers import ContainerInfo
-from responder.events import Target
-from responder.planning import plan_event, template_context
-from responder.templates import Templates, is_template
+from responder.engine import ContainerInfo
+from responder.journal import Target
+from responder.planning import plan_event
+from responder.playbooks import template_context
+from responder.text import Templates, is_template
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from responder.events import Event
+    from responder.journal import Event
     from responder.planning import PlannedStep
     from responder.playbooks import PlaybookSet
 

@@ -14,17 +14,15 @@ from _incidents import FAST, PLAYBOOK, incidents_of, post_and_settle, settle, sh
 from pydantic import SecretStr
 
 from responder.actions import ActionRegistry, default_actions
-from responder.events import Target, new_event_id
 from responder.incidents import Dispatch, IncidentStore, NewIncident, StepRecord, now
 from responder.intake.falco import FalcoPayload, falco_event
-from responder.journal import Journal
-from responder.lookups import Lookup
+from responder.journal import Journal, Target, new_event_id
 from responder.metrics import Metrics
 from responder.playbooks import load_playbooks
-from responder.policy import IncidentSettings, Protection
-from responder.release import release_incident
-from responder.settings import AuthSettings
+from responder.settings import AuthSettings, IncidentSettings, Protection
 from responder.web.state import ACTIONS, ENGINE, FOLLOWUP, INCIDENTS, SETTINGS, WORKER
+from responder.worker.lookups import Lookup
+from responder.worker.release import release_incident
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

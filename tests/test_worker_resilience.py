@@ -26,8 +26,7 @@ from responder.errors import InputError, TransientError
 from responder.intake.bodies import events_from_body
 from responder.intake.body import MAX_NESTING
 from responder.journal import JOURNAL_FILE, read_event
-from responder.settings import DockerSettings, Settings
-from responder.targets import TargetRules
+from responder.settings import DockerSettings, Settings, TargetRules
 from responder.web.state import INCIDENTS, OUTBOX, WORKER
 
 if TYPE_CHECKING:
@@ -39,8 +38,8 @@ if TYPE_CHECKING:
     from aiohttp.web import Application
     from conftest import ClientFactory
 
-    from responder.containers import ContainerInfo
-    from responder.events import Target
+    from responder.engine import ContainerInfo
+    from responder.journal import Target
 
 
 def nested(depth: int, leaf: Any = "x", *, key: str = "k", arrays: bool = False) -> Any:

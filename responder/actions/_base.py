@@ -11,7 +11,7 @@ from responder.actions._results import ReleaseOutcome
 
 if TYPE_CHECKING:
     from responder.actions._results import ActionContext, StepOutcome
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 __all__ = ["Action", "ActionParams"]
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import docker.errors
 
-from responder.containers import ID_PREFIX_MIN, is_container_ref, is_full_id, not_found
+from responder.engine import ID_PREFIX_MIN, is_container_ref, is_full_id, not_found
 from responder.errors import PermanentError
 
 if TYPE_CHECKING:
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 __all__ = ["Live", "explain", "label", "live", "required"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import docker.errors
 import requests.exceptions
@@ -18,9 +18,33 @@ if TYPE_CHECKING:
     from responder.actions._containers import Live
     from responder.actions._evidence import EvidenceDir
     from responder.actions._evidence_file import EvidenceFile
-    from responder.actions.snapshot import SnapshotParams
 
-__all__ = ["commit_image", "export_filesystem", "read_only_parts"]
+__all__ = ["ReadOnlyParts", "commit_image", "export_filesystem", "read_only_parts"]
+
+
+class ReadOnlyParts(Protocol):
+    """Which read-only parts a snapshot takes (`SnapshotParams` of `docker:snapshot`)."""
+
+    @property
+    def top(self) -> bool:
+        """Processes, as `docker top` lists them."""
+
+    @property
+    def inspect(self) -> bool:
+        """The container's whole `inspect` document."""
+
+    @property
+    def logs(self) -> bool:
+        """Its stdout and stderr, with timestamps."""
+
+    @property
+    def log_tail(self) -> int | None:
+        """Only the last N log lines, or all of them."""
+
+    @property
+    def diff(self) -> bool:
+        """Its filesystem changes against the image."""
+
 
 _CHUNK = 1 << 20
 _REPOSITORY = "responder-evidence"
@@ -30,7 +54,7 @@ _TAG = re.compile(r"\w[\w.-]{0,127}")
 
 
 def read_only_parts(
-    client: docker.DockerClient, evidence: EvidenceDir, params: SnapshotParams, now: Live
+    client: docker.DockerClient, evidence: EvidenceDir, params: ReadOnlyParts, now: Live
 ) -> None:
     """top, inspect, logs, diff: in that order, the most volatile first."""
     if params.top:

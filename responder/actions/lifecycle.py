@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pydantic import JsonValue
 
     from responder.actions._results import ActionContext
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 __all__ = ["Kill", "KillParams", "NoParams", "Pause", "Stop", "StopParams"]
 

@@ -12,7 +12,7 @@ from responder.errors import PermanentError
 
 if TYPE_CHECKING:
     from responder.actions._results import ActionContext
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 __all__ = ["Notify"]
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from responder.actions._containers import Live
     from responder.actions._results import ActionContext
-    from responder.containers import ContainerInfo
+    from responder.engine import ContainerInfo
 
 __all__ = ["Snapshot", "SnapshotParams"]
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from responder.inert import escape_controls
 from responder.settings import load_settings
+from responder.text import escape_controls
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

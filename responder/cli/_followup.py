@@ -7,17 +7,17 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from responder.audit import AUDIT_FILE, AuditLog
-from responder.followup import FollowUp, build_followup
 from responder.incidents import INCIDENTS_FILE, AuditAnchor
 from responder.journal import JOURNAL_FILE, JournalReader
-from responder.outbox import Outbox
-from responder.templates import Templates
+from responder.notifications.outbox import Outbox
+from responder.text import Templates
+from responder.worker.followup import FollowUp, build_followup
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from responder.events import Event
     from responder.incidents import Incidents
+    from responder.journal import Event
     from responder.settings import Settings
 
 __all__ = ["offline_followup"]

@@ -10,7 +10,7 @@ from responder.actions import ActionRegistry, default_actions
 from responder.cli._common import settings_from
 from responder.errors import ConfigError
 from responder.playbooks import PlaybookSet, load_playbooks
-from responder.templates import Templates
+from responder.text import Templates
 
 if TYPE_CHECKING:
     import argparse

@@ -17,14 +17,14 @@ from responder.cli import (
     incidents,
     notifiers,
     plan,
+    playbook_tests,
     release,
     report,
     serve,
-    testing,
 )
 from responder.cli._common import common_options
+from responder.cli.logs import one_line_last_resort
 from responder.errors import ConfigError
-from responder.service_log import one_line_last_resort
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,7 +35,7 @@ _COMMANDS = (
     serve,
     check,
     plan,
-    testing,
+    playbook_tests,
     actions,
     notifiers,
     events,

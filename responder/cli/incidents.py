@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from responder.cli._common import emit_json, print_table, say, settings_from
 from responder.incidents import INCIDENTS_FILE, Incidents
-from responder.outbox import OUTBOX_FILE, OutboxStore
+from responder.notifications.outbox import OUTBOX_FILE, OutboxStore
 
 if TYPE_CHECKING:
     import argparse
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from responder.cli._types import Subparsers
     from responder.incidents import IncidentRecord
-    from responder.outbox import OutboxRecord
+    from responder.notifications.outbox import OutboxRecord
     from responder.settings import Settings
 
 __all__ = ["register"]

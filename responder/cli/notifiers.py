@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from responder.cli._common import emit_json, settings_from
-from responder.notifiers import NOTIFIER_KINDS, build_notifiers, channel_models
+from responder.notifications.channels import NOTIFIER_KINDS, build_notifiers, channel_models
 
 if TYPE_CHECKING:
     import argparse

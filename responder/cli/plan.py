@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from responder.cli._common import emit_json, say
 from responder.cli._loading import load_everything, read_body
-from responder.containers import not_found
-from responder.engine import SdkEngine
+from responder.engine import SdkEngine, not_found
 from responder.errors import ConfigError, InputError, ResponderError
 from responder.intake.bodies import events_from_body
 from responder.planning import EventPlan, PlannedStep, plan_event
@@ -20,8 +19,8 @@ if TYPE_CHECKING:
 
     from responder.cli._loading import Loaded
     from responder.cli._types import Subparsers
-    from responder.containers import ContainerInfo
-    from responder.events import Event
+    from responder.engine import ContainerInfo
+    from responder.journal import Event
 
 __all__ = ["register"]
 

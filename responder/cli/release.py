@@ -13,7 +13,7 @@ from responder.cli._followup import offline_followup
 from responder.engine import SdkEngine
 from responder.errors import ConfigError, InputError
 from responder.incidents import INCIDENTS_FILE, Incidents, ReleaseRecord
-from responder.release import release_incident
+from responder.worker.release import release_incident
 
 if TYPE_CHECKING:
     import argparse

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 from responder.cli._common import settings_from
 from responder.incidents import INCIDENTS_FILE, Incidents
 from responder.journal import JOURNAL_FILE, JournalReader
-from responder.outbox import OUTBOX_FILE, OutboxStore
+from responder.notifications.outbox import OUTBOX_FILE, OutboxStore
 from responder.reports import FORMATS, collect_report, render
 
 if TYPE_CHECKING:
     import argparse
 
     from responder.cli._types import Subparsers
-    from responder.events import Event
-    from responder.outbox import OutboxRecord
+    from responder.journal import Event
+    from responder.notifications.outbox import OutboxRecord
     from responder.reports import Report
     from responder.settings import Settings
 

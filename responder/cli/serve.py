@@ -11,7 +11,7 @@ from aiohttp import web
 
 from responder.app import create_app
 from responder.cli._common import settings_from
-from responder.service_log import configure_logging
+from responder.cli.logs import configure_logging
 from responder.web.errors import QuietMalformedRequests
 from responder.web.state import IN_FLIGHT
 from responder.web.tls import server_ssl_context

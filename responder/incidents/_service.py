@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from responder.incidents._store import INCIDENTS_FILE, IncidentStore
-from responder.storethread import StoreThread
+from responder.incidents.storethread import StoreThread
 
 if TYPE_CHECKING:
     from pathlib import Path

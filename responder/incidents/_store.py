@@ -19,7 +19,7 @@ from responder.incidents._dispatching import (
     write_dispatch,
 )
 from responder.incidents._model import IncidentRecord, StepRecord
-from responder.incidents._releases import add_release, releases_of
+from responder.incidents._release_records import add_release, releases_of
 from responder.incidents._schema import upgrade
 
 if TYPE_CHECKING:

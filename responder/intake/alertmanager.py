@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from responder.events import Event, Priority, Status, new_event_id
 from responder.intake._parsing import FlexibleTime, body_digest
-from responder.targets import TargetRules, labels_target
+from responder.intake.targets import labels_target
+from responder.journal import Event, Priority, Status, new_event_id
+
+if TYPE_CHECKING:
+    from responder.settings import TargetRules
 
 __all__ = ["AlertmanagerAlert", "AlertmanagerGroup", "alertmanager_events", "severity_priority"]
 

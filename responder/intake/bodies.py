@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
     from pydantic import JsonValue
 
-    from responder.events import Event
-    from responder.targets import TargetRules
+    from responder.journal import Event
+    from responder.settings import TargetRules
 
 __all__ = ["body_kind", "events_from_body"]
 

@@ -7,9 +7,9 @@ from datetime import datetime  # noqa: TC003 - pydantic needs it at runtime
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from responder.events import Event, PriorityName, Target, new_event_id
 from responder.intake._parsing import FlexibleTime, body_digest, parse_time
-from responder.targets import falco_target
+from responder.intake.targets import falco_target
+from responder.journal import Event, PriorityName, Target, new_event_id
 
 __all__ = ["FalcoPayload", "falco_event"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from responder.events import Event, Priority
+from responder.journal._event import Event, Priority
 from responder.journal._schema import connect
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from responder.events import Event
+    from responder.journal._event import Event
     from responder.metrics import Metrics
 
 __all__ = ["Accepted", "JournalWriter"]

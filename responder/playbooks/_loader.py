@@ -11,14 +11,14 @@ from pydantic import ValidationError
 
 from responder.errors import ConfigError
 from responder.playbooks._model import Playbook
-from responder.templates import Templates, is_template
-from responder.yamlfile import (
+from responder.settings import (
     Located,
     describe_problem,
     dotted_path,
     find_files,
     load_yaml_documents,
 )
+from responder.text import Templates, is_template
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from responder.durations import Duration
-from responder.events import Priority, Source, Status
+from responder.journal import Priority, Source, Status
 from responder.playbooks._conditions import Condition, TagsCondition
 
 __all__ = ["ContainerSelector", "Match", "Playbook", "PriorityCondition", "Step"]

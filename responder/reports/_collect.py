@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
-    from responder.events import Event
     from responder.incidents import Incidents
-    from responder.outbox import OutboxRecord
+    from responder.journal import Event
+    from responder.notifications.outbox import OutboxRecord
     from responder.reports._model import Report
 
 __all__ = ["collect_report"]

@@ -10,20 +10,16 @@ from typing import TYPE_CHECKING, Literal
 
 from responder.reports._html import render_html
 from responder.reports._markdown import render_markdown
+from responder.reports._paths import report_dir
 
 if TYPE_CHECKING:
     from responder.reports._model import Report
 
-__all__ = ["FORMATS", "ReportFormat", "render", "report_dir", "write_report"]
+__all__ = ["FORMATS", "ReportFormat", "render", "write_report"]
 
 ReportFormat = Literal["md", "json", "html"]
 FORMATS: tuple[ReportFormat, ...] = ("md", "json", "html")
 _DIR_MODE = 0o700  # reports quote alert text, evidence paths and hashes: as private as evidence
-
-
-def report_dir(data_dir: Path, incident_id: str) -> Path:
-    """The directory holding one incident's report files."""
-    return data_dir / "reports" / incident_id
 
 
 def render(report: Report, fmt: ReportFormat) -> str:

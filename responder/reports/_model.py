@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from responder import __version__
-from responder.messages import report_location
 from responder.reports._checklist import Facts, checklist
-from responder.reports._files import report_dir
 from responder.reports._parts import (
     AuditHead,
     ChecklistPhase,
@@ -28,13 +26,14 @@ from responder.reports._parts import (
     TimelineStep,
     TriggerSection,
 )
+from responder.reports._paths import report_location
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from responder.events import Event
     from responder.incidents import IncidentRecord, ReleaseAttempt, StepRecord
-    from responder.outbox import OutboxRecord
+    from responder.journal import Event
+    from responder.notifications.outbox import OutboxRecord
 
 __all__ = ["SCHEMA_VERSION", "Report", "build_report"]
 
@@ -114,7 +113,6 @@ def build_report(
         released_at=record.released_at,
         attempts=tuple(_attempt(attempt) for attempt in record.releases),
     )
-    path = report_dir(data_dir, record.id) / "report.md"
     facts = Facts(
         record,
         trigger=trigger,
@@ -123,12 +121,12 @@ def build_report(
         notifications=lines,
         release=release,
         changed=changed,
-        report_at=report_location(record, public_url, str(path)),
+        report_at=report_location(record.id, data_dir, public_url),
     )
     return Report(
         generated_at=datetime.now(UTC).isoformat(),
         generated_by=f"responder {__version__}",
-        url=report_location(record, public_url, "") if public_url else None,
+        url=report_location(record.id, data_dir, public_url) if public_url else None,
         incident=_summary(record, changed=changed),
         target=TargetSection(
             target=record.target,

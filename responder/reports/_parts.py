@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue, computed_field, model_validator
 
-from responder.templates import strip_controls
+from responder.text import strip_controls
 
 __all__ = [
     "AuditHead",

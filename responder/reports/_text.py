@@ -8,7 +8,7 @@ import shlex
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from responder.templates import strip_controls
+from responder.text import strip_controls
 
 if TYPE_CHECKING:
     from responder.reports._model import Report

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from responder.audit import AuditLog
-    from responder.events import Event
     from responder.incidents import Incidents
-    from responder.outbox import Outbox, OutboxRecord
+    from responder.journal import Event
+    from responder.notifications.outbox import Outbox, OutboxRecord
     from responder.settings import Settings
 
 __all__ = ["ReportWriter"]

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from responder.channels import CHANNEL_KINDS
 from responder.errors import ConfigError
+from responder.notifications.channels import CHANNEL_KINDS
 from responder.settings._model import Settings
-from responder.yamlfile import Located, describe_problem, load_yaml_documents
+from responder.settings._yaml import Located, describe_problem, load_yaml_documents
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -17,17 +17,22 @@ from pydantic import (
     model_validator,
 )
 
-from responder.channels import Channel, ChannelName, HttpUrlText, LogChannel
-from responder.containers import own_container_id
+from responder.engine import DockerSettings, own_container_id
 from responder.errors import ConfigError
-from responder.policy import IncidentSettings, Limits, NotificationSettings, Protection
+from responder.notifications.channels import Channel, ChannelName, HttpUrlText, LogChannel
+from responder.notifications.outbox import NotificationSettings
 from responder.settings._auth import AuthSettings, ClientSubjects, Role
-from responder.targets import TargetRules
+from responder.settings._sections import (
+    IncidentSettings,
+    Limits,
+    Protection,
+    TargetRules,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["DockerSettings", "ServerSettings", "Settings", "TlsSettings"]
+__all__ = ["ServerSettings", "Settings", "TlsSettings"]
 
 _Model = ConfigDict(frozen=True, extra="forbid")
 
@@ -80,15 +85,6 @@ class TlsSettings(BaseModel):
                 "and verified, against a client CA"
             )
         return self
-
-
-class DockerSettings(BaseModel):
-    """How to reach the Docker engine."""
-
-    model_config = _Model
-
-    url: str | None = Field(default=None, description="engine address; DOCKER_HOST or the socket")
-    timeout: float = Field(default=10.0, gt=0, description="seconds per Docker API call")
 
 
 AbsolutePath = Annotated[Path, AfterValidator(lambda path: path.absolute())]

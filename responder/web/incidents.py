@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from responder.errors import InputError
-from responder.release import release_incident
 from responder.reports import FORMATS, collect_report, render
 from responder.web.state import (
     ACTIONS,
@@ -20,9 +19,10 @@ from responder.web.state import (
     SETTINGS,
     WORKER,
 )
+from responder.worker.release import release_incident
 
 if TYPE_CHECKING:
-    from responder.outbox import OutboxRecord
+    from responder.notifications.outbox import OutboxRecord
     from responder.reports import ReportFormat
 
 __all__ = ["routes"]

@@ -7,15 +7,15 @@ from aiohttp import web
 from responder.actions import ActionRegistry
 from responder.audit import AuditLog
 from responder.engine import DockerEngine
-from responder.followup import FollowUp
 from responder.incidents import Incidents
 from responder.journal import Journal
 from responder.metrics import Metrics
-from responder.outbox import Deliverer, Outbox
+from responder.notifications.outbox import Deliverer, Outbox
 from responder.playbooks import PlaybookSet
 from responder.settings import Settings
 from responder.web.inflight import InFlight
-from responder.worker import Worker
+from responder.worker.followup import FollowUp
+from responder.worker.worker import Worker
 
 __all__ = [
     "ACTIONS",

@@ -8,8 +8,7 @@ from typing import get_args
 from aiohttp import web
 
 from responder.errors import InputError
-from responder.events import Event, Source
-from responder.journal import EventQuery
+from responder.journal import Event, EventQuery, Source
 from responder.web.state import JOURNAL
 
 __all__ = ["routes"]

@@ -1,0 +1,76 @@
+"""The worker's container lookups: each reference of a batch once, and ids remembered a moment."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from responder.engine import reference
+from responder.errors import ResponderError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from responder.engine import ContainerInfo, DockerEngine
+    from responder.journal import Target
+
+__all__ = ["ContainerLookups", "Lookup"]
+
+_LOOKUP_TTL = 1.0  # seconds a container found by the worker is matched on without a new inspect
+_LOOKUP_CACHE_MAX = 1024  # past this many remembered containers, the stale ones are dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What the engine said about one reference: the container, none, or no answer at all."""
+
+    container: ContainerInfo | None
+    fault: str | None = None
+    """The engine did not answer: whether the container exists is not known."""
+
+
+class ContainerLookups:
+    """The live container of each event's reference, as matching sees it."""
+
+    def __init__(self, engine: DockerEngine) -> None:
+        self._engine = engine
+        self._seen: dict[Target, tuple[float, ContainerInfo | None]] = {}
+        """References by id recently resolved, found or not: (when, container or None)."""
+
+    async def of(self, targets: Sequence[Target]) -> dict[Target, Lookup]:
+        """The container each distinct reference names, by the one rule (`answers_to`).
+
+        A reference by id resolved less than `_LOOKUP_TTL` ago is not resolved again: the
+        container's labels and image cannot change, a status that old is no staler than the
+        dispatch itself can be, and an id that was not found does not come back. (The runner
+        inspects the container by its full id before it acts, and every action once more.) A
+        storm of events about a few containers then costs a few inspects a second, not one per
+        event. Names are not remembered: a name can move to a new container. An engine that
+        does not answer is a `fault`, never "not found".
+        """
+        now = time.monotonic()
+        if len(self._seen) > _LOOKUP_CACHE_MAX:
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < _LOOKUP_TTL}
+        found: dict[Target, Lookup] = {}
+        missing: list[Target] = []
+        for target in dict.fromkeys(targets):
+            seen = self._seen.get(target)
+            if seen is not None and now - seen[0] < _LOOKUP_TTL:
+                found[target] = Lookup(seen[1])
+            else:
+                missing.append(target)
+        answers = await asyncio.gather(*(self._resolve(t) for t in missing))
+        looked = time.monotonic()
+        for target, lookup in zip(missing, answers, strict=True):
+            found[target] = lookup
+            if lookup.fault is None and reference(target)[1] == "id":
+                self._seen[target] = (looked, lookup.container)
+        return found
+
+    async def _resolve(self, target: Target) -> Lookup:
+        try:
+            return Lookup(await self._engine.resolve(target))
+        except ResponderError as exc:
+            return Lookup(None, f"the Docker engine does not answer: {exc}")
