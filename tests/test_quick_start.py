@@ -7,6 +7,7 @@ and run with bash in a directory laid out like the checkout (`./playbooks` the s
 `.venv/bin/responder`, `./data`) while `.venv/bin/responder serve` runs there. Only what this
 machine needs changes: the image becomes the local busybox test image (no registry), the
 container's name one no other test uses, the port a free one, and `ID` the incident's id.
+Issue 16 added the walk's report block, between looking at the incident and releasing it.
 """
 
 from __future__ import annotations
@@ -142,13 +143,13 @@ def name(resources: Resources) -> Iterator[str]:
 def test_readme_quick_start_contains_then_releases_its_container(
     name: str, resources: Resources, tmp_path: Path
 ) -> None:
-    """Start a production container, alert, see it paused and isolated, release it: running."""
+    """Start a production container, alert, see it contained, read its report, release: running."""
     require_binary("curl", package="curl")
     require_binary("docker", package="docker.io")
     blocks = _blocks()
-    assert len(blocks) == len(("start", "alert", "look", "release")), blocks
+    assert len(blocks) == len(("start", "alert", "look", "report", "release")), blocks
     port = free_port()
-    start, alert, look, release = (_localised(b, name, port) for b in blocks)
+    start, alert, look, report, release = (_localised(b, name, port) for b in blocks)
     directory, env = _checkout(tmp_path), _environment(port)
     with _serving(directory, env, port) as log:
         _run(start, directory, env)
@@ -157,7 +158,11 @@ def test_readme_quick_start_contains_then_releases_its_container(
         assert "paused, networks: 0" in contained
         incident = _incident_of(contained, name)
         assert resources.info(name).status == "paused"
+        reported = _run(re.sub(r"\bID\b", incident, report), directory, env)
         released = _run(re.sub(r"\bID\b", incident, release), directory, env)
+    assert f"# Incident report `{incident}`" in reported
+    assert "docker:pause" in reported
+    assert f"responder release --data-dir {directory.resolve() / 'data'} {incident}" in reported
     assert f"incident {incident}: released" in released
     assert "running, networks: 1" in released
     with pytest.raises(docker.errors.NotFound):
