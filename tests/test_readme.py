@@ -96,3 +96,12 @@ def test_readme_playbook_contains_the_quick_start_container(
     output = capsys.readouterr().out
     assert status == 0, output
     assert output.strip().splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_every_folder_the_glossary_names_exists() -> None:
+    """The glossary's `responder/...` folders are folders of the package (a move updates it)."""
+    text = README.read_text()
+    named = set(re.findall(r"`(responder/[\w/]+/)`", text))
+    assert named, "the glossary names no folder"
+    missing = sorted(name for name in named if not (ROOT / name).is_dir())
+    assert not missing, missing
