@@ -71,8 +71,8 @@ def counts(
     except ValueError:
         parser.error(f"{option}: not a list of integers: {text!r}")
     if not values or min(values) < 1 or (most is not None and max(values) > most):
-        bounds = f"from 1 to {most}" if most is not None else "positive"
-        parser.error(f"{option}: give one or more {bounds} counts")
+        what = "positive counts" if most is None else f"counts from 1 to {most}"
+        parser.error(f"{option}: give one or more {what}")
     return values
 
 
