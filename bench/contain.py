@@ -37,98 +37,58 @@ failed; 2 when no engine answers or no busybox is there to build the image from;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import http.client
-import json
 import os
-import platform
-import secrets
-import signal
 import statistics
 import sys
-import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import aiohttp
-import docker
-import docker.errors
-from _common import (
-    HOST,
-    INTAKE_PATH,
-    LABEL,
-    PY_SPY_HINT,
-    BenchError,
-    Box,
-    Boxes,
-    Cpu,
-    CpuMeter,
-    Profile,
-    add_json_argument,
-    add_profile_arguments,
-    docker_client,
-    engine_facts,
-    ensure_image,
-    find_py_spy,
-    free_port,
-    git_commit,
-    http_status,
-    load_average,
-    machine,
-    percentile,
-    profile_from,
-    py_spy,
-    raise_interrupt,
-    remove_boxes,
-    responder_env,
-    responder_source,
-    server,
-    table,
+from harness import INTAKE_PATH, BenchError
+from harness.api import FINAL_STATES, JSON_HEADERS, Api, Incident, stamp_ns
+from harness.containers import engine_state
+from harness.engine_log import FLEET_TIMEOUT_S, PAUSE_TIMEOUT_S
+from harness.falco import shell_event
+from harness.figures import summary, table, verdict
+from harness.machine import Cpu, CpuMeter
+from harness.processes import scratch
+from harness.profiling import Profile, py_spy
+from harness.run import (
+    EngineBench,
+    Outputs,
+    add_output_arguments,
+    counts,
+    outputs_from,
+    run_on_engine,
 )
+from harness.sdk import SdkPlaybook, Timed, at_once, one_by_one
+from harness.servers import Limits, serve_responder
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Sequence
+    from collections.abc import Callable, Collection, Iterator, Sequence
+
+    from harness.containers import Box
+    from harness.processes import Server
+    from harness.run import Engine
 
 RULE = "Responder benchmark containment"
 PLAYBOOK = "bench-contain"
 
-HTTP_TIMEOUT_S = 10.0
-PAUSE_TIMEOUT_S = 30.0
-FLEET_TIMEOUT_S = 120.0
 FINISH_TIMEOUT_S = 60.0
 POLL_S = 0.02
 SETTLE_S = 0.05
-INCIDENT_PAGE = 500
-
-OVERHEAD_TARGET_MS = 15.0
-FLEET_RATIO_TARGET = 0.35
-
-EXIT_FAILED = 1
-EXIT_MISSING = 2
-EXIT_INTERRUPTED = 130
-
-FINAL_STATES = frozenset(
-    {
-        "contained",
-        "partially contained",
-        "failed",
-        "notified",
-        "dry-run",
-        "protected",
-        "held",
-        "resolved",
-    }
-)
 
 
 @dataclass(frozen=True)
-class Options:
-    """The command line."""
+class Options(Outputs):
+    """The command line.
+
+    The time-to-contain samples run on one server (`latency_concurrency`), the fleet on one
+    server per `concurrency`; every server's containment limit is `max_containments` per 1h.
+    """
 
     samples: int
     warmup: int
@@ -137,8 +97,6 @@ class Options:
     concurrency: tuple[int, ...]
     isolate: bool
     max_containments: int
-    profile: Profile | None
-    json_out: Path | None
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -177,17 +135,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default=1000,
         help="limits.max_containments per 1h window written to the servers' config (1000)",
     )
-    add_profile_arguments(
+    add_output_arguments(
         parser, "after the measured runs, one more fleet-at-once run under py-spy record"
     )
-    add_json_argument(parser)
     args = parser.parse_args(argv)
-    try:
-        concurrency = tuple(int(c) for c in str(args.concurrency).split(",") if c.strip())
-    except ValueError:
-        parser.error(f"--concurrency: not a list of integers: {args.concurrency!r}")
-    if not concurrency or min(concurrency) < 1 or max(concurrency) > 256:
-        parser.error("--concurrency: give one or more counts from 1 to 256")
+    concurrency = counts(parser, "--concurrency", str(args.concurrency), 256)
     if args.samples < 1 or args.warmup < 0 or args.fleet < 1:
         parser.error("--samples and --fleet must be >= 1, --warmup >= 0")
     if not 1 <= args.latency_concurrency <= 256:
@@ -203,224 +155,60 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         concurrency=concurrency,
         isolate=args.isolate,
         max_containments=args.max_containments,
-        profile=profile_from(args),
-        json_out=args.json_out,
+        **outputs_from(args),
     )
-
-
-# -- the engine's pause events ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pause:
-    """When the engine reported a container paused (its clock), and when we read it."""
-
-    engine_ns: int
-    seen_ns: int
-
-
-class PauseWatcher:
-    """Reads the engine's event stream for pauses of this run's containers, in a thread."""
-
-    def __init__(self, client: docker.DockerClient, boxes: Boxes) -> None:
-        filters = {"type": "container", "event": "pause", **boxes.filters()}
-        self._stream = client.events(decode=True, filters=filters)
-        self._paused: dict[str, Pause] = {}
-        self._cond = threading.Condition()
-        self._ended: str | None = None
-        self._thread = threading.Thread(target=self._read, name="pause-events", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        why = "the stream ended"
-        try:
-            for event in self._stream:
-                seen = time.time_ns()
-                if event.get("Action", event.get("status")) != "pause":
-                    continue
-                container_id = str(event.get("id") or event["Actor"]["ID"])
-                engine_ns = int(event.get("timeNano") or int(event["time"]) * 1_000_000_000)
-                with self._cond:
-                    self._paused.setdefault(container_id, Pause(engine_ns, seen))
-                    self._cond.notify_all()
-        except Exception as exc:  # noqa: BLE001 - any end of the stream is reported to the waiter
-            why = f"the stream failed: {exc}"
-        with self._cond:
-            self._ended = why
-            self._cond.notify_all()
-
-    def wait(self, ids: Collection[str], timeout: float) -> dict[str, Pause]:
-        """The pause of each container; BenchError when one is not seen within `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                missing = [i for i in ids if i not in self._paused]
-                if not missing:
-                    return {i: self._paused[i] for i in ids}
-                if self._ended is not None:
-                    raise BenchError(f"Docker event stream: {self._ended}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BenchError(
-                        f"{len(missing)} of {len(ids)} containers not seen paused within "
-                        f"{timeout:g} s (first: {missing[0][:12]})"
-                    )
-                self._cond.wait(left)
-
-    def pop(self, ids: Collection[str]) -> dict[str, Pause]:
-        """Forget these containers' pauses (to pause them again), returning those seen."""
-        with self._cond:
-            return {i: self._paused.pop(i) for i in ids if i in self._paused}
-
-    def close(self) -> None:
-        """Stop reading."""
-        self._stream.close()
-        self._thread.join(timeout=5)
 
 
 # -- the responder server --------------------------------------------------------------------
 
 
-def write_setup(
-    workdir: Path, concurrency: int, max_containments: int, steps: Sequence[str]
-) -> Path:
-    """The config file and the playbook in `workdir`; returns the config file."""
-    config = workdir / "responder.yaml"
-    config.write_text(
-        "limits:\n"
-        f"  max_containments: {max_containments}\n"
-        "  window: 1h\n"
-        f"  concurrency: {concurrency}\n",
-        encoding="utf-8",
-    )
-    playbooks = workdir / "playbooks"
-    playbooks.mkdir()
-    lines = [
-        f"name: {PLAYBOOK}",
-        "description: benchmark playbook",
-        "match:",
-        "  source: falco",
-        f"  rules: [{RULE}]",
-        "steps:",
-        *(f"  - action: {step}" for step in steps),
-    ]
-    (playbooks / "bench.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (workdir / "data").mkdir()
-    return config
+@contextlib.contextmanager
+def contain_server(concurrency: int, options: Options, steps: Sequence[str]) -> Iterator[Server]:
+    """`responder serve` with a playbook of only `steps` for the benchmark's rule."""
+    with scratch("responder-contain-") as workdir:
+        playbooks = workdir / "playbooks"
+        playbooks.mkdir()
+        lines = [
+            f"name: {PLAYBOOK}",
+            "description: benchmark playbook",
+            "match:",
+            "  source: falco",
+            f"  rules: [{RULE}]",
+            "steps:",
+            *(f"  - action: {step}" for step in steps),
+        ]
+        (playbooks / "bench.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        limits = Limits(options.max_containments, concurrency)
+        with serve_responder(workdir, playbooks, limits=limits) as running:
+            yield running
 
 
-def serve_command(port: int, workdir: Path, config: Path) -> list[str]:
-    """`responder serve` on loopback with the benchmark's config, data and playbooks."""
-    return [
-        sys.executable,
-        "-m",
-        "responder",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-        "--data-dir",
-        str(workdir / "data"),
-        "--playbooks",
-        str(workdir / "playbooks"),
-    ]
+def falco_bodies(boxes: Sequence[Box], run_id: str) -> dict[str, bytes]:
+    """A Falco event naming each container, unique to it and this run; container id -> body."""
+    now = time.time()
+    return {box.id: shell_event(RULE, box, seq, now, run_id) for seq, box in enumerate(boxes)}
 
 
-def _readyz(port: int) -> Callable[[], bool]:
-    def ready() -> bool:
-        return http_status(port, "GET", "/readyz") == 200
+def finished(api: Api, boxes: Collection[Box]) -> dict[str, Incident]:
+    """Wait until each container's incident is in a final state; container id -> incident."""
+    short = {box.short_id: box.id for box in boxes}  # incidents hold the 12-digit id
 
-    return ready
+    def by_container(incidents: list[Incident]) -> dict[str, Incident]:
+        return {short[k]: i for i in incidents if (k := str(i["container_id"])[:12]) in short}
 
+    def missing(incidents: list[Incident]) -> str | None:
+        done = sum(i["state"] in FINAL_STATES for i in by_container(incidents).values())
+        if done == len(short):
+            return None
+        return f"{len(short) - done} of {len(short)} incidents not finished"
 
-@dataclass(frozen=True)
-class Api:
-    """Requests to one server on 127.0.0.1."""
-
-    port: int
-
-    def connection(self) -> http.client.HTTPConnection:
-        """A new connection, not yet connected."""
-        return http.client.HTTPConnection(HOST, self.port, timeout=HTTP_TIMEOUT_S)
-
-    def post_event(self, body: bytes) -> int:
-        """POST one Falco event; the status (202 expected)."""
-        conn = self.connection()
-        try:
-            conn.request("POST", INTAKE_PATH, body=body, headers=_JSON)
-            response = conn.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise BenchError(f"POST {INTAKE_PATH} failed: {exc}") from exc
-        finally:
-            conn.close()
-        return response.status
-
-    def get_json(self, path: str) -> Any:  # noqa: ANN401 - JSON
-        """GET a JSON document; BenchError on anything but 200."""
-        conn = self.connection()
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise BenchError(f"GET {path} failed: {exc}") from exc
-        finally:
-            conn.close()
-        if response.status != 200:
-            raise BenchError(f"GET {path} answered {response.status}: {body[:300]!r}")
-        return json.loads(body)
-
-    def finished(self, boxes: Collection[Box], timeout: float) -> dict[str, dict[str, Any]]:
-        """Wait until each container's incident is in a final state; container id -> incident."""
-        short = {box.short_id: box.id for box in boxes}  # incidents hold the 12-digit id
-        wanted = set(short.values())
-        deadline = time.monotonic() + timeout
-        while True:
-            listed = self.get_json(f"/v1/incidents?limit={INCIDENT_PAGE}")["incidents"]
-            by_container = {
-                short[key]: i for i in listed if (key := str(i["container_id"])[:12]) in short
-            }
-            if len(by_container) == len(wanted) and all(
-                i["state"] in FINAL_STATES for i in by_container.values()
-            ):
-                return by_container
-            if time.monotonic() > deadline:
-                running = len(wanted) - sum(
-                    i["state"] in FINAL_STATES for i in by_container.values()
-                )
-                raise BenchError(
-                    f"{running} of {len(wanted)} incidents not finished within {timeout:g} s"
-                )
-            time.sleep(POLL_S)
+    return by_container(api.wait_incidents(missing, FINISH_TIMEOUT_S, POLL_S))
 
 
-_JSON = {"Content-Type": "application/json"}
-
-
-def falco_body(box: Box, seq: int) -> bytes:
-    """A Falco `http_output` event naming the container, unique per sample."""
-    now = datetime.now(UTC)
-    return json.dumps(
-        {
-            "uuid": secrets.token_hex(16),
-            "time": now.isoformat().replace("+00:00", "Z"),
-            "rule": RULE,
-            "priority": "Notice",
-            "source": "syscall",
-            "hostname": platform.node(),
-            "output": f"{now.isoformat()}: Notice benchmark event {seq} in {box.name} "
-            f"(container_id={box.short_id} container_name={box.name})",
-            "output_fields": {
-                "container.id": box.short_id,
-                "container.name": box.name,
-                "evt.time": now.timestamp(),
-                "proc.name": "sh",
-            },
-            "tags": ["benchmark"],
-        }
-    ).encode()
+def post_each(api: Api, boxes: Sequence[Box], run_id: str) -> Callable[[Box], None]:
+    """What the responder is asked to do for each container: POST its event (made beforehand)."""
+    bodies = falco_bodies(boxes, run_id)
+    return lambda box: api.post_event(bodies[box.id])
 
 
 # -- time to contain -------------------------------------------------------------------------
@@ -454,35 +242,26 @@ class Sample:
         return (self.paused_ns - self.sent_ns) / 1e6
 
 
-def _ns(stamp: str | None) -> int | None:
-    if not stamp:
-        return None
-    return int(datetime.fromisoformat(stamp).timestamp() * 1e9)
-
-
-def sdk_sample(client: docker.DockerClient, watcher: PauseWatcher, box: Box) -> Sample:
-    """The reference: `container.pause()` through the SDK, timed to the engine's event."""
-    container = client.containers.get(box.id)  # looked up before the clock starts
+def sdk_sample(engine: Engine, box: Box) -> Sample:
+    """The reference: the SDK's `pause` call, timed to the engine's event."""
     sent = time.time_ns()
-    container.pause()
+    engine.client.api.pause(box.id)
     answered = time.time_ns()
-    pause = watcher.wait([box.id], PAUSE_TIMEOUT_S)[box.id]
+    pause = engine.log.wait_paused([box.id], sent, PAUSE_TIMEOUT_S)[box.id]
     return Sample("sdk", box.id, sent, answered, pause.engine_ns, pause.seen_ns)
 
 
-def responder_sample(api: Api, watcher: PauseWatcher, box: Box, seq: int) -> Sample:
+def responder_sample(api: Api, engine: Engine, box: Box) -> Sample:
     """POST an event naming the container; timed to the engine's event; then its incident."""
-    body = falco_body(box, seq)
+    body = falco_bodies([box], engine.boxes.run_id)[box.id]
     sent = time.time_ns()
-    status = api.post_event(body)
+    api.post_event(body)
     answered = time.time_ns()
-    if status != 202:
-        raise BenchError(f"POST {INTAKE_PATH} answered {status}, not 202")
-    pause = watcher.wait([box.id], PAUSE_TIMEOUT_S)[box.id]
-    incident = api.finished([box], FINISH_TIMEOUT_S)[box.id]
+    pause = engine.log.wait_paused([box.id], sent, PAUSE_TIMEOUT_S)[box.id]
+    incident = finished(api, [box])[box.id]
     if incident["state"] != "contained":
         raise BenchError(f"incident {incident['id']} ended {incident['state']!r}, not contained")
-    full = api.get_json(f"/v1/incidents/{incident['id']}")
+    full = api.incident(incident["id"])
     pause_steps = [s for s in full["steps"] if s["action"] == "docker:pause"]
     return Sample(
         "responder",
@@ -491,9 +270,9 @@ def responder_sample(api: Api, watcher: PauseWatcher, box: Box, seq: int) -> Sam
         answered,
         pause.engine_ns,
         pause.seen_ns,
-        opened_ns=_ns(full["opened_at"]),
-        step_ns=_ns(pause_steps[0]["started_at"]) if pause_steps else None,
-        finished_ns=_ns(full["finished_at"]),
+        opened_ns=stamp_ns(full["opened_at"]),
+        step_ns=stamp_ns(pause_steps[0]["started_at"]) if pause_steps else None,
+        finished_ns=stamp_ns(full["finished_at"]),
     )
 
 
@@ -509,42 +288,33 @@ class Latency:
     stop_notes: list[str] = field(default_factory=list)
 
 
-def bench_latency(ctx: Context) -> Latency:
+def bench_latency(engine: Engine, options: Options) -> Latency:
     """Alternate an SDK sample and a responder sample, each on a fresh container."""
-    options = ctx.options
     total = options.warmup + options.samples
     print(
         f"time to contain: {total} containers for each ({options.warmup} warm-up), "
         f"limits.concurrency {options.latency_concurrency}",
         flush=True,
     )
-    sdk_boxes = ctx.boxes.create(total, "sdk")
-    our_boxes = ctx.boxes.create(total, "ttc")
+    sdk_boxes = engine.boxes.create(total, "sdk")
+    our_boxes = engine.boxes.create(total, "ttc")
     result = Latency(options.latency_concurrency)
-    with tempfile.TemporaryDirectory(prefix="responder-contain-") as tmp:
-        workdir = Path(tmp)
-        config = write_setup(
-            workdir, options.latency_concurrency, options.max_containments, ["docker:pause"]
-        )
-        port = free_port()
-        log = workdir / "server.log"
-        command = serve_command(port, workdir, config)
-        with server("responder", command, log, _readyz(port), responder_env()) as managed:
-            api = Api(port)
-            meter = CpuMeter(managed.proc.pid)
-            for i in range(total):
-                if i == options.warmup:
-                    meter.start()
-                time.sleep(SETTLE_S)
-                sdk = sdk_sample(ctx.client, ctx.watcher, sdk_boxes[i])
-                time.sleep(SETTLE_S)
-                ours = responder_sample(api, ctx.watcher, our_boxes[i], i)
-                if i >= options.warmup:
-                    result.sdk.append(sdk)
-                    result.responder.append(ours)
-            result.cpu = meter.stop()
-        result.stop_notes.extend(managed.notes)
-    ctx.boxes.remove([*sdk_boxes, *our_boxes])
+    with contain_server(options.latency_concurrency, options, ["docker:pause"]) as running:
+        api = Api(running.port)
+        meter = CpuMeter(running.pid)
+        for i in range(total):
+            if i == options.warmup:
+                meter.start()
+            time.sleep(SETTLE_S)
+            sdk = sdk_sample(engine, sdk_boxes[i])
+            time.sleep(SETTLE_S)
+            ours = responder_sample(api, engine, our_boxes[i])
+            if i >= options.warmup:
+                result.sdk.append(sdk)
+                result.responder.append(ours)
+        result.cpu = meter.stop()
+    result.stop_notes.extend(running.notes)
+    engine.boxes.remove([*sdk_boxes, *our_boxes])
     return result
 
 
@@ -572,112 +342,54 @@ class FleetRun:
     timeline: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Responder at once: first and last of each milestone, s from the first request."""
 
-
-def _fleet_run(
-    who: str, concurrency: int, mode: str, start_ns: int, pauses: Collection[Pause], *, cpu: Cpu
-) -> FleetRun:
-    offsets = sorted((p.engine_ns - start_ns) / 1e9 for p in pauses)
-    return FleetRun(
-        who, concurrency, mode, offsets[-1], offsets[0], statistics.median(offsets), cpu
-    )
-
-
-class SdkContain:
-    """What the fleet playbook does, as raw SDK calls: [disconnect every network,] pause."""
-
-    def __init__(self, client: docker.DockerClient, boxes: Sequence[Box], *, isolate: bool) -> None:
-        self._api = client.api
-        self._isolate = isolate
-        # Read before any clock starts: the networks each container is on.
-        self._networks = {
-            box.id: list(self._api.inspect_container(box.id)["NetworkSettings"]["Networks"])
-            for box in boxes
-        }
-
-    def contain(self, box: Box) -> None:
-        """Isolate (when the playbook does) and pause one container."""
-        if self._isolate:
-            for network in self._networks[box.id]:
-                self._api.disconnect_container_from_network(box.id, network)
-        self._api.pause(box.id)
-
-    def undo(self, box: Box) -> None:
-        """Unpause it and put it back on its networks, for the next round (not timed)."""
-        self._api.unpause(box.id)
-        if self._isolate:
-            for network in self._networks[box.id]:
-                self._api.connect_container_to_network(box.id, network)
+    @classmethod
+    def of(cls, who: str, concurrency: int, mode: str, timed: Timed) -> FleetRun:
+        """From one timed run over the fleet."""
+        spread = timed.spread
+        return cls(
+            who, concurrency, mode, spread.last_s, spread.first_s, spread.median_s, timed.cpu
+        )
 
 
-def sdk_fleet(ctx: Context) -> list[FleetRun]:
+def fleet_steps(options: Options) -> list[str]:
+    """The fleet playbook's steps."""
+    return ["docker:isolate", "docker:pause"] if options.isolate else ["docker:pause"]
+
+
+def sdk_fleet(engine: Engine, options: Options) -> list[FleetRun]:
     """The engine alone: the fleet playbook's calls one by one, then with each number of threads."""
-    options = ctx.options
-    boxes = ctx.boxes.create(options.fleet, "sdk-fleet")
-    sdk = SdkContain(ctx.client, boxes, isolate=options.isolate)
-    ids = [box.id for box in boxes]
-    runs = []
+    boxes = engine.boxes.create(options.fleet, "sdk-fleet")
+    # Read before any clock starts: the networks each container is on.
+    networks = {i: nets for i, (_, nets) in engine_state(engine.client, boxes).items()}
+    sdk = SdkPlaybook(engine.client, fleet_steps(options), networks)
     what = " + ".join(fleet_steps(options))
     print(f"fleet, raw SDK ({what}): {options.fleet} containers, one by one", flush=True)
-    meter = CpuMeter()
-    meter.start()
-    start = time.time_ns()
-    for box in boxes:
-        sdk.contain(box)
-        ctx.watcher.wait([box.id], PAUSE_TIMEOUT_S)
-    cpu = meter.stop()
-    runs.append(_fleet_run("sdk", 1, "one by one", start, ctx.watcher.pop(ids).values(), cpu=cpu))
+    serial = one_by_one(sdk.contain, boxes, engine.log, CpuMeter())
+    runs = [FleetRun.of("sdk", 1, "one by one", serial)]
     for threads in options.concurrency:
-        for box in boxes:
-            sdk.undo(box)
+        sdk.undo_all(boxes, threads)
         time.sleep(SETTLE_S * 4)
         print(
             f"fleet, raw SDK ({what}): {options.fleet} containers at once, {threads} threads",
             flush=True,
         )
-        with ThreadPoolExecutor(threads, thread_name_prefix="sdk-fleet") as pool:
-            barrier = threading.Barrier(threads + 1)
-            for _ in range(threads):
-                pool.submit(barrier.wait, FLEET_TIMEOUT_S)
-            barrier.wait(FLEET_TIMEOUT_S)  # every thread exists before the clock starts
-            meter.start()
-            start = time.time_ns()
-            list(pool.map(sdk.contain, boxes))
-        pauses = ctx.watcher.wait(ids, FLEET_TIMEOUT_S)
-        cpu = meter.stop()
-        ctx.watcher.pop(ids)
-        runs.append(_fleet_run("sdk", threads, "at once", start, pauses.values(), cpu=cpu))
-    ctx.boxes.remove(boxes)
+        timed = at_once(sdk.contain, boxes, threads, engine.log)
+        runs.append(FleetRun.of("sdk", threads, "at once", timed))
+    engine.boxes.remove(boxes)
     return runs
 
 
-def one_by_one(
-    api: Api, watcher: PauseWatcher, boxes: Sequence[Box], meter: CpuMeter
-) -> tuple[int, dict[str, Pause], Cpu]:
-    """POST for each container and wait for its pause before the next; (start, pauses, CPU)."""
-    meter.start()
-    start = time.time_ns()
-    for seq, box in enumerate(boxes):
-        status = api.post_event(falco_body(box, seq))
-        if status != 202:
-            raise BenchError(f"POST {INTAKE_PATH} answered {status}, not 202")
-        watcher.wait([box.id], PAUSE_TIMEOUT_S)
-    pauses = watcher.wait([box.id for box in boxes], PAUSE_TIMEOUT_S)
-    return start, pauses, meter.stop()
-
-
-def at_once(
-    api: Api, watcher: PauseWatcher, boxes: Sequence[Box], meter: CpuMeter
-) -> tuple[int, int, dict[str, Pause], Cpu]:
-    """Every POST on its own connection, written in one burst; (start, last answer, pauses, CPU)."""
-    bodies = [falco_body(box, seq) for seq, box in enumerate(boxes)]
+def burst(api: Api, engine: Engine, boxes: Sequence[Box], meter: CpuMeter) -> tuple[Timed, int]:
+    """Every POST on its own connection, written in one burst; (the run, the last 202 read)."""
+    bodies = falco_bodies(boxes, engine.boxes.run_id)
     conns = [api.connection() for _ in boxes]
     try:
         for conn in conns:
             conn.connect()  # connected before the clock starts
         meter.start()
         start = time.time_ns()
-        for conn, body in zip(conns, bodies, strict=True):
-            conn.request("POST", INTAKE_PATH, body=body, headers=_JSON)
+        for conn, box in zip(conns, boxes, strict=True):
+            conn.request("POST", INTAKE_PATH, body=bodies[box.id], headers=JSON_HEADERS)
         statuses = []
         for conn in conns:
             response = conn.getresponse()
@@ -691,8 +403,8 @@ def at_once(
             conn.close()
     if odd := [s for s in statuses if s != 202]:
         raise BenchError(f"{len(odd)} POSTs not answered 202: {sorted(set(odd))}")
-    pauses = watcher.wait([box.id for box in boxes], FLEET_TIMEOUT_S)
-    return start, answered, pauses, meter.stop()
+    pauses = engine.log.wait_paused([box.id for box in boxes], start, FLEET_TIMEOUT_S)
+    return Timed(start, pauses, meter.stop()), answered
 
 
 @dataclass
@@ -705,98 +417,74 @@ class FleetServer:
     stop_notes: list[str] = field(default_factory=list)
 
 
-def fleet_steps(options: Options) -> list[str]:
-    """The fleet playbook's steps."""
-    return ["docker:isolate", "docker:pause"] if options.isolate else ["docker:pause"]
-
-
-def bench_fleet(ctx: Context, concurrency: int, profile: Profile | None = None) -> FleetServer:
+def bench_fleet(
+    engine: Engine, options: Options, concurrency: int, profile: Profile | None = None
+) -> FleetServer:
     """One server: warm it up, the fleet one by one, then another fleet at once."""
-    options = ctx.options
     size = options.fleet
     label = f"fleet, responder, limits.concurrency {concurrency}"
-    warm = ctx.boxes.create(2, f"warm{concurrency}")
-    serial = [] if profile else ctx.boxes.create(size, f"one{concurrency}")
-    burst = ctx.boxes.create(size, f"all{concurrency}")
+    warm = engine.boxes.create(2, f"warm{concurrency}")
+    serial = [] if profile else engine.boxes.create(size, f"one{concurrency}")
+    together = engine.boxes.create(size, f"all{concurrency}")
     result = FleetServer(concurrency)
-    with tempfile.TemporaryDirectory(prefix="responder-fleet-") as tmp:
-        workdir = Path(tmp)
-        config = write_setup(workdir, concurrency, options.max_containments, fleet_steps(options))
-        port = free_port()
-        log = workdir / "server.log"
-        command = serve_command(port, workdir, config)
-        with server("responder", command, log, _readyz(port), responder_env()) as managed:
-            api = Api(port)
-            meter = CpuMeter(managed.proc.pid)
-            one_by_one(api, ctx.watcher, warm, meter)
-            api.finished(warm, FINISH_TIMEOUT_S)
-            if serial:
-                print(f"{label}: {size} containers one by one", flush=True)
-                start, pauses, cpu = one_by_one(api, ctx.watcher, serial, meter)
-                result.runs.append(
-                    _fleet_run(
-                        "responder", concurrency, "one by one", start, pauses.values(), cpu=cpu
-                    )
-                )
-                api.finished(serial, FINISH_TIMEOUT_S)
-                time.sleep(SETTLE_S * 4)
-            print(f"{label}: {size} containers at once", flush=True)
-            with py_spy(managed.proc.pid, profile):
-                start, answered, pauses, cpu = at_once(api, ctx.watcher, burst, meter)
-                run = _fleet_run(
-                    "responder", concurrency, "at once", start, pauses.values(), cpu=cpu
-                )
-                incidents = api.finished(burst, FINISH_TIMEOUT_S)
-            timeline = burst_timeline(api, start, answered, incidents.values(), pauses.values())
-            result.runs.append(
-                dataclasses.replace(run, post_burst_s=(answered - start) / 1e9, timeline=timeline)
+    with contain_server(concurrency, options, fleet_steps(options)) as running:
+        api = Api(running.port)
+        meter = CpuMeter(running.pid)
+        run_id = engine.boxes.run_id
+        one_by_one(post_each(api, warm, run_id), warm, engine.log, meter)
+        finished(api, warm)
+        if serial:
+            print(f"{label}: {size} containers one by one", flush=True)
+            post = post_each(api, serial, run_id)
+            timed = one_by_one(post, serial, engine.log, meter)
+            result.runs.append(FleetRun.of("responder", concurrency, "one by one", timed))
+            finished(api, serial)
+            time.sleep(SETTLE_S * 4)
+        print(f"{label}: {size} containers at once", flush=True)
+        with py_spy(running.pid, profile):
+            timed, answered = burst(api, engine, together, meter)
+            incidents = finished(api, together)
+        run = FleetRun.of("responder", concurrency, "at once", timed)
+        timeline = burst_timeline(api, timed, answered, incidents.values())
+        result.runs.append(
+            dataclasses.replace(
+                run, post_burst_s=(answered - timed.start_ns) / 1e9, timeline=timeline
             )
-            for incident in [*api.finished(serial, FINISH_TIMEOUT_S).values(), *incidents.values()]:
-                result.states[incident["state"]] = result.states.get(incident["state"], 0) + 1
-        result.stop_notes.extend(managed.notes)
-    ctx.boxes.remove([*warm, *serial, *burst])
+        )
+        for incident in [*finished(api, serial).values(), *incidents.values()]:
+            result.states[incident["state"]] = result.states.get(incident["state"], 0) + 1
+    result.stop_notes.extend(running.notes)
+    engine.boxes.remove([*warm, *serial, *together])
     return result
 
 
 def burst_timeline(
-    api: Api,
-    start_ns: int,
-    answered_ns: int,
-    incidents: Collection[dict[str, Any]],
-    pauses: Collection[Pause],
+    api: Api, timed: Timed, answered_ns: int, incidents: Collection[Incident]
 ) -> dict[str, tuple[float, float]]:
     """When the incidents of a burst were opened, started their pause step, were paused, ended."""
-    opened, stepped, finished = [], [], []
+    opened, stepped, ended = [], [], []
     for incident in incidents:
-        full = api.get_json(f"/v1/incidents/{incident['id']}")
-        opened.append(_ns(full["opened_at"]))
-        finished.append(_ns(full["finished_at"]))
-        stepped += [_ns(s["started_at"]) for s in full["steps"] if s["action"] == "docker:pause"]
+        full = api.incident(incident["id"])
+        opened.append(stamp_ns(full["opened_at"]))
+        ended.append(stamp_ns(full["finished_at"]))
+        stepped += [
+            stamp_ns(s["started_at"]) for s in full["steps"] if s["action"] == "docker:pause"
+        ]
 
     def span(stamps: Collection[int | None]) -> tuple[float, float]:
-        known = [(t - start_ns) / 1e9 for t in stamps if t is not None]
+        known = [(t - timed.start_ns) / 1e9 for t in stamps if t is not None]
         return (min(known), max(known)) if known else (float("nan"), float("nan"))
 
     return {
         "last 202 read": span([answered_ns]),
         "incidents opened": span(opened),
         "pause steps started": span(stepped),
-        "containers paused": span([p.engine_ns for p in pauses]),
-        "incidents finished": span(finished),
+        "containers paused": span([p.engine_ns for p in timed.pauses.values()]),
+        "incidents finished": span(ended),
     }
 
 
 # -- running it all --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every measurement needs."""
-
-    options: Options
-    client: docker.DockerClient
-    boxes: Boxes
-    watcher: PauseWatcher
 
 
 @dataclass
@@ -808,35 +496,28 @@ class Results:
     fleets: list[FleetServer] = field(default_factory=list)
 
 
-def run_all(ctx: Context, results: Results) -> None:
-    """Every measurement, filling `results` as it goes (so an interrupted run keeps its figures)."""
-    results.latency = bench_latency(ctx)
-    results.sdk_fleet = sdk_fleet(ctx)
-    for concurrency in ctx.options.concurrency:
-        results.fleets.append(bench_fleet(ctx, concurrency))
-    if ctx.options.profile is not None:
-        concurrency = ctx.options.concurrency[0]
+def run_all(engine: Engine, options: Options) -> Results:
+    """Every measurement: time to contain, the engine's fleet, then one server per concurrency."""
+    results = Results(bench_latency(engine, options), sdk_fleet(engine, options))
+    for concurrency in options.concurrency:
+        results.fleets.append(bench_fleet(engine, options, concurrency))
+    if options.profile is not None:
+        concurrency = options.concurrency[0]
         print(f"profiling one more fleet-at-once run (concurrency {concurrency})", flush=True)
-        profiled = bench_fleet(ctx, concurrency, ctx.options.profile)
+        profiled = bench_fleet(engine, options, concurrency, options.profile)
         wall = profiled.runs[-1].wall_s
         print(
-            f"  profile: {ctx.options.profile.out} ({ctx.options.profile.format}); under py-spy "
+            f"  profile: {options.profile.out} ({options.profile.format}); under py-spy "
             f"the fleet took {wall:.3f} s at once (not comparable)",
             flush=True,
         )
+    return results
 
 
 # -- report ----------------------------------------------------------------------------------
 
-
-def summary(values: Sequence[float]) -> dict[str, float]:
-    """Median, p90, max and min."""
-    return {
-        "median": statistics.median(values),
-        "p90": percentile(values, 90),
-        "max": max(values),
-        "min": min(values),
-    }
+OVERHEAD_TARGET_MS = 15.0
+FLEET_RATIO_TARGET = 0.35
 
 
 def phases(samples: Sequence[Sample]) -> list[tuple[str, list[float]]]:
@@ -918,7 +599,7 @@ def report_latency(latency: Latency) -> list[str]:
         print()
         print("  where the responder's time goes (incident timestamps, ms):")
         table(["phase", "median", "p90", "max"], rows)
-    met = "met" if overhead < OVERHEAD_TARGET_MS else "NOT met"
+    met = verdict(overhead < OVERHEAD_TARGET_MS)
     return [
         (
             f"overhead over the raw SDK pause < {OVERHEAD_TARGET_MS:g} ms at the median: "
@@ -972,7 +653,7 @@ def report_fleet(results: Results, options: Options) -> list[str]:
                 f"{burst.post_burst_s:.3f}" if burst.post_burst_s is not None else "",
             ]
         )
-        met = "met" if ratio < FLEET_RATIO_TARGET else "NOT met"
+        met = verdict(ratio < FLEET_RATIO_TARGET)
         engine = next(
             (
                 r
@@ -1050,47 +731,6 @@ def report_cpu(results: Results, size: int) -> None:
     table(headers, rows, left=3)
 
 
-def environment(client: docker.DockerClient, image: str) -> dict[str, str]:
-    """Machine and software facts for the report."""
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": git_commit(),
-        "machine": machine(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "libraries": f"docker SDK {docker.__version__}, aiohttp {aiohttp.__version__}",
-        "engine": engine_facts(client),
-        "image": image,
-        "responder": responder_source(),
-        "load avg": load_average(),
-    }
-
-
-def print_header(env: dict[str, str], options: Options, prefix: str) -> None:
-    """What is measured, where, and how."""
-    print("responder containment benchmark: Falco POST -> container paused, against the raw SDK")
-    for key, value in env.items():
-        print(f"  {key:9} {value}")
-    print(
-        f"  settings  {options.samples} samples (+{options.warmup} warm-up), fleet of "
-        f"{options.fleet}, concurrency {','.join(map(str, options.concurrency))}, "
-        f"limits.max_containments {options.max_containments} per 1h"
-    )
-    print(f"  containers {prefix}-* (label {LABEL}), removed at the end", flush=True)
-
-
-def write_json(path: Path, env: dict[str, str], options: Options, results: Results) -> None:
-    """Every figure as JSON, for comparing runs later."""
-    document = {
-        "environment": env,
-        "settings": asdict(options),
-        "latency": asdict(results.latency) if results.latency else None,
-        "sdk_fleet": [asdict(r) for r in results.sdk_fleet],
-        "fleets": [asdict(f) for f in results.fleets],
-    }
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-
-
 def report(results: Results, options: Options) -> bool:
     """Print the tables and the targets; True when every incident ended contained."""
     verdicts = []
@@ -1112,59 +752,29 @@ def report(results: Results, options: Options) -> bool:
     return held
 
 
-def cleanup(boxes: Boxes, watcher: PauseWatcher | None, stderr: IO[str]) -> bool:
-    """Remove every container of the run, uninterrupted; True when none is left."""
-    if watcher is not None:
-        watcher.close()
-    return remove_boxes(boxes, stderr)
-
-
-def preflight(options: Options, stderr: IO[str]) -> docker.DockerClient | None:
-    """A client of the engine, or None (said on stderr) when a tool or the engine is missing."""
-    if options.profile is not None and find_py_spy() is None:
-        print(PY_SPY_HINT, file=stderr)
-        return None
-    return docker_client(stderr)
+def figures(results: Results) -> dict[str, Any]:
+    """Every figure, for `--json`."""
+    return {
+        "latency": asdict(results.latency) if results.latency else None,
+        "sdk_fleet": [asdict(r) for r in results.sdk_fleet],
+        "fleets": [asdict(f) for f in results.fleets],
+    }
 
 
 def main(argv: Sequence[str] | None = None, stderr: IO[str] = sys.stderr) -> int:
     """Run every measurement, print the figures; the exit status says whether all held."""
     options = parse_args(argv)
-    client = preflight(options, stderr)
-    if client is None:
-        return EXIT_MISSING
-    signal.signal(signal.SIGTERM, raise_interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
-    boxes = Boxes(client, secrets.token_hex(4))
-    results = Results()
-    watcher = None
-    status = 0
-    try:
-        image = ensure_image(client)
-        env = environment(client, image)
-        print_header(env, options, boxes.prefix)
-        watcher = PauseWatcher(client, boxes)
-        run_all(Context(options, client, boxes, watcher), results)
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=stderr)
-        status = EXIT_FAILED
-    except docker.errors.DockerException as exc:
-        print(f"benchmark failed: the Docker engine said: {exc}", file=stderr)
-        status = EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted: cleaning up", file=stderr)
-        status = EXIT_INTERRUPTED
-    finally:
-        if not cleanup(boxes, watcher, stderr):
-            status = status or EXIT_FAILED
-        client.close()
-    if status == 0:
-        if not report(results, options):
-            status = EXIT_FAILED
-        if options.json_out is not None:
-            write_json(options.json_out, env, options, results)
-            print(f"results written to {options.json_out}")
-    return status
+    bench = EngineBench(
+        title="responder containment benchmark: Falco POST -> container paused, against the raw SDK",
+        settings=f"{options.samples} samples (+{options.warmup} warm-up), fleet of "
+        f"{options.fleet}, concurrency {','.join(map(str, options.concurrency))}, "
+        f"limits.max_containments {options.max_containments} per 1h",
+        options=options,
+        measure=lambda engine: run_all(engine, options),
+        report=lambda results: report(results, options),
+        figures=figures,
+    )
+    return run_on_engine(bench, stderr)
 
 
 if __name__ == "__main__":

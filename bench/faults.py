@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _common import REPO, table
+from harness import REPO
+from harness.figures import table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -58,99 +58,50 @@ Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import platform
-import secrets
-import signal
-import statistics
 import sys
-import tempfile
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import aiohttp
-import docker
-import docker.errors
-from _common import (
-    BARE_SERVER,
-    HOST,
-    INTAKE_PATH,
-    LABEL,
-    PY_SPY_HINT,
-    REPO,
-    BenchError,
-    Box,
-    Boxes,
-    Cpu,
-    CpuMeter,
-    Profile,
-    add_json_argument,
-    add_profile_arguments,
-    docker_client,
-    engine_facts,
-    ensure_image,
-    find_py_spy,
-    free_port,
-    git_commit,
-    indent,
-    journal_rows,
-    load_average,
-    log_tail,
-    machine,
-    percentile,
-    post_ready,
-    process_cpu_s,
-    process_memory_kb,
-    profile_from,
-    py_spy,
-    raise_interrupt,
-    remove_boxes,
-    responder_env,
-    responder_source,
-    server,
-    status_ready,
-    table,
-)
+from harness import BenchError
+from harness.api import FINAL_STATES, Api, Incident, stamp_ns
+from harness.containers import engine_state
+from harness.engine_log import ACTIONS
+from harness.falco import shell_event
+from harness.figures import Spread, odd_statuses, ratio, table, verdict
+from harness.machine import Cpu, CpuMeter, process_memory_kb
+from harness.paced import Load, send_paced
+from harness.processes import indent, log_tail, scratch
+from harness.profiling import py_spy
+from harness.run import EngineBench, Outputs, add_output_arguments, outputs_from, run_on_engine
+from harness.sdk import SdkPlaybook, at_once
+from harness.servers import AUDIT_FILE, Limits, journal_rows, serve_bare, serve_responder
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterator, Mapping, Sequence
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from harness.containers import Box
+    from harness.engine_log import EngineEvent
+    from harness.processes import Server
+    from harness.run import Engine
 
 RULE = "Terminal shell in container"
 PLAYBOOK = "contain-shell-in-production"
-PLAYBOOKS = REPO / "playbooks"
 PRODUCTION = {"environment": "production"}
+PLAYBOOK_STEPS = ("docker:snapshot", "docker:isolate", "docker:pause")
 EXPECTED_STEPS = ("docker:snapshot done", "docker:isolate done", "docker:pause done", "notify done")
-AUDIT_FILE = "audit.jsonl"
 
-HTTP_TIMEOUT_S = 30.0
 CONTAIN_TIMEOUT_S = 180.0
 POLL_S = 0.1
 SETTLE_S = 1.0
-INCIDENT_PAGE = 500
-SDK_TIMEOUT_S = 120.0
-
-MEMORY_TARGET_MB = 200.0
-
-EXIT_FAILED = 1
-EXIT_MISSING = 2
-EXIT_INTERRUPTED = 130
-
-_JSON = {"Content-Type": "application/json"}
-FINAL_STATES = frozenset(
-    {"contained", "partially contained", "failed", "notified", "dry-run", "protected", "held"}
-)
 
 
 @dataclass(frozen=True)
-class Options:
+class Options(Outputs):
     """The command line."""
 
     events: int
@@ -159,8 +110,6 @@ class Options:
     connections: int
     concurrency: int
     max_containments: int
-    profile: Profile | None
-    json_out: Path | None
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -189,8 +138,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         metavar="N",
         help="limits.max_containments per 1h window (default: --containers)",
     )
-    add_profile_arguments(parser, "record the server with py-spy during the storm")
-    add_json_argument(parser)
+    add_output_arguments(parser, "record the server with py-spy during the storm")
     args = parser.parse_args(argv)
     if args.containers < 1 or args.events < args.containers:
         parser.error("--containers must be >= 1 and --events >= --containers")
@@ -210,131 +158,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         connections=args.connections,
         concurrency=args.concurrency,
         max_containments=max_containments,
-        profile=profile_from(args),
-        json_out=args.json_out,
+        **outputs_from(args),
     )
 
 
-# -- the engine's events ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EngineEvent:
-    """One pause, unpause, network connect or disconnect of a container, on the engine's clock."""
-
-    action: str
-    container: str
-    engine_ns: int
-    network: str | None = None
-
-
-class EngineLog:
-    """Every pause, unpause, connect and disconnect of this run's containers, read in a thread."""
-
-    ACTIONS = ("pause", "unpause", "connect", "disconnect")
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        # Network events carry the container in their attributes, not its labels: filter by
-        # type and action here, by container id below.
-        filters = {"type": ["container", "network"], "event": list(self.ACTIONS)}
-        self._stream = client.events(decode=True, filters=filters)
-        self._events: list[EngineEvent] = []
-        self._watched: set[str] = set()
-        self._cond = threading.Condition()
-        self._ended: str | None = None
-        self._thread = threading.Thread(target=self._read, name="engine-events", daemon=True)
-        self._thread.start()
-
-    def watch(self, boxes: Collection[Box]) -> None:
-        """Keep the events of these containers."""
-        with self._cond:
-            self._watched.update(box.id for box in boxes)
-
-    def _read(self) -> None:
-        why = "the stream ended"
-        try:
-            for raw in self._stream:
-                event = _engine_event(raw)
-                if event is None:
-                    continue
-                with self._cond:
-                    if event.container in self._watched:
-                        self._events.append(event)
-                        self._cond.notify_all()
-        except Exception as exc:  # noqa: BLE001 - any end of the stream is reported to the waiter
-            why = f"the stream failed: {exc}"
-        with self._cond:
-            self._ended = why
-            self._cond.notify_all()
-
-    def since(self, since_ns: int, ids: Collection[str] | None = None) -> list[EngineEvent]:
-        """The events at or after `since_ns` (of these containers), oldest first."""
-        with self._cond:
-            return [
-                e
-                for e in self._events
-                if e.engine_ns >= since_ns and (ids is None or e.container in ids)
-            ]
-
-    def wait_paused(self, ids: Collection[str], since_ns: int, timeout: float) -> dict[str, int]:
-        """The first pause of each container since `since_ns`; BenchError after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                first: dict[str, int] = {}
-                for e in self._events:
-                    if e.action == "pause" and e.engine_ns >= since_ns and e.container in ids:
-                        first.setdefault(e.container, e.engine_ns)
-                missing = [i for i in ids if i not in first]
-                if not missing:
-                    return first
-                if self._ended is not None:
-                    raise BenchError(f"Docker event stream: {self._ended}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BenchError(
-                        f"{len(missing)} of {len(ids)} containers not seen paused within "
-                        f"{timeout:g} s (first: {missing[0][:12]})"
-                    )
-                self._cond.wait(min(left, 1.0))
-
-    def close(self) -> None:
-        """Stop reading."""
-        self._stream.close()
-        self._thread.join(timeout=5)
-
-
-def _engine_event(raw: Mapping[str, Any]) -> EngineEvent | None:
-    action = str(raw.get("Action") or raw.get("status") or "")
-    if action not in EngineLog.ACTIONS:
-        return None
-    actor = raw.get("Actor") or {}
-    attributes = actor.get("Attributes") or {}
-    engine_ns = int(raw.get("timeNano") or int(raw.get("time", 0)) * 1_000_000_000)
-    if raw.get("Type") == "network":
-        container = attributes.get("container")
-        if not container:
-            return None
-        return EngineEvent(action, str(container), engine_ns, str(attributes.get("name") or "?"))
-    return EngineEvent(action, str(raw.get("id") or actor.get("ID")), engine_ns)
-
-
 # -- the raw SDK reference -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Spread:
-    """When each container of a fleet was paused: s from the first request or call."""
-
-    first_s: float
-    median_s: float
-    last_s: float
-
-    @classmethod
-    def of(cls, start_ns: int, stamps: Collection[int]) -> Spread:
-        """From engine timestamps (ns since the epoch)."""
-        offsets = sorted((t - start_ns) / 1e9 for t in stamps)
-        return cls(offsets[0], statistics.median(offsets), offsets[-1])
 
 
 @dataclass(frozen=True)
@@ -347,59 +175,17 @@ class SdkRun:
     cpu: Cpu
 
 
-class SdkPlaybook:
-    """The Docker calls of the playbook's container steps, made directly with the SDK."""
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self._api = client.api
-
-    def snapshot(self, box: Box) -> None:
-        """docker:snapshot's read-only parts: top, inspect, logs, diff."""
-        self._api.top(box.id)
-        self._api.inspect_container(box.id)
-        self._api.logs(box.id, stdout=True, stderr=True, timestamps=True, tail="all")
-        self._api.diff(box.id)
-
-    def isolate(self, box: Box) -> None:
-        """docker:isolate: inspect, then disconnect from every network."""
-        networks = self._api.inspect_container(box.id)["NetworkSettings"]["Networks"]
-        for network in networks:
-            self._api.disconnect_container_from_network(box.id, network)
-
-    def pause(self, box: Box) -> None:
-        """docker:pause."""
-        self._api.pause(box.id)
-
-    def playbook(self, box: Box) -> None:
-        """Snapshot, isolate, pause: one container as the playbook contains it."""
-        self.snapshot(box)
-        self.isolate(box)
-        self.pause(box)
-
-
-def sdk_reference(
-    client: docker.DockerClient, log: EngineLog, boxes: Sequence[Box], threads: int
-) -> list[SdkRun]:
+def sdk_reference(engine: Engine, boxes: Sequence[Box], threads: int) -> list[SdkRun]:
     """Pause alone, unpause, then the playbook's calls: each with `threads` threads at once."""
-    sdk = SdkPlaybook(client)
-    ids = [box.id for box in boxes]
+    pause = SdkPlaybook(engine.client, ["docker:pause"])
+    playbook = SdkPlaybook(engine.client, PLAYBOOK_STEPS)
     runs = []
-    for what, call in (("pause", sdk.pause), ("snapshot + isolate + pause", sdk.playbook)):
+    for what, sdk in (("pause", pause), ("snapshot + isolate + pause", playbook)):
         print(f"reference: raw SDK, {what}, {len(boxes)} containers, {threads} threads", flush=True)
-        with ThreadPoolExecutor(threads, thread_name_prefix="sdk") as pool:
-            barrier = threading.Barrier(threads + 1)
-            for _ in range(threads):
-                pool.submit(barrier.wait, SDK_TIMEOUT_S)
-            barrier.wait(SDK_TIMEOUT_S)  # every thread exists before the clock starts
-            meter = CpuMeter()
-            meter.start()
-            start = time.time_ns()
-            list(pool.map(call, boxes))
-        pauses = log.wait_paused(ids, start, SDK_TIMEOUT_S)
-        runs.append(SdkRun(what, threads, Spread.of(start, pauses.values()), meter.stop()))
-        if what == "pause":
-            with ThreadPoolExecutor(threads, thread_name_prefix="sdk") as pool:
-                list(pool.map(lambda box: client.api.unpause(box.id), boxes))
+        timed = at_once(sdk.contain, boxes, threads, engine.log)
+        runs.append(SdkRun(what, threads, timed.spread, timed.cpu))
+        if sdk is pause:
+            pause.undo_all(boxes, threads)
             time.sleep(0.2)
     return runs
 
@@ -411,168 +197,10 @@ def storm_bodies(boxes: Sequence[Box], options: Options, run_id: str) -> list[by
     """One unique Falco `Terminal shell in container` event per request, round robin."""
     start = time.time() + 1.0
     interval = options.seconds / options.events
-    bodies = []
-    for seq in range(options.events):
-        box = boxes[seq % len(boxes)]
-        at = start + seq * interval
-        stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
-        stamp = stamp.replace("+00:00", f"{seq % 1000:03d}Z")  # nanoseconds, as Falco writes
-        pid = 4000 + seq
-        tty = 34816 + seq % 64
-        output = (
-            f"{stamp}: Notice A shell was spawned in a container with an attached terminal "
-            f"(evt_type=execve user=root user_uid=0 user_loginuid=-1 process=sh "
-            f"proc_exepath=/bin/sh parent=runc command=sh -i terminal={tty} pid={pid} "
-            f"exe_flags=EXE_WRITABLE container_id={box.short_id} container_name={box.name})"
-        )
-        body = {
-            "hostname": platform.node(),
-            "output": output,
-            "priority": "Notice",
-            "rule": RULE,
-            "source": "syscall",
-            "tags": ["maturity_stable", "container", "shell", "mitre_execution", "T1059"],
-            "time": stamp,
-            "output_fields": {
-                "container.id": box.short_id,
-                "container.name": box.name,
-                "container.image.repository": "responder-test/busybox",
-                "evt.arg.flags": "EXE_WRITABLE",
-                "evt.time": int(at * 1e9),
-                "evt.type": "execve",
-                "proc.cmdline": "sh -i",
-                "proc.exepath": "/bin/sh",
-                "proc.name": "sh",
-                "proc.pid": pid,
-                "proc.pname": "runc",
-                "proc.tty": tty,
-                "user.loginuid": -1,
-                "user.name": "root",
-                "user.uid": 0,
-                "bench.run": run_id,
-            },
-        }
-        bodies.append(json.dumps(body).encode())
-    return bodies
-
-
-@dataclass(frozen=True)
-class Load:
-    """What the client saw: one entry per request, times on the host clock (ns since epoch)."""
-
-    first_sent_ns: int
-    last_sent_ns: int
-    last_answered_ns: int
-    statuses: dict[str, int]
-    """Status code (or `error: ...`) -> count."""
-    latencies_ms: list[float] = field(repr=False)
-    sent_s: list[float] = field(repr=False)
-    """When each request was sent, s after the first."""
-    max_late_ms: float
-    """How far behind its slot the most delayed request was sent (all connections busy)."""
-    client_cpu_s: float
-    """CPU time this process (the client) used to send them."""
-
-    def by_second(self) -> list[tuple[int, float, float, float]]:
-        """(second, p50, p99, max) of the requests sent in each second of the storm, ms."""
-        seconds: dict[int, list[float]] = {}
-        for at, ms in zip(self.sent_s, self.latencies_ms, strict=True):
-            seconds.setdefault(int(at), []).append(ms)
-        return [
-            (second, percentile(v, 50), percentile(v, 99), max(v))
-            for second, v in sorted(seconds.items())
-        ]
-
-    @property
-    def acknowledged(self) -> int:
-        """2xx answers."""
-        return sum(n for s, n in self.statuses.items() if s.startswith("2"))
-
-    @property
-    def failed(self) -> int:
-        """Anything but a 2xx."""
-        return sum(n for s, n in self.statuses.items() if not s.startswith("2"))
-
-    def latency(self) -> dict[str, float]:
-        """p50, p99 and max, ms."""
-        return {
-            "p50": percentile(self.latencies_ms, 50),
-            "p99": percentile(self.latencies_ms, 99),
-            "max": max(self.latencies_ms),
-        }
-
-    def summary(self) -> dict[str, Any]:
-        """For the JSON output, without the per-request latencies."""
-        return (
-            {k: v for k, v in asdict(self).items() if k not in {"latencies_ms", "sent_s"}}
-            | self.latency()
-            | {"by_second": self.by_second()}
-            | {"acknowledged": self.acknowledged, "failed": self.failed}
-        )
-
-
-async def _send(
-    port: int, bodies: Sequence[bytes], seconds: float, connections: int
-) -> tuple[list[int], list[int], list[str], float]:
-    """POST every body at its slot of a steady rate; (sent ns, answered ns, statuses, lateness)."""
-    url = f"http://{HOST}:{port}{INTAKE_PATH}"
-    count = len(bodies)
-    interval = seconds / count
-    sent = [0] * count
-    answered = [0] * count
-    statuses = [""] * count
-    late = [0.0]
-    connector = aiohttp.TCPConnector(limit=connections, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-        async def probe() -> None:
-            async with session.get(f"http://{HOST}:{port}/healthz") as response:
-                await response.read()
-
-        # Open every connection before the clock starts.
-        await asyncio.gather(*(probe() for _ in range(connections)), return_exceptions=True)
-        slots: Iterator[int] = iter(range(count))
-        start = time.monotonic() + 0.05
-
-        async def worker() -> None:
-            for i in slots:  # one iterator shared by every worker: each takes the next slot
-                delay = start + i * interval - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                else:
-                    late[0] = max(late[0], -delay)
-                sent[i] = time.time_ns()
-                try:
-                    async with session.post(url, data=bodies[i], headers=_JSON) as response:
-                        await response.read()
-                        statuses[i] = str(response.status)
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    statuses[i] = f"error: {type(exc).__name__}"
-                answered[i] = time.time_ns()
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-    return sent, answered, statuses, late[0] * 1000
-
-
-def send_storm(port: int, bodies: Sequence[bytes], options: Options) -> Load:
-    """Drive the server with every body over `--seconds` and `--connections`."""
-    before = process_cpu_s(os.getpid()) or 0.0
-    sent, answered, statuses, late_ms = asyncio.run(
-        _send(port, bodies, options.seconds, options.connections)
-    )
-    client_cpu = (process_cpu_s(os.getpid()) or 0.0) - before
-    first = min(sent)
-    return Load(
-        first_sent_ns=first,
-        last_sent_ns=max(sent),
-        last_answered_ns=max(answered),
-        statuses=dict(Counter(statuses)),
-        latencies_ms=[(a - s) / 1e6 for s, a in zip(sent, answered, strict=True)],
-        sent_s=[(s - first) / 1e9 for s in sent],
-        max_late_ms=late_ms,
-        client_cpu_s=client_cpu,
-    )
+    return [
+        shell_event(RULE, boxes[seq % len(boxes)], seq, start + seq * interval, run_id)
+        for seq in range(options.events)
+    ]
 
 
 @dataclass(frozen=True)
@@ -593,19 +221,14 @@ def bare_reference(bodies: Sequence[bytes], options: Options) -> IntakeRun:
         f"reference: bare aiohttp handler, {options.events} POSTs over {options.seconds:g} s",
         flush=True,
     )
-    port = free_port()
-    command = [sys.executable, str(BARE_SERVER), "--port", str(port)]
-    with tempfile.TemporaryDirectory(prefix="bare-storm-") as tmp:
-        log = Path(tmp) / "server.log"
-        with server("bare", command, log, post_ready(port)) as managed:
-            pid = managed.proc.pid
-            before = process_memory_kb(pid, "VmRSS")
-            meter = CpuMeter(pid)
-            meter.start()
-            load = send_storm(port, bodies, options)
-            cpu = meter.stop()
-            peak = process_memory_kb(pid)
-    return IntakeRun("bare", load, cpu, peak, before, managed.notes)
+    with scratch("bare-storm-") as workdir, serve_bare(workdir) as running:
+        before = process_memory_kb(running.pid, "VmRSS")
+        meter = CpuMeter(running.pid)
+        meter.start()
+        load = send_paced(running.port, bodies, options.seconds, options.connections)
+        cpu = meter.stop()
+        peak = process_memory_kb(running.pid)
+    return IntakeRun("bare", load, cpu, peak, before, running.notes)
 
 
 # -- the storm -------------------------------------------------------------------------------
@@ -642,92 +265,21 @@ class Storm:
     """Waits that ran out: the checks then say what is missing."""
 
 
-def write_config(workdir: Path, options: Options) -> Path:
-    """The server's config: the containment limit raised, the concurrency of the command line."""
-    config = workdir / "responder.yaml"
-    config.write_text(
-        "limits:\n"
-        f"  max_containments: {options.max_containments}\n"
-        "  window: 1h\n"
-        f"  concurrency: {options.concurrency}\n",
-        encoding="utf-8",
-    )
-    return config
-
-
-def serve_command(port: int, workdir: Path, config: Path) -> list[str]:
-    """`responder serve` on loopback, a fresh data directory, the shipped playbooks."""
-    return [
-        sys.executable,
-        "-m",
-        "responder",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-        "--data-dir",
-        str(workdir / "data"),
-        "--playbooks",
-        str(PLAYBOOKS),
-    ]
-
-
-def get_json(port: int, path: str) -> Any:  # noqa: ANN401 - JSON
-    """GET a JSON document from the server; BenchError on anything but 200."""
-
-    async def fetch() -> Any:  # noqa: ANN401 - JSON
-        timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(f"http://{HOST}:{port}{path}") as response,
-        ):
-            body = await response.read()
-            if response.status != 200:
-                raise BenchError(f"GET {path} answered {response.status}: {body[:300]!r}")
-            return json.loads(body)
-
-    try:
-        return asyncio.run(fetch())
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise BenchError(f"GET {path} failed: {exc}") from exc
-
-
-def list_incidents(port: int) -> list[dict[str, Any]]:
-    """Every incident (a fresh server has only this run's)."""
-    found: list[dict[str, Any]] = []
-    path: str | None = f"/v1/incidents?limit={INCIDENT_PAGE}"
-    while path:
-        page = get_json(port, path)
-        found += page["incidents"]
-        path = page["next"]
-    return found
-
-
-def wait_counted(port: int, options: Options, start_ns: int) -> float:
+def wait_counted(api: Api, options: Options, start_ns: int) -> float:
     """Poll until the incidents are final and count every event; s from the first POST."""
-    deadline = time.monotonic() + CONTAIN_TIMEOUT_S
-    while True:
-        incidents = list_incidents(port)
+
+    def missing(incidents: list[Incident]) -> str | None:
         counted = sum(int(i["event_count"]) for i in incidents)
-        final = all(i["state"] in FINAL_STATES for i in incidents)
-        if counted >= options.events and final and len(incidents) >= options.containers:
-            return (time.time_ns() - start_ns) / 1e9
-        if time.monotonic() > deadline:
-            raise BenchError(
-                f"after {CONTAIN_TIMEOUT_S:g} s: {len(incidents)} incidents counting {counted} "
-                f"of {options.events} events, {sum(not_final(incidents))} not final"
-            )
-        time.sleep(POLL_S)
+        running = sum(i["state"] not in FINAL_STATES for i in incidents)
+        if counted >= options.events and not running and len(incidents) >= options.containers:
+            return None
+        return (
+            f"{len(incidents)} incidents counting {counted} of {options.events} events, "
+            f"{running} not final"
+        )
 
-
-def not_final(incidents: Sequence[dict[str, Any]]) -> Iterator[bool]:
-    """True for each incident still running."""
-    return (i["state"] not in FINAL_STATES for i in incidents)
-
-
-def _stamp_ns(text: str | None) -> int | None:
-    return int(datetime.fromisoformat(text).timestamp() * 1e9) if text else None
+    api.wait_incidents(missing, CONTAIN_TIMEOUT_S, POLL_S)
+    return (time.time_ns() - start_ns) / 1e9
 
 
 def read_audit(path: Path) -> tuple[Counter[str], int | None]:
@@ -740,88 +292,69 @@ def read_audit(path: Path) -> tuple[Counter[str], int | None]:
             kinds[record["kind"]] += 1
             kinds["bytes"] += len(raw)
             if record["kind"] == "event.accepted":
-                last = _stamp_ns(record["time"])
+                last = stamp_ns(record["time"])
     return kinds, last
 
 
-def engine_state(
-    client: docker.DockerClient, boxes: Sequence[Box]
-) -> dict[str, tuple[bool, list[str]]]:
-    """Each container's paused flag and networks now."""
-    state = {}
-    for box in boxes:
-        attrs = client.api.inspect_container(box.id)
-        networks = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
-        state[box.id] = (bool(attrs["State"]["Paused"]), networks)
-    return state
-
-
-def run_storm(
-    client: docker.DockerClient, log: EngineLog, boxes: Sequence[Box], options: Options, run_id: str
-) -> Storm:
-    """The responder under the storm, then every figure and fact the checks need."""
-    ids = [box.id for box in boxes]
-    networks = {box.id: engine_state(client, [box])[box.id][1] for box in boxes}
-    with tempfile.TemporaryDirectory(prefix="responder-storm-") as tmp:
-        workdir = Path(tmp)
-        (workdir / "data").mkdir()
-        config = write_config(workdir, options)
-        port = free_port()
-        server_log = workdir / "server.log"
-        command = serve_command(port, workdir, config)
-        readyz = status_ready(port, "GET", "/readyz")
-        with server("responder", command, server_log, readyz, responder_env()) as managed:
-            pid = managed.proc.pid
-            bodies = storm_bodies(boxes, options, run_id)
-            before = process_memory_kb(pid, "VmRSS")
-            print(
-                f"storm: {options.events} POSTs for {options.containers} containers over "
-                f"{options.seconds:g} s, {options.connections} connections"
-                + (" (under py-spy)" if options.profile else ""),
-                flush=True,
-            )
-            problems = []
-            meter = CpuMeter(pid)
-            with py_spy(pid, options.profile):
-                meter.start()
-                load = send_storm(port, bodies, options)
-                start = load.first_sent_ns
-                counted = None
-                try:
-                    counted = wait_counted(port, options, start)
-                except BenchError as exc:
-                    problems.append(str(exc))
-                try:
-                    log.wait_paused(ids, start, CONTAIN_TIMEOUT_S)
-                except BenchError as exc:
-                    problems.append(str(exc))
-                busy = meter.stop()
-            time.sleep(SETTLE_S)  # a second pause or disconnect would show by now
-            peak = process_memory_kb(pid)
-            incidents = list_incidents(port)
-            full = [get_json(port, f"/v1/incidents/{i['id']}") for i in incidents]
-        intake = IntakeRun("responder", load, busy, peak, before, managed.notes)
-        if managed.notes:
-            print(f"  server log:\n{indent(log_tail(server_log, 8))}", flush=True)
-        data_dir = workdir / "data"
-        rows = journal_rows(data_dir)
-        kinds, last_dispatch = read_audit(data_dir / AUDIT_FILE)
-    finished = [t for i in full if (t := _stamp_ns(i.get("finished_at"))) is not None]
-    storm = Storm(
-        intake=intake,
+def storm_on(running: Server, engine: Engine, boxes: Sequence[Box], options: Options) -> Storm:
+    """The storm against a running responder, until every container is paused and event counted."""
+    bodies = storm_bodies(boxes, options, engine.boxes.run_id)
+    before = process_memory_kb(running.pid, "VmRSS")
+    print(
+        f"storm: {options.events} POSTs for {options.containers} containers over "
+        f"{options.seconds:g} s, {options.connections} connections"
+        + (" (under py-spy)" if options.profile else ""),
+        flush=True,
+    )
+    api = Api(running.port)
+    problems = []
+    meter = CpuMeter(running.pid)
+    with py_spy(running.pid, options.profile):
+        meter.start()
+        load = send_paced(running.port, bodies, options.seconds, options.connections)
+        counted = None
+        try:
+            counted = wait_counted(api, options, load.first_sent_ns)
+        except BenchError as exc:
+            problems.append(str(exc))
+        try:
+            engine.log.wait_paused([b.id for b in boxes], load.first_sent_ns, CONTAIN_TIMEOUT_S)
+        except BenchError as exc:
+            problems.append(str(exc))
+        busy = meter.stop()
+    time.sleep(SETTLE_S)  # a second pause or disconnect would show by now
+    peak = process_memory_kb(running.pid)
+    full = [api.incident(i["id"]) for i in api.incidents()]
+    return Storm(
+        intake=IntakeRun("responder", load, busy, peak, before, running.notes),
         profiled=options.profile is not None,
-        finished=Spread.of(start, finished) if finished else None,
         all_counted_s=counted,
-        last_dispatch_s=(last_dispatch - start) / 1e9 if last_dispatch else None,
         busy_cpu=busy,
-        journal_rows=rows,
         incidents=full,
-        networks=networks,
-        end_state=engine_state(client, boxes),
-        audit=dict(kinds),
         problems=problems,
     )
-    add_engine_events(storm, log.since(start, ids), ids, start)
+
+
+def run_storm(engine: Engine, boxes: Sequence[Box], options: Options) -> Storm:
+    """The responder under the storm, then every figure and fact the checks need."""
+    ids = [box.id for box in boxes]
+    networks = {i: nets for i, (_, nets) in engine_state(engine.client, boxes).items()}
+    limits = Limits(options.max_containments, options.concurrency)
+    with scratch("responder-storm-") as workdir:
+        with serve_responder(workdir, limits=limits) as running:
+            storm = storm_on(running, engine, boxes, options)
+        if running.notes:
+            print(f"  server log:\n{indent(log_tail(running.log, 8))}", flush=True)
+        storm.journal_rows = journal_rows(running.data_dir)
+        kinds, last_dispatch = read_audit(running.data_dir / AUDIT_FILE)
+    start = storm.intake.load.first_sent_ns
+    finished = [t for i in storm.incidents if (t := stamp_ns(i.get("finished_at"))) is not None]
+    storm.finished = Spread.of(start, finished) if finished else None
+    storm.last_dispatch_s = (last_dispatch - start) / 1e9 if last_dispatch else None
+    storm.networks = networks
+    storm.end_state = engine_state(engine.client, boxes)
+    storm.audit = dict(kinds)
+    add_engine_events(storm, engine.log.since(start, ids), ids, start)
     return storm
 
 
@@ -829,7 +362,7 @@ def add_engine_events(
     storm: Storm, events: Sequence[EngineEvent], ids: Sequence[str], start_ns: int
 ) -> None:
     """What the engine did to each container: counts, and when each was cut off and paused."""
-    storm.engine = {i: dict.fromkeys(EngineLog.ACTIONS, 0) for i in ids}
+    storm.engine = {i: dict.fromkeys(ACTIONS, 0) for i in ids}
     storm.disconnects = {i: {} for i in ids}
     first_pause: dict[str, int] = {}
     first_cut: dict[str, int] = {}
@@ -846,6 +379,8 @@ def add_engine_events(
 
 
 # -- checks and report -----------------------------------------------------------------------
+
+MEMORY_TARGET_MB = 200.0
 
 
 @dataclass(frozen=True)
@@ -891,7 +426,7 @@ def checks(storm: Storm, boxes: Sequence[Box], options: Options) -> list[Check]:
             "every POST acknowledged (2xx)",
             load.acknowledged == options.events and load.failed == 0,
             f"{load.acknowledged} of {options.events}"
-            + (f"; others: {_others(load.statuses)}" if load.failed else ""),
+            + (f"; others: {odd_statuses(load.statuses)}" if load.failed else ""),
         ),
         Check(
             "the journal holds every event once",
@@ -943,17 +478,8 @@ def checks(storm: Storm, boxes: Sequence[Box], options: Options) -> list[Check]:
     ]
 
 
-def _others(statuses: Mapping[str, int]) -> str:
-    odd = [(s, n) for s, n in statuses.items() if not s.startswith("2")]
-    return ", ".join(f"{s} x {n}" for s, n in sorted(odd, key=lambda item: -item[1]))
-
-
 def _mb(kb: int | None) -> str:
     return f"{kb / 1024:.1f}" if kb is not None else "?"
-
-
-def _ratio(ours: float | None, ref: float | None) -> str:
-    return f"{ours / ref:.2f}" if ours is not None and ref else "n/a"
 
 
 @dataclass(frozen=True)
@@ -997,20 +523,20 @@ def report_intake(results: Results, options: Options) -> None:
         f"connections, the same bodies and schedule for both servers{under}"
     )
     b, r = bare.load.latency(), ours.load.latency()
-    ratio = [
+    ratios = [
         "ratio",
         "",
         "",
-        _ratio(r["p50"], b["p50"]),
-        _ratio(r["p99"], b["p99"]),
-        _ratio(r["max"], b["max"]),
+        ratio(r["p50"], b["p50"]),
+        ratio(r["p99"], b["p99"]),
+        ratio(r["max"], b["max"]),
         "",
-        _ratio(ours.cpu.server_s, bare.cpu.server_s),
-        _ratio(ours.rss_before_kb, bare.rss_before_kb),
-        _ratio(ours.peak_rss_kb, bare.peak_rss_kb),
+        ratio(ours.cpu.server_s, bare.cpu.server_s),
+        ratio(ours.rss_before_kb, bare.rss_before_kb),
+        ratio(ours.peak_rss_kb, bare.peak_rss_kb),
     ]
     headers = ["server", "2xx", "other", "p50 ms", "p99 ms", "max ms", "send s", "CPU-s"]
-    table([*headers, "RSS MB", "peak MB"], [_intake_row(bare), _intake_row(ours), ratio])
+    table([*headers, "RSS MB", "peak MB"], [_intake_row(bare), _intake_row(ours), ratios])
     print(
         "  p50/p99/max: from writing a request to reading its answer; send s: first to last POST"
         " sent; CPU-s: the server's (responder: from the first POST until every container was"
@@ -1095,7 +621,7 @@ def report(results: Results, options: Options) -> bool:
     if notes := [*storm.intake.stop_notes, *results.bare.stop_notes]:
         print(f"warning: a server did not stop cleanly: {'; '.join(notes)}")
     peak = storm.intake.peak_rss_kb
-    met = "met" if peak is not None and peak / 1024 < MEMORY_TARGET_MB else "NOT met"
+    met = verdict(peak is not None and peak / 1024 < MEMORY_TARGET_MB)
     print(f"target: server peak memory < {MEMORY_TARGET_MB:g} MB: {_mb(peak)} MB -> {met}")
     if storm.paused:
         print(
@@ -1105,40 +631,8 @@ def report(results: Results, options: Options) -> bool:
     return held
 
 
-def environment(client: docker.DockerClient, image: str) -> dict[str, str]:
-    """Machine and software facts for the report."""
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": git_commit(),
-        "machine": machine(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "libraries": f"docker SDK {docker.__version__}, aiohttp {aiohttp.__version__}",
-        "engine": engine_facts(client),
-        "image": image,
-        "responder": responder_source(),
-        "load avg": load_average(),
-    }
-
-
-def print_header(env: dict[str, str], options: Options, prefix: str) -> None:
-    """What is measured, where, and how."""
-    print("responder storm benchmark: Falco events for a fleet, against the bare handler and SDK")
-    print(f"  command   {' '.join([Path(sys.executable).name, *sys.argv])}")
-    for key, value in env.items():
-        print(f"  {key:9} {value}")
-    print(
-        f"  settings  {options.events} events, {options.containers} containers, "
-        f"{options.seconds:g} s, {options.connections} connections; server: shipped playbooks "
-        f"({PLAYBOOK}), limits.concurrency {options.concurrency}, limits.max_containments "
-        f"raised to {options.max_containments} per 1h (the default, 5 per 10m, would hold all "
-        "but 5 incidents)"
-    )
-    print(f"  containers {prefix}-* (label {LABEL}), removed at the end", flush=True)
-
-
-def write_json(path: Path, env: dict[str, str], options: Options, results: Results) -> None:
-    """Every figure as JSON, for comparing runs later."""
+def figures(results: Results, options: Options) -> dict[str, Any]:
+    """Every figure, for `--json`."""
 
     def intake(run: IntakeRun) -> dict[str, Any]:
         return {
@@ -1151,9 +645,7 @@ def write_json(path: Path, env: dict[str, str], options: Options, results: Resul
         }
 
     storm = results.storm
-    document = {
-        "environment": env,
-        "settings": asdict(options),
+    return {
         "intake": [intake(results.bare), intake(storm.intake)],
         "sdk": [asdict(run) for run in results.sdk],
         "storm": {
@@ -1171,69 +663,36 @@ def write_json(path: Path, env: dict[str, str], options: Options, results: Resul
         },
         "checks": [asdict(c) for c in checks(storm, results.boxes, options)],
     }
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def run_all(client: docker.DockerClient, boxes: Boxes, log: EngineLog, options: Options) -> Results:
+def run_all(engine: Engine, options: Options) -> Results:
     """The containers, the SDK reference, the bare reference, then the storm."""
     print(f"making {2 * options.containers} containers", flush=True)
-    ours = boxes.create(options.containers, "storm", PRODUCTION)
-    theirs = boxes.create(options.containers, "sdk", PRODUCTION)
-    log.watch([*ours, *theirs])
-    sdk = sdk_reference(client, log, theirs, options.concurrency)
-    boxes.remove(theirs)
-    bare = bare_reference(storm_bodies(ours, options, f"bare-{boxes.run_id}"), options)
-    storm = run_storm(client, log, ours, options, boxes.run_id)
+    ours = engine.boxes.create(options.containers, "storm", PRODUCTION)
+    theirs = engine.boxes.create(options.containers, "sdk", PRODUCTION)
+    sdk = sdk_reference(engine, theirs, options.concurrency)
+    engine.boxes.remove(theirs)
+    bare = bare_reference(storm_bodies(ours, options, f"bare-{engine.boxes.run_id}"), options)
+    storm = run_storm(engine, ours, options)
     return Results(sdk, bare, storm, ours)
-
-
-def preflight(options: Options, stderr: IO[str]) -> docker.DockerClient | None:
-    """A client of the engine, or None (said on stderr) when a tool or the engine is missing."""
-    if options.profile is not None and find_py_spy() is None:
-        print(PY_SPY_HINT, file=stderr)
-        return None
-    return docker_client(stderr)
 
 
 def main(argv: Sequence[str] | None = None, stderr: IO[str] = sys.stderr) -> int:
     """Run the references and the storm, print the figures; the exit status says if all held."""
     options = parse_args(argv)
-    client = preflight(options, stderr)
-    if client is None:
-        return EXIT_MISSING
-    signal.signal(signal.SIGTERM, raise_interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
-    boxes = Boxes(client, secrets.token_hex(4))
-    log: EngineLog | None = None
-    results: Results | None = None
-    status = 0
-    try:
-        env = environment(client, ensure_image(client))
-        print_header(env, options, boxes.prefix)
-        log = EngineLog(client)
-        results = run_all(client, boxes, log, options)
-    except BenchError as exc:
-        print(f"benchmark failed: {exc}", file=stderr)
-        status = EXIT_FAILED
-    except docker.errors.DockerException as exc:
-        print(f"benchmark failed: the Docker engine said: {exc}", file=stderr)
-        status = EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted: cleaning up", file=stderr)
-        status = EXIT_INTERRUPTED
-    finally:
-        if log is not None:
-            log.close()
-        if not remove_boxes(boxes, stderr):
-            status = status or EXIT_FAILED
-        client.close()
-    if results is not None:
-        if not report(results, options):
-            status = status or EXIT_FAILED
-        if options.json_out is not None:
-            write_json(options.json_out, env, options, results)
-            print(f"results written to {options.json_out}")
-    return status
+    bench = EngineBench(
+        title="responder storm benchmark: Falco events for a fleet, against the bare handler and SDK",
+        settings=f"{options.events} events, {options.containers} containers, "
+        f"{options.seconds:g} s, {options.connections} connections; server: shipped playbooks "
+        f"({PLAYBOOK}), limits.concurrency {options.concurrency}, limits.max_containments "
+        f"raised to {options.max_containments} per 1h (the default, 5 per 10m, would hold all "
+        "but 5 incidents)",
+        options=options,
+        measure=lambda engine: run_all(engine, options),
+        report=lambda results: report(results, options),
+        figures=lambda results: figures(results, options),
+    )
+    return run_on_engine(bench, stderr)
 
 
 if __name__ == "__main__":
