@@ -21,12 +21,12 @@ import requests.exceptions
 
 from responder.engine._containers import (
     ContainerInfo,
-    answers_to,
     is_container_ref,
     is_full_id,
     is_id_prefix,
     reference,
 )
+from responder.engine._resolve import inspect_one, resolve_in
 from responder.errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ __all__ = ["Abandoned", "DockerEngine", "SdkEngine", "abandoned_calls", "classif
 T = TypeVar("T")
 _SERVER_ERROR = 500
 _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-_AMBIGUOUS = "Multiple IDs found"
 
 
 @dataclass
@@ -225,7 +224,7 @@ class SdkEngine:
         """The container with this full id, or None when it is gone (or `container_id` is no full id)."""
         if not is_full_id(container_id):
             return None
-        return await self.run(lambda client: _inspect(client, container_id))
+        return await self.run(lambda client: inspect_one(client, container_id))
 
     async def resolve(self, target: Target) -> ContainerInfo | None:
         """The one container the alert's reference names (`answers_to`), or None.
@@ -237,7 +236,7 @@ class SdkEngine:
         ref, kind = reference(target)
         if not is_container_ref(ref) or (kind == "id" and not is_id_prefix(ref)):
             return None
-        return await self.run(lambda client: _resolve(client, target, ref))
+        return await self.run(lambda client: resolve_in(client, target, ref))
 
     async def close(self) -> None:
         """Close the client's connections and stop the pool."""
@@ -245,48 +244,3 @@ class SdkEngine:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def _inspect(client: docker.DockerClient, ref: str) -> ContainerInfo | None:
-    """In the engine's thread: the container the engine finds for `ref`, None when it finds none."""
-    try:
-        return ContainerInfo.from_inspect(client.api.inspect_container(ref))
-    except docker.errors.NotFound:
-        return None
-    except docker.errors.APIError as exc:
-        # A prefix more than one id starts with names none: dockerd 20.10 answers it with a
-        # 500 ("Multiple IDs found with provided prefix"), newer ones with a 4xx.
-        if _AMBIGUOUS in str(exc.explanation or "") or (
-            exc.status_code is not None and exc.status_code < _SERVER_ERROR
-        ):
-            return None
-        raise
-
-
-def _resolve(client: docker.DockerClient, target: Target, ref: str) -> ContainerInfo | None:
-    """In the engine's thread: what the engine finds for `ref`, kept only if the rule allows it."""
-    found = _inspect(client, ref)
-    if found is not None and not answers_to(target, found):
-        found = None
-    if not is_id_prefix(ref):
-        return found  # a name: the engine's answer for it, if it is that exact name
-    by_name = reference(target)[1] == "name"
-    if found is not None and found.name != ref and not by_name:
-        return found  # the engine matched the id (whole, or a prefix only one id has)
-    # Hex of 12+ digits: every container whose id starts with it, and for a name field, the
-    # one named it too. The engine prefers a name to an id prefix; the rule prefers neither.
-    candidates = {
-        str(s.get("Id", ""))
-        for s in client.api.containers(all=True, filters={"id": ref})
-        if str(s.get("Id", "")).startswith(ref)
-    }
-    if by_name:  # `ref` is hex only: nothing in it is special to the engine's name filter
-        candidates |= {
-            str(s.get("Id", ""))
-            for s in client.api.containers(all=True, filters={"name": f"^/{ref}$"})
-            if f"/{ref}" in (s.get("Names") or [])
-        }
-    if len(candidates) != 1:
-        return None
-    by_id = _inspect(client, candidates.pop())
-    return by_id if by_id is not None and answers_to(target, by_id) else None
