@@ -18,6 +18,7 @@ from responder.incidents._store import (
     JoinQuery,
     NewIncident,
     now,
+    window_start,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "StepRecord",
     "StepRelease",
     "now",
+    "window_start",
 ]

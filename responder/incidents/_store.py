@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from responder.incidents._anchor import read_head
@@ -28,7 +28,15 @@ if TYPE_CHECKING:
 
     from responder.incidents._model import IncidentState, ReleaseAttempt, StepRelease
 
-__all__ = ["INCIDENTS_FILE", "Dispatch", "IncidentStore", "JoinQuery", "NewIncident"]
+__all__ = [
+    "INCIDENTS_FILE",
+    "Dispatch",
+    "IncidentStore",
+    "JoinQuery",
+    "NewIncident",
+    "now",
+    "window_start",
+]
 
 INCIDENTS_FILE = "incidents.sqlite3"
 _COLUMNS = (
@@ -41,6 +49,11 @@ _COLUMNS = (
 def now() -> str:
     """UTC now, ISO 8601."""
     return datetime.now(UTC).isoformat()
+
+
+def window_start(window: timedelta) -> str:
+    """The start of a window ending now, as stored times are written."""
+    return (datetime.now(UTC) - window).isoformat()
 
 
 class IncidentStore:

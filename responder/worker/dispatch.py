@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from responder.incidents import Dispatch
+from responder.incidents import Dispatch, window_start
 from responder.journal import Unreadable
 from responder.playbooks import match_event, needs_container
 from responder.worker.joining import Matched, join_query, plan_dispatch
 from responder.worker.lookups import ContainerLookups
-from responder.worker.steps import window_start
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -17,8 +17,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from responder.errors import ResponderError
+from responder.incidents import window_start
 from responder.worker.dispatch import Dispatcher
-from responder.worker.steps import window_start
 
 if TYPE_CHECKING:
     from responder.audit import AuditLog
