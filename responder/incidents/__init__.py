@@ -1,7 +1,7 @@
 """Incidents: opened by the worker, run step by step, released on demand; kept in SQLite."""
 
 from responder.incidents._anchor import AuditAnchor
-from responder.incidents._dispatching import Deferred
+from responder.incidents._dispatching import Deferred, Joined, SetAside
 from responder.incidents._model import (
     IncidentRecord,
     IncidentState,
@@ -31,9 +31,11 @@ __all__ = [
     "IncidentStore",
     "Incidents",
     "JoinQuery",
+    "Joined",
     "NewIncident",
     "ReleaseAttempt",
     "ReleaseRecord",
+    "SetAside",
     "StepRecord",
     "StepRelease",
     "now",

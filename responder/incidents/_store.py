@@ -135,7 +135,12 @@ class IncidentStore:
         )
 
     def finish(
-        self, incident_id: str, state: str, reason: str | None, *, retry_on_repeat: bool = False
+        self,
+        incident_id: str,
+        state: IncidentState,
+        reason: str | None,
+        *,
+        retry_on_repeat: bool = False,
     ) -> None:
         """The incident's final state after its steps.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from responder.incidents import Dispatch, window_start
+from responder.incidents import Dispatch, SetAside, window_start
 from responder.journal import Unreadable
 from responder.playbooks import match_event, needs_container
 from responder.worker.joining import Matched, join_query, plan_dispatch
@@ -59,7 +59,7 @@ class Dispatcher:
         events: list[tuple[int, Event]] = []
         for seq, item in batch:
             if isinstance(item, Unreadable):
-                changes.quarantined.append((seq, item.id, item.error))
+                changes.quarantined.append(SetAside(seq, item.id, item.error))
             else:
                 events.append((seq, item))
         matched = await self._match(events, changes)
@@ -88,11 +88,11 @@ class Dispatcher:
 
     async def quarantine(self, seq: int, event_id: str, why: str) -> Dispatch:
         """Set one event aside and move the cursor past it: dispatch keeps failing on it."""
-        return await self._commit(Dispatch(cursor=seq, quarantined=[(seq, event_id, why)]))
+        return await self._commit(Dispatch(cursor=seq, quarantined=[SetAside(seq, event_id, why)]))
 
     async def give_up(self, row: Deferred, why: str) -> Dispatch:
         """Quarantine a deferred event: its container lookup never gets an answer."""
-        changes = Dispatch(cursor=None, quarantined=[(row.seq, row.event_id, why)])
+        changes = Dispatch(cursor=None, quarantined=[SetAside(row.seq, row.event_id, why)])
         changes.undeferred.append(row.seq)
         return await self._commit(changes)
 
@@ -128,22 +128,24 @@ class Dispatcher:
             if lookup is None:
                 matched.append(Matched(seq, event, without, None))
             elif lookup.fault is not None:
-                changes.deferred.append((seq, event.id, lookup.fault))
+                changes.deferred.append(SetAside(seq, event.id, lookup.fault))
             else:
                 verdicts = match_event(event, self._playbooks, lookup.container)
                 matched.append(Matched(seq, event, verdicts, lookup.container))
         # A deferred event deferred again just stays deferred (no new audit line per retry).
         retried = set(changes.undeferred)
-        again = {seq for seq, _, _ in changes.deferred if seq in retried}
+        again = {d.seq for d in changes.deferred if d.seq in retried}
         changes.undeferred[:] = [seq for seq in changes.undeferred if seq not in again]
-        changes.deferred[:] = [d for d in changes.deferred if d[0] not in again]
+        changes.deferred[:] = [d for d in changes.deferred if d.seq not in again]
         return matched
 
     def _audit_set_aside(self, changes: Dispatch) -> None:
-        for seq, event_id, error in changes.quarantined:
-            self._audit.record("event.quarantined", event=event_id, journal_seq=seq, error=error)
-        for seq, event_id, reason in changes.deferred:
-            self._audit.record("event.deferred", event=event_id, journal_seq=seq, reason=reason)
+        for e in changes.quarantined:
+            self._audit.record(
+                "event.quarantined", event=e.event_id, journal_seq=e.seq, error=e.why
+            )
+        for e in changes.deferred:
+            self._audit.record("event.deferred", event=e.event_id, journal_seq=e.seq, reason=e.why)
 
     def _audit_accepted(self, seq: int, event: Event) -> None:
         self._audit.record(

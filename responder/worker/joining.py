@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from responder.incidents import JoinQuery, NewIncident, now
+from responder.incidents import Joined, JoinQuery, NewIncident, now
 from responder.journal import new_event_id
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def plan_dispatch(
             else:
                 existing = known.get(query)
             if existing is not None:
-                changes.joined.append((existing, event.id, event.received_at.isoformat()))
+                changes.joined.append(Joined(existing, event.id, event.received_at.isoformat()))
                 audit.append(
                     (
                         "incident.joined",
@@ -103,18 +103,18 @@ def plan_dispatch(
                 )
                 continue
             incident = new_incident(loaded, item, subject)
-            here[(loaded.name, subject)] = _Opened(incident["id"], resolved)
+            here[(loaded.name, subject)] = _Opened(incident.id, resolved)
             changes.opened.append(incident)
             changes.sources[loaded.digest] = loaded.source
             audit.append(
                 (
                     "incident.opened",
                     {
-                        "incident": incident["id"],
+                        "incident": incident.id,
                         "event": event.id,
                         "playbook": loaded.name,
                         "playbook_digest": loaded.digest,
-                        "target": incident["target"],
+                        "target": incident.target,
                     },
                 )
             )
@@ -133,18 +133,15 @@ def new_incident(loaded: LoadedPlaybook, item: Matched, subject: str) -> NewInci
         playbook_file=loaded.where,
         target=container.id if container else (target.ref if target else None),
         subject=subject,
-        opened_resolved=int(event.status == "resolved"),
+        opened_resolved=event.status == "resolved",
         container_id=container.id if container else (target.id if target else None),
         container_name=container.name if container else (target.name if target else None),
         image=container.image if container else None,
-        state="running",
-        reason=None,
-        dry_run=int(loaded.playbook.dry_run),
+        dry_run=loaded.playbook.dry_run,
         event_source=event.source,
         event_name=event.name,
         priority=event.priority.label,
         first_event=event.id,
-        event_count=1,
         first_seen=seen,
         last_seen=seen,
         opened_at=now(),
