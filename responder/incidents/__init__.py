@@ -2,6 +2,7 @@
 
 from responder.incidents._anchor import AuditAnchor
 from responder.incidents._dispatching import Deferred, Joined, SetAside
+from responder.incidents._errors import IncidentNotFoundError, IncidentStillRunningError
 from responder.incidents._model import (
     IncidentRecord,
     IncidentState,
@@ -26,8 +27,10 @@ __all__ = [
     "AuditAnchor",
     "Deferred",
     "Dispatch",
+    "IncidentNotFoundError",
     "IncidentRecord",
     "IncidentState",
+    "IncidentStillRunningError",
     "IncidentStore",
     "Incidents",
     "JoinQuery",
