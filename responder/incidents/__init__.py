@@ -18,9 +18,8 @@ from responder.incidents._store import (
     IncidentStore,
     JoinQuery,
     NewIncident,
-    now,
-    window_start,
 )
+from responder.incidents._times import now, window_start
 
 __all__ = [
     "INCIDENTS_FILE",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from responder.incidents._anchor import read_head
@@ -21,6 +20,7 @@ from responder.incidents._dispatching import (
 from responder.incidents._model import IncidentRecord, StepRecord
 from responder.incidents._release_records import add_release, releases_of
 from responder.incidents._schema import upgrade
+from responder.incidents._times import now
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -28,15 +28,7 @@ if TYPE_CHECKING:
 
     from responder.incidents._model import IncidentState, ReleaseAttempt, StepRelease
 
-__all__ = [
-    "INCIDENTS_FILE",
-    "Dispatch",
-    "IncidentStore",
-    "JoinQuery",
-    "NewIncident",
-    "now",
-    "window_start",
-]
+__all__ = ["INCIDENTS_FILE", "Dispatch", "IncidentStore", "JoinQuery", "NewIncident"]
 
 INCIDENTS_FILE = "incidents.sqlite3"
 _COLUMNS = (
@@ -44,16 +36,6 @@ _COLUMNS = (
     "state, reason, dry_run, event_source, event_name, priority, first_event, event_count, "
     "first_seen, last_seen, opened_at, finished_at, released_at"
 )
-
-
-def now() -> str:
-    """UTC now, ISO 8601."""
-    return datetime.now(UTC).isoformat()
-
-
-def window_start(window: timedelta) -> str:
-    """The start of a window ending now, as stored times are written."""
-    return (datetime.now(UTC) - window).isoformat()
 
 
 class IncidentStore:
