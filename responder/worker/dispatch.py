@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from responder.audit import AuditLog
     from responder.engine import DockerEngine
-    from responder.incidents import Deferred, Incidents
+    from responder.incidents import Deferred, Incidents, JoinQuery
     from responder.journal import Event
     from responder.playbooks import PlaybookSet, Verdict
     from responder.settings import Settings
@@ -63,9 +63,23 @@ class Dispatcher:
             else:
                 events.append((seq, item))
         matched = await self._match(events, changes)
-        # Each container of the batch is looked up once, all at once (the engine's thread pool
-        # bounds them); the open incidents of every (playbook, subject) the batch matched are
-        # read in one store call. A storm of repeats then costs a few round trips per batch.
+        since, known = await self._open_incidents(matched)
+        for one in matched:
+            self._audit_accepted(one.seq, one.event)
+            self._audit_verdicts(one.event, one.verdicts)
+        for line in plan_dispatch(matched, known, since, changes):
+            self._audit.record(line.kind, **line.fields)
+        return await self._commit(changes)
+
+    async def _open_incidents(
+        self, matched: list[Matched]
+    ) -> tuple[dict[str, str], dict[JoinQuery, str]]:
+        """Each matched playbook's cooldown start, and the open incident each match would join.
+
+        Each container of the batch was looked up once, all at once (the engine's thread pool
+        bounds them); the open incidents of every (playbook, subject) the batch matched are
+        read in one store call. A storm of repeats then costs a few round trips per batch.
+        """
         since = {v.playbook.name: self._since(v) for m in matched for v in m.verdicts if v.matched}
         queries = {
             join_query(v.playbook, m, since[v.playbook.name])
@@ -73,18 +87,11 @@ class Dispatcher:
             for v in m.verdicts
             if v.matched
         }
+        if not queries:
+            return since, {}
         hold_off = self._settings.limits.retry_backoff_max.total_seconds()
-        known = (
-            await self._incidents.run(lambda store: store.open_incidents_for(queries, hold_off))
-            if queries
-            else {}
-        )
-        for one in matched:
-            self._audit_accepted(one.seq, one.event)
-            self._audit_verdicts(one.event, one.verdicts)
-        for kind, fields in plan_dispatch(matched, known, since, changes):
-            self._audit.record(kind, **fields)
-        return await self._commit(changes)
+        known = await self._incidents.run(lambda store: store.open_incidents_for(queries, hold_off))
+        return since, known
 
     async def quarantine(self, seq: int, event_id: str, why: str) -> Dispatch:
         """Set one event aside and move the cursor past it: dispatch keeps failing on it."""

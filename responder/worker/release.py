@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         IncidentRecord,
         Incidents,
         IncidentState,
-        ReleaseAttempt,
         StepRecord,
     )
     from responder.worker.followup import FollowUp
@@ -98,26 +97,14 @@ async def release_incident(
     released = await _undo_steps(record, actions, ctx, incidents)
     failed = [s for s in released if s.release_status == "failed"]
     state: IncidentState = "partially released" if failed else "released"
-    attempt = await _keep(
+    kept = await _keep(
         record, released, state, incidents=incidents, followup=followup, requested_by=requested_by
     )
     await _tell(record, released, state, followup)
     await followup.write_report(incident_id)
-    log.info(
-        "incident %s %s (%d steps undone, %d failed)",
-        incident_id,
-        state,
-        len(released),
-        len(failed),
-    )
-    return ReleaseRecord(
-        incident_id=incident_id,
-        state=state,
-        steps=tuple(released),
-        number=attempt.number,
-        at=attempt.at,
-        requested_by=requested_by,
-    )
+    undone, n_failed = len(released), len(failed)
+    log.info("incident %s %s (%d steps undone, %d failed)", incident_id, state, undone, n_failed)
+    return kept
 
 
 async def _undo_steps(
@@ -152,7 +139,7 @@ async def _keep(
     incidents: Incidents,
     followup: FollowUp,
     requested_by: str,
-) -> ReleaseAttempt:
+) -> ReleaseRecord:
     """Keep this release beside the earlier ones, as the incident's state, and audit it."""
     outcomes = [
         StepRelease(
@@ -176,7 +163,14 @@ async def _keep(
             {"index": s.index, "action": s.action, "release": s.release_status} for s in released
         ],
     )
-    return attempt
+    return ReleaseRecord(
+        incident_id=record.id,
+        state=state,
+        steps=tuple(released),
+        number=attempt.number,
+        at=attempt.at,
+        requested_by=requested_by,
+    )
 
 
 async def _tell(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from responder.actions import Action, ActionContext, ActionParams
+    from responder.actions import Action, ActionContext, ActionParams, StepOutcome
     from responder.engine import ContainerInfo
     from responder.incidents import IncidentRecord
     from responder.journal import Event
@@ -146,25 +146,47 @@ async def run_step(
             log.exception(
                 "step %d (%s) of incident %s", plan.index, plan.step.action, ctx.incident_id
             )
+        took = _since(started)
         return _failed(
-            plan,
-            exc,
-            shown=rendered.shown,
-            started_at=started_at,
-            duration_ms=_since(started),
-            limits=limits,
+            plan, exc, shown=rendered.shown, started_at=started_at, duration_ms=took, limits=limits
         )
+    took = _since(started)
+    resumed = resumed or attempts > 1
+    return _ran(
+        plan,
+        outcome,
+        attempts,
+        shown=rendered.shown,
+        started_at=started_at,
+        duration_ms=took,
+        resumed=resumed,
+    )
+
+
+def _ran(
+    plan: StepPlan,
+    outcome: StepOutcome,
+    attempts: int,
+    *,
+    shown: dict[str, Any],
+    started_at: str,
+    duration_ms: float,
+    resumed: bool,
+) -> StepRecord:
+    """The record of a step whose action answered (done, already, would) after `attempts`."""
     data = dict(outcome.data)
-    if outcome.status == "already" and (resumed or attempts > 1):
-        data["resumed"] = True  # an earlier attempt may have made the change: release undoes it
+    if outcome.status == "already" and resumed:
+        # An earlier attempt, or the run a crash cut short, may have made the change: release
+        # undoes it.
+        data["resumed"] = True
     return StepRecord(
         index=plan.index,
         action=plan.step.action,
-        params=rendered.shown,
+        params=shown,
         status=outcome.status,
         detail=outcome.detail,
         started_at=started_at,
-        duration_ms=_since(started),
+        duration_ms=duration_ms,
         attempts=attempts,
         undo=outcome.undo,
         artifacts=outcome.artifacts,
