@@ -92,6 +92,8 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[ENGINE].close()
 
 
+# Long on purpose: one cleanup context, start before `yield` and stop after, for the worker
+# and everything it is built from.
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     incidents = app[INCIDENTS]
     await incidents.open()
@@ -170,6 +172,7 @@ def _log_credentials(settings: Settings, authenticator: Authenticator) -> None:
         )
 
 
+# Long on purpose: the app factory wires every resource in one place, in start-up order.
 def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web.Application:
     """The whole service as an aiohttp application; raises ConfigError on a bad setting or file."""
     settings.check_secrets()  # a channel that cannot authenticate fails now, not at 3 a.m.

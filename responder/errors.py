@@ -9,9 +9,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigError",
+    "ConflictError",
     "InputError",
     "JournalUnavailableError",
     "Leftovers",
+    "NotFoundError",
     "PermanentError",
     "ResponderError",
     "TransientError",
@@ -52,6 +54,14 @@ class PermanentError(ResponderError):
 
 class ConfigError(PermanentError):
     """A setting, flag or file the user wrote is wrong; the message names where."""
+
+
+class NotFoundError(PermanentError):
+    """What was asked for by its id does not exist (the HTTP API answers 404)."""
+
+
+class ConflictError(PermanentError):
+    """What was asked cannot be done in the state it is in now (the HTTP API answers 409)."""
 
 
 class InputError(PermanentError):

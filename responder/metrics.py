@@ -13,6 +13,8 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 class Metrics:
     """Every metric the responder exports, registered on its own registry."""
 
+    # Long on purpose: one declaration per exported metric, each with its help text; a
+    # list of metrics is read best as the list it is.
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._received: dict[tuple[str, str], Counter] = {}

@@ -12,7 +12,8 @@ from responder.actions import ActionRegistry, default_actions
 from responder.errors import ConfigError
 from responder.journal import Event, Priority, new_event_id
 from responder.playbooks import Step, load_playbooks
-from responder.worker.steps import Gate, StepPlan
+from responder.worker.gates import Gate, decide_step
+from responder.worker.steps import StepPlan
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,7 +53,8 @@ def step_plan(
 ) -> StepPlan:
     """A plan for one step of `action`, first in its playbook, with an empty template context."""
     step = Step.model_validate({"action": action.name, "timeout": timeout})
-    return StepPlan(0, step, action, {}, container, make_event(), gate)
+    decision = decide_step(gate, action, ())
+    return StepPlan(0, step, action, {}, container, make_event(), decision)
 
 
 def make_alert(**changes: Any) -> Event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from _builders import make_event
@@ -170,14 +171,17 @@ async def seed(data_dir: Path, record: IncidentRecord, event: Event) -> None:
     await journal.append([event])
     await journal.close()
     store = IncidentStore(data_dir / "incidents.sqlite3")
-    columns = record.model_dump(exclude={"steps", "releases"})
-    columns["dry_run"] = int(record.dry_run)
+    columns = record.model_dump(include={f.name for f in fields(NewIncident)})
     store.dispatch(
         Dispatch(
             cursor=1,
-            opened=[NewIncident(columns)],
+            opened=[NewIncident(**columns, subject=None)],
             sources={record.playbook_digest: PLAYBOOK_SOURCE},
         )
+    )
+    store._conn.execute(  # times dispatch does not write, as the runner and release left them
+        "UPDATE incidents SET finished_at = ?, released_at = ? WHERE id = ?",
+        (record.finished_at, record.released_at, record.id),
     )
     for step in record.steps:
         store.save_step(record.id, step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, get_args
 
@@ -29,7 +30,7 @@ CLOSED_TO_FIRING = {*UNDONE, "resolved"}
 UNFINISHED = {"failed", "partially contained"}
 
 
-def _incident(state: str, incident_id: str = INCIDENT) -> NewIncident:
+def _incident(state: IncidentState, incident_id: str = INCIDENT) -> NewIncident:
     seen = now()
     return NewIncident(
         id=incident_id,
@@ -43,7 +44,7 @@ def _incident(state: str, incident_id: str = INCIDENT) -> NewIncident:
         image=None,
         state=state,
         reason=None,
-        dry_run=0,
+        dry_run=False,
         event_source="falco",
         event_name="Terminal shell in container",
         priority="Notice",
@@ -63,7 +64,7 @@ def store(tmp_path: Path) -> Iterator[IncidentStore]:
     opened.close()
 
 
-def _finished(store: IncidentStore, incident_id: str, state: str, *, ago: float) -> None:
+def _finished(store: IncidentStore, incident_id: str, state: IncidentState, *, ago: float) -> None:
     """An incident that finished `ago` seconds ago after a fault that may go away."""
     store.finish(incident_id, state, "the Docker engine does not answer", retry_on_repeat=True)
     when = (datetime.now(UTC) - timedelta(seconds=ago)).isoformat()
@@ -73,7 +74,7 @@ def _finished(store: IncidentStore, incident_id: str, state: str, *, ago: float)
 
 @pytest.mark.parametrize("state", get_args(IncidentState))
 def test_a_repeat_joins_an_incident_unless_its_containment_was_undone(
-    store: IncidentStore, state: str
+    store: IncidentStore, state: IncidentState
 ) -> None:
     """Failed for good (the container is gone) is joined: trying again would page again.
 
@@ -90,15 +91,14 @@ def test_a_repeat_joins_an_incident_unless_its_containment_was_undone(
 
 @pytest.mark.parametrize("state", get_args(IncidentState))
 def test_a_firing_alert_never_joins_an_incident_a_resolved_alert_opened(
-    store: IncidentStore, state: str
+    store: IncidentStore, state: IncidentState
 ) -> None:
     """Regression: a resolved alert listed first opened the incident and the firing one joined it.
 
     Whatever state the resolved alert's incident is in (running, at dispatch), a firing one
     about the same container opens its own; a resolved repeat still joins it.
     """
-    incident = _incident(state)
-    incident["opened_resolved"] = 1
+    incident = replace(_incident(state), opened_resolved=True)
     store.dispatch(Dispatch(cursor=1, opened=[incident]))
     assert store.open_incident_for(PLAYBOOK, TARGET, SINCE, 0.0) is None
     found = store.open_incident_for(PLAYBOOK, TARGET, SINCE, 0.0, resolved=True)
@@ -107,7 +107,7 @@ def test_a_firing_alert_never_joins_an_incident_a_resolved_alert_opened(
 
 @pytest.mark.parametrize("state", sorted(UNFINISHED))
 def test_the_first_repeat_after_a_fault_that_may_be_gone_tries_again_at_once(
-    store: IncidentStore, state: str
+    store: IncidentStore, state: IncidentState
 ) -> None:
     """Regression: a partially contained incident swallowed every repeat for its cooldown.
 
@@ -148,8 +148,8 @@ def test_a_version_2_store_gains_the_column_and_its_failures_are_joined(tmp_path
     with sqlite3.connect(path) as conn:
         conn.executescript(_VERSION_2_INCIDENTS)
         conn.execute("PRAGMA user_version = 2")
-        incident = _incident("failed")
-        del incident["subject"]  # a column of version 4
+        incident = asdict(_incident("failed"))
+        del incident["subject"], incident["opened_resolved"]  # columns of version 4
         names = ", ".join(incident)
         marks = ", ".join(f":{k}" for k in incident)
         conn.execute(f"INSERT INTO incidents ({names}) VALUES ({marks})", incident)  # noqa: S608

@@ -14,7 +14,8 @@ from responder.engine import SdkEngine
 from responder.errors import PermanentError, ResponderError, TransientError
 from responder.settings import DockerSettings, Limits
 from responder.text import Templates
-from responder.worker.steps import Gate, run_step
+from responder.worker.gates import Gate
+from responder.worker.steps import run_step
 
 if TYPE_CHECKING:
     from pathlib import Path

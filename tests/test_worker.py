@@ -99,7 +99,7 @@ async def seed_running_incident(
         image=None,
         state="running",
         reason=None,
-        dry_run=0,
+        dry_run=False,
         event_source="falco",
         event_name=event.name,
         priority="Notice",

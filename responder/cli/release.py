@@ -11,7 +11,7 @@ from responder.actions import ActionRegistry, default_actions
 from responder.cli._common import emit_json, say, settings_from
 from responder.cli._followup import offline_followup
 from responder.engine import SdkEngine
-from responder.errors import ConfigError, InputError
+from responder.errors import ConfigError, ConflictError, NotFoundError
 from responder.incidents import INCIDENTS_FILE, Incidents, ReleaseRecord
 from responder.worker.release import release_incident
 
@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no incidents in {settings.data_dir}")
     try:
         result = asyncio.run(_release(settings, args.incident_id))
-    except InputError as exc:
-        sys.stderr.write(f"responder: {exc.message}\n")
+    except (NotFoundError, ConflictError) as exc:  # nothing was done: say why
+        sys.stderr.write(f"responder: {exc}\n")
         return 1
     if args.json:
         emit_json(result.model_dump(mode="json"))

@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# Long on purpose: the graceful shutdown is one sequence (stop listening, drain, clean up)
+# whose order matters; split, the order would be harder to see.
 async def _serve(app: web.Application, settings: Settings, ssl_context: SSLContext | None) -> None:
     """Serve until SIGTERM/SIGINT; then stop listening and let requests in flight finish.
 

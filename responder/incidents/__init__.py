@@ -1,7 +1,8 @@
 """Incidents: opened by the worker, run step by step, released on demand; kept in SQLite."""
 
 from responder.incidents._anchor import AuditAnchor
-from responder.incidents._dispatching import Deferred
+from responder.incidents._dispatching import Deferred, Joined, SetAside
+from responder.incidents._errors import IncidentNotFoundError, IncidentStillRunningError
 from responder.incidents._model import (
     IncidentRecord,
     IncidentState,
@@ -17,23 +18,28 @@ from responder.incidents._store import (
     IncidentStore,
     JoinQuery,
     NewIncident,
-    now,
 )
+from responder.incidents._times import now, window_start
 
 __all__ = [
     "INCIDENTS_FILE",
     "AuditAnchor",
     "Deferred",
     "Dispatch",
+    "IncidentNotFoundError",
     "IncidentRecord",
     "IncidentState",
+    "IncidentStillRunningError",
     "IncidentStore",
     "Incidents",
     "JoinQuery",
+    "Joined",
     "NewIncident",
     "ReleaseAttempt",
     "ReleaseRecord",
+    "SetAside",
     "StepRecord",
     "StepRelease",
     "now",
+    "window_start",
 ]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterable
 
+    from responder.incidents._model import IncidentState
+
 __all__ = [
     "Deferred",
     "Dispatch",
     "JoinQuery",
+    "Joined",
     "NewIncident",
+    "SetAside",
     "deferred",
     "open_incident_for",
     "open_incidents_for",
@@ -26,8 +30,53 @@ _UNFINISHED = ("failed", "partially contained")
 _MAX_DOUBLINGS = 20  # past a million times the hold-off, the cooldown has long ended
 
 
-class NewIncident(dict[str, Any]):
-    """Column values of an incident about to be opened (a dict, for one INSERT)."""
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    """An incident about to be opened: one field per column that dispatch inserts."""
+
+    id: str
+    playbook: str
+    playbook_digest: str
+    playbook_file: str
+    target: str | None
+    """The container's full id when it was found, else the alert's reference; None: none."""
+    subject: str | None
+    """What makes two alerts of its playbook the same incident (the worker's `incident_subject`)."""
+    container_id: str | None
+    container_name: str | None
+    image: str | None
+    event_source: str
+    event_name: str
+    priority: str
+    first_event: str
+    first_seen: str
+    last_seen: str
+    opened_at: str
+    opened_resolved: bool = False
+    """Opened by a resolved alert: a firing one never joins it."""
+    dry_run: bool = False
+    state: IncidentState = "running"
+    reason: str | None = None
+    event_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """A repeat of an open incident's alert: counted there, not acted on again."""
+
+    incident_id: str
+    event_id: str
+    seen: str
+    """When the event was received."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A journaled event set aside: quarantined for good, or deferred until the engine answers."""
+
+    seq: int
+    event_id: str
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +108,12 @@ class Dispatch:
     cursor: int | None
     """The journal sequence number dispatched up to; None leaves it (deferred events retried)."""
     opened: list[NewIncident] = field(default_factory=list)
-    joined: list[tuple[str, str, str]] = field(default_factory=list)
-    """(incident id, event id, when the event was received)."""
+    joined: list[Joined] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
-    quarantined: list[tuple[int, str, str]] = field(default_factory=list)
-    """(seq, event id, why it cannot be read back)."""
-    deferred: list[tuple[int, str, str]] = field(default_factory=list)
-    """(seq, event id, why): its container could not be looked up; dispatched again later."""
+    quarantined: list[SetAside] = field(default_factory=list)
+    """Events that cannot be read back or dispatched."""
+    deferred: list[SetAside] = field(default_factory=list)
+    """Events whose container could not be looked up: dispatched again later."""
     undeferred: list[int] = field(default_factory=list)
     """Sequence numbers of deferred events dispatched now."""
 
@@ -76,30 +124,32 @@ def write_dispatch(conn: sqlite3.Connection, batch: Dispatch, stamp: str) -> Non
         "INSERT OR IGNORE INTO playbooks (digest, source) VALUES (?, ?)", batch.sources.items()
     )
     for incident in batch.opened:
-        names = ", ".join(incident)
-        marks = ", ".join(f":{k}" for k in incident)
-        conn.execute(f"INSERT INTO incidents ({names}) VALUES ({marks})", incident)  # noqa: S608 - our own column names
+        columns = asdict(incident)
+        names = ", ".join(columns)
+        marks = ", ".join(f":{k}" for k in columns)
+        conn.execute(f"INSERT INTO incidents ({names}) VALUES ({marks})", columns)  # noqa: S608 - our own column names
         conn.execute(
             "INSERT OR IGNORE INTO incident_events VALUES (?, ?)",
-            (incident["id"], incident["first_event"]),
+            (incident.id, incident.first_event),
         )
-    for incident_id, event_id, seen in batch.joined:
+    for joined in batch.joined:
         added = conn.execute(
-            "INSERT OR IGNORE INTO incident_events VALUES (?, ?)", (incident_id, event_id)
+            "INSERT OR IGNORE INTO incident_events VALUES (?, ?)",
+            (joined.incident_id, joined.event_id),
         ).rowcount
         if added:
             conn.execute(
                 "UPDATE incidents SET event_count = event_count + 1, last_seen = ? WHERE id = ?",
-                (seen, incident_id),
+                (joined.seen, joined.incident_id),
             )
     conn.executemany(
         "INSERT OR IGNORE INTO quarantine (seq, event_id, error, at) VALUES (?, ?, ?, ?)",
-        [(seq, event_id, error, stamp) for seq, event_id, error in batch.quarantined],
+        [(e.seq, e.event_id, e.why, stamp) for e in batch.quarantined],
     )
     conn.executemany("DELETE FROM deferred WHERE seq = ?", [(seq,) for seq in batch.undeferred])
     conn.executemany(
         "INSERT OR IGNORE INTO deferred (seq, event_id, reason, since) VALUES (?, ?, ?, ?)",
-        [(seq, event_id, reason, stamp) for seq, event_id, reason in batch.deferred],
+        [(e.seq, e.event_id, e.why, stamp) for e in batch.deferred],
     )
     if batch.cursor is not None:
         conn.execute(

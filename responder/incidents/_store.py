@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from responder.incidents._anchor import read_head
@@ -21,6 +20,7 @@ from responder.incidents._dispatching import (
 from responder.incidents._model import IncidentRecord, StepRecord
 from responder.incidents._release_records import add_release, releases_of
 from responder.incidents._schema import upgrade
+from responder.incidents._times import now
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -36,11 +36,6 @@ _COLUMNS = (
     "state, reason, dry_run, event_source, event_name, priority, first_event, event_count, "
     "first_seen, last_seen, opened_at, finished_at, released_at"
 )
-
-
-def now() -> str:
-    """UTC now, ISO 8601."""
-    return datetime.now(UTC).isoformat()
 
 
 class IncidentStore:
@@ -122,7 +117,12 @@ class IncidentStore:
         )
 
     def finish(
-        self, incident_id: str, state: str, reason: str | None, *, retry_on_repeat: bool = False
+        self,
+        incident_id: str,
+        state: IncidentState,
+        reason: str | None,
+        *,
+        retry_on_repeat: bool = False,
     ) -> None:
         """The incident's final state after its steps.
 

@@ -19,7 +19,7 @@ from responder.text import VALUE_LIMIT, inert
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from responder.incidents import IncidentRecord, StepRecord
+    from responder.incidents import IncidentRecord, IncidentState, StepRecord
     from responder.text import Templates
 
 __all__ = ["DEFAULT_TEMPLATE", "MessageFacts", "build_message"]
@@ -82,7 +82,8 @@ class MessageFacts:
     context: dict[str, Any]
     """The playbook template context (event, target, container, playbook, incident)."""
     steps: Sequence[StepRecord | MessageStep]
-    state: str
+    state: IncidentState
+    """The incident's state as the message tells it (`running` while containment is ahead)."""
     dry_run: bool
     report: str
     release_command: str | None
@@ -127,6 +128,8 @@ def _inert_step(step: MessageStep) -> MessageStep:
     )
 
 
+# Long on purpose: the template context and the Message are one field per line, each made
+# inert where it is set, so that a reader sees what every field of a message holds.
 def build_message(
     kind: MessageKind, facts: MessageFacts, templates: Templates, template: str | None
 ) -> Message:

@@ -223,6 +223,11 @@ def run_case(
         return CaseResult(
             str(path), line, case.name, (f"the event is not accepted: {exc.message}",)
         )
+    return CaseResult(str(path), line, case.name, tuple(_differences(case, actual)))
+
+
+def _differences(case: Case, actual: dict[str, dict[str, list[str]]]) -> list[str]:
+    """What the plan did not do as the case expects: playbooks, steps, skips, fails, states."""
     failures: list[str] = []
     expected_names = [e.playbook for e in case.expect]
     if expected_names != list(actual):
@@ -239,7 +244,7 @@ def run_case(
         state = ", ".join(got["state"]) or "none"
         if expected.state is not None and expected.state != state:
             failures.append(f"{expected.playbook} state: expected {expected.state}, got {state}")
-    return CaseResult(str(path), line, case.name, tuple(failures))
+    return failures
 
 
 def describe_result(result: CaseResult) -> dict[str, Any]:

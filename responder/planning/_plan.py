@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jinja2.exceptions import SecurityError, TemplateError
-from pydantic import ValidationError
-
 from responder.engine import own_container_id
 from responder.playbooks import match_event, template_context
-from responder.worker.gates import gate_for
-from responder.worker.steps import Gate
+from responder.worker.gates import decide_step, gate_for
+from responder.worker.steps import render_params
 
 if TYPE_CHECKING:
     from responder.actions import ActionRegistry
@@ -20,6 +17,7 @@ if TYPE_CHECKING:
     from responder.playbooks import LoadedPlaybook, PlaybookSet, Verdict
     from responder.settings import Protection
     from responder.text import Templates
+    from responder.worker.gates import Gate
 
 __all__ = ["EventPlan", "PlannedStep", "PlaybookPlan", "plan_event"]
 
@@ -48,6 +46,11 @@ class PlannedStep:
             "fails": self.fails,
             "error": self.error,
         }
+
+    @property
+    def failed(self) -> bool:
+        """It would fail without being tried: its parameters, or no container to act on."""
+        return self.error is not None or self.fails is not None
 
 
 @dataclass(frozen=True)
@@ -81,37 +84,31 @@ def _plan_steps(
     templates: Templates,
     gate: Gate,
 ) -> tuple[PlannedStep, ...]:
+    """Every step as the run would take it: rendered by `render_params`, stopped by `decide_step`."""
     context = template_context(event, container, loaded)
     target = container.name if container else (event.target.ref if event.target else None)
-    planned = []
-    # As the run: after a step that fails, container steps are not run; notify steps still are.
-    step_gate = gate
-    for index, step in enumerate(loaded.playbook.steps):
+    steps = loaded.playbook.steps
+    planned: list[PlannedStep] = []
+    for index, step in enumerate(steps):
         action = actions.get(step.action)
         assert action is not None  # noqa: S101 - the loader checked every action exists
-        failed = False
-        try:
-            rendered = templates.render_value(step.with_, context)
-            params = action.params.model_validate(rendered)
-        except (TemplateError, SecurityError, ValidationError) as exc:
-            planned.append(PlannedStep(index, step.action, step.with_, "", error=str(exc)))
-            failed = True
-        else:
-            # The same words as the run's steps: `failed: REASON`, `skipped: DETAIL`.
-            stopped = step_gate.detail if action.needs_container else None
-            failed = stopped is not None and step_gate.state == "failed"
+        rendered = render_params(step, action, context, templates)
+        if rendered.params is None:
             planned.append(
-                PlannedStep(
-                    index,
-                    step.action,
-                    params.model_dump(mode="json"),
-                    action.describe(params, target),
-                    skipped=None if failed else stopped,
-                    fails=stopped if failed else None,
-                )
+                PlannedStep(index, step.action, rendered.shown, "", error=rendered.error)
             )
-        if failed and not step.continue_on_error and step_gate is gate:
-            step_gate = Gate(f"not run: step {index + 1} ({step.action}) failed")
+            continue
+        decision = decide_step(gate, action, [(steps[p.index], p.failed) for p in planned])
+        planned.append(
+            PlannedStep(
+                index,
+                step.action,
+                rendered.shown,
+                action.describe(rendered.params, target),
+                skipped=decision.reason if decision.status == "skipped" else None,
+                fails=decision.reason if decision.status == "failed" else None,
+            )
+        )
     return tuple(planned)
 
 

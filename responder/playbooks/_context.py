@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["template_context"]
 
 
+# Long on purpose: what a template sees is one literal, so that every name is in one place.
 def template_context(
     event: Event,
     container: ContainerInfo | None,

@@ -72,6 +72,7 @@ def _eradication(facts: Facts) -> list[ChecklistItem]:
     return items
 
 
+# Long on purpose: one checklist item per recovery step, each with its command.
 def _recovery(facts: Facts) -> list[ChecklistItem]:
     """Redeploy clean and release, or confirm what release did; validate; watch."""
     release = facts.release

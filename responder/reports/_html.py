@@ -179,6 +179,7 @@ _env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 _template: Template = _env.from_string(_TEMPLATE)
 
 
+# Long on purpose: the template's context is one literal, an entry per section of the page.
 def render_html(report: Report) -> str:
     """The whole report as one HTML page that needs nothing else to display or print."""
     playbook = report.playbook

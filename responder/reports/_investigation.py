@@ -83,6 +83,7 @@ def investigation(facts: Facts) -> list[ChecklistItem]:
     return items
 
 
+# Long on purpose: one checklist item per kind of evidence, each a command to copy.
 def _evidence_items(facts: Facts) -> list[ChecklistItem]:
     """How to check and read each kind of evidence, or how to take it if none was."""
     if not facts.evidence.files:

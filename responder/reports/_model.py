@@ -86,6 +86,8 @@ class Report(ReportPart):
         return self.incident.state
 
 
+# Long on purpose: it builds each section once, then the report of them, one field per line
+# in the order the report shows them.
 def build_report(
     record: IncidentRecord,
     first_event: Event | None,

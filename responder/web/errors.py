@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from responder.errors import InputError, JournalUnavailableError
+from responder.errors import ConflictError, InputError, JournalUnavailableError, NotFoundError
 
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
@@ -41,7 +41,11 @@ async def _answer_and_close(request: web.Request, response: web.Response) -> Non
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn our errors and aiohttp's into JSON; an unexpected fault is logged and a plain 500."""
+    """Turn our errors and aiohttp's into JSON; an unexpected fault is logged and a plain 500.
+
+    A domain error (an incident not found, one still running) answers 404 or 409 with
+    its own message.
+    """
     try:
         return await handler(request)
     except InputError as exc:
@@ -54,6 +58,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.close or exc.status == 408:  # noqa: PLR2004
             await _answer_and_close(request, response)
         return response
+    except (NotFoundError, ConflictError) as exc:
+        return error_body(404 if isinstance(exc, NotFoundError) else 409, str(exc))
     except JournalUnavailableError as exc:
         response = error_body(503, f"{exc}; nothing was accepted, send again")
         response.headers["Retry-After"] = _RETRY_AFTER_SECONDS

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from responder.errors import InputError
+from responder.incidents import IncidentNotFoundError
 from responder.reports import FORMATS, collect_report, render
 from responder.web.state import (
     ACTIONS,
@@ -59,7 +60,7 @@ async def get_incident(request: web.Request) -> web.Response:
     incident_id = request.match_info["id"]
     record = await request.app[INCIDENTS].run(lambda store: store.get(incident_id))
     if record is None:
-        raise InputError(404, f"no incident {incident_id!r}")
+        raise IncidentNotFoundError(incident_id)
     outbox = await request.app[OUTBOX].run(lambda store: store.for_incident(incident_id))
     body = record.model_dump(mode="json") | {
         "release_command": request.app[SETTINGS].release_command(record.id),
@@ -69,7 +70,11 @@ async def get_incident(request: web.Request) -> web.Response:
 
 
 async def release(request: web.Request) -> web.Response:
-    """Undo the incident's containment; answers what was restored and what was not."""
+    """Undo the incident's containment; answers what was restored and what was not.
+
+    An incident that is not there answers 404, one still running its steps 409 (the error
+    middleware maps the domain's errors).
+    """
     app = request.app
     incident_id = request.match_info["id"]
     async with app[WORKER].container_lock(incident_id):
@@ -137,7 +142,7 @@ async def incident_report(request: web.Request) -> web.Response:
         release_command=settings.release_command(incident_id),
     )
     if report is None:
-        raise InputError(404, f"no incident {incident_id!r}")
+        raise IncidentNotFoundError(incident_id)
     return web.Response(
         text=render(report, fmt),
         content_type=_REPORT_TYPES[fmt],

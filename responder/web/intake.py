@@ -1,4 +1,4 @@
-"""The intake endpoints: parse, normalise, journal, and only then answer 202."""
+"""The intake endpoints: parse, normalise (`intake.bodies`), journal, and only then answer 202."""
 
 from __future__ import annotations
 
@@ -9,17 +9,12 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from responder.errors import InputError, JournalUnavailableError
-from responder.intake.alertmanager import AlertmanagerGroup, alertmanager_events
-from responder.intake.body import read_json_object, validate
-from responder.intake.falco import FalcoPayload, falco_event
+from responder.intake.bodies import normalise
+from responder.intake.body import read_json_object
 from responder.web.state import JOURNAL, METRICS, SETTINGS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from pydantic import JsonValue
-
-    from responder.journal import Event, Source
+    from responder.journal import Source
 
 __all__ = ["INTAKE_PATHS", "routes"]
 
@@ -31,26 +26,7 @@ INTAKE_PATHS: dict[str, Source] = {
 }
 
 
-def _falco(
-    raw: bytes, body: dict[str, JsonValue], request: web.Request, received: datetime
-) -> list[Event]:
-    del request
-    return [falco_event(validate(FalcoPayload, body, "Falco event"), body, received, raw)]
-
-
-def _alertmanager(
-    raw: bytes, body: dict[str, JsonValue], request: web.Request, received: datetime
-) -> list[Event]:
-    del raw
-    group = validate(AlertmanagerGroup, body, "Alertmanager webhook group")
-    return alertmanager_events(group, body, received, request.app[SETTINGS].targets)
-
-
-async def _intake(
-    request: web.Request,
-    source: Source,
-    normalise: Callable[[bytes, dict[str, JsonValue], web.Request, datetime], list[Event]],
-) -> web.Response:
+async def _intake(request: web.Request, source: Source) -> web.Response:
     settings, metrics = request.app[SETTINGS], request.app[METRICS]
     try:
         raw, body = await read_json_object(
@@ -58,7 +34,7 @@ async def _intake(
             limit=settings.server.max_body_bytes,
             read_timeout=settings.server.body_timeout,
         )
-        events = normalise(raw, body, request, datetime.now(UTC))
+        events = normalise(source, body, datetime.now(UTC), settings.targets, raw)
         accepted = await request.app[JOURNAL].append(events)
     except InputError as exc:
         metrics.received(source, {413: "too_large", 408: "timeout"}.get(exc.status, "invalid"))
@@ -83,12 +59,12 @@ async def _intake(
 
 async def falco(request: web.Request) -> web.Response:
     """`POST /v1/events/falco`: one Falco `http_output` or Falcosidekick event."""
-    return await _intake(request, "falco", _falco)
+    return await _intake(request, "falco")
 
 
 async def alertmanager(request: web.Request) -> web.Response:
     """`POST /v1/events/alertmanager`: one webhook group, journaled as one event per alert."""
-    return await _intake(request, "alertmanager", _alertmanager)
+    return await _intake(request, "alertmanager")
 
 
 def routes() -> list[web.RouteDef]:

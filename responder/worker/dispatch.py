@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from responder.incidents import Dispatch
+from responder.incidents import Dispatch, SetAside, window_start
 from responder.journal import Unreadable
 from responder.playbooks import match_event, needs_container
 from responder.worker.joining import Matched, join_query, plan_dispatch
 from responder.worker.lookups import ContainerLookups
-from responder.worker.steps import window_start
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from responder.audit import AuditLog
     from responder.engine import DockerEngine
-    from responder.incidents import Deferred, Incidents
+    from responder.incidents import Deferred, Incidents, JoinQuery
     from responder.journal import Event
     from responder.playbooks import PlaybookSet, Verdict
     from responder.settings import Settings
@@ -60,13 +59,27 @@ class Dispatcher:
         events: list[tuple[int, Event]] = []
         for seq, item in batch:
             if isinstance(item, Unreadable):
-                changes.quarantined.append((seq, item.id, item.error))
+                changes.quarantined.append(SetAside(seq, item.id, item.error))
             else:
                 events.append((seq, item))
         matched = await self._match(events, changes)
-        # Each container of the batch is looked up once, all at once (the engine's thread pool
-        # bounds them); the open incidents of every (playbook, subject) the batch matched are
-        # read in one store call. A storm of repeats then costs a few round trips per batch.
+        since, known = await self._open_incidents(matched)
+        for one in matched:
+            self._audit_accepted(one.seq, one.event)
+            self._audit_verdicts(one.event, one.verdicts)
+        for line in plan_dispatch(matched, known, since, changes):
+            self._audit.record(line.kind, **line.fields)
+        return await self._commit(changes)
+
+    async def _open_incidents(
+        self, matched: list[Matched]
+    ) -> tuple[dict[str, str], dict[JoinQuery, str]]:
+        """Each matched playbook's cooldown start, and the open incident each match would join.
+
+        Each container of the batch was looked up once, all at once (the engine's thread pool
+        bounds them); the open incidents of every (playbook, subject) the batch matched are
+        read in one store call. A storm of repeats then costs a few round trips per batch.
+        """
         since = {v.playbook.name: self._since(v) for m in matched for v in m.verdicts if v.matched}
         queries = {
             join_query(v.playbook, m, since[v.playbook.name])
@@ -74,26 +87,19 @@ class Dispatcher:
             for v in m.verdicts
             if v.matched
         }
+        if not queries:
+            return since, {}
         hold_off = self._settings.limits.retry_backoff_max.total_seconds()
-        known = (
-            await self._incidents.run(lambda store: store.open_incidents_for(queries, hold_off))
-            if queries
-            else {}
-        )
-        for one in matched:
-            self._audit_accepted(one.seq, one.event)
-            self._audit_verdicts(one.event, one.verdicts)
-        for kind, fields in plan_dispatch(matched, known, since, changes):
-            self._audit.record(kind, **fields)
-        return await self._commit(changes)
+        known = await self._incidents.run(lambda store: store.open_incidents_for(queries, hold_off))
+        return since, known
 
     async def quarantine(self, seq: int, event_id: str, why: str) -> Dispatch:
         """Set one event aside and move the cursor past it: dispatch keeps failing on it."""
-        return await self._commit(Dispatch(cursor=seq, quarantined=[(seq, event_id, why)]))
+        return await self._commit(Dispatch(cursor=seq, quarantined=[SetAside(seq, event_id, why)]))
 
     async def give_up(self, row: Deferred, why: str) -> Dispatch:
         """Quarantine a deferred event: its container lookup never gets an answer."""
-        changes = Dispatch(cursor=None, quarantined=[(row.seq, row.event_id, why)])
+        changes = Dispatch(cursor=None, quarantined=[SetAside(row.seq, row.event_id, why)])
         changes.undeferred.append(row.seq)
         return await self._commit(changes)
 
@@ -129,22 +135,24 @@ class Dispatcher:
             if lookup is None:
                 matched.append(Matched(seq, event, without, None))
             elif lookup.fault is not None:
-                changes.deferred.append((seq, event.id, lookup.fault))
+                changes.deferred.append(SetAside(seq, event.id, lookup.fault))
             else:
                 verdicts = match_event(event, self._playbooks, lookup.container)
                 matched.append(Matched(seq, event, verdicts, lookup.container))
         # A deferred event deferred again just stays deferred (no new audit line per retry).
         retried = set(changes.undeferred)
-        again = {seq for seq, _, _ in changes.deferred if seq in retried}
+        again = {d.seq for d in changes.deferred if d.seq in retried}
         changes.undeferred[:] = [seq for seq in changes.undeferred if seq not in again]
-        changes.deferred[:] = [d for d in changes.deferred if d[0] not in again]
+        changes.deferred[:] = [d for d in changes.deferred if d.seq not in again]
         return matched
 
     def _audit_set_aside(self, changes: Dispatch) -> None:
-        for seq, event_id, error in changes.quarantined:
-            self._audit.record("event.quarantined", event=event_id, journal_seq=seq, error=error)
-        for seq, event_id, reason in changes.deferred:
-            self._audit.record("event.deferred", event=event_id, journal_seq=seq, reason=reason)
+        for e in changes.quarantined:
+            self._audit.record(
+                "event.quarantined", event=e.event_id, journal_seq=e.seq, error=e.why
+            )
+        for e in changes.deferred:
+            self._audit.record("event.deferred", event=e.event_id, journal_seq=e.seq, reason=e.why)
 
     def _audit_accepted(self, seq: int, event: Event) -> None:
         self._audit.record(

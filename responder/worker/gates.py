@@ -1,21 +1,82 @@
-"""Safety gates, decided once per incident: resolved, no target, protected, held by the limit."""
+"""Safety gates: whether a step runs and why not, for the run and for `plan` and `test` alike.
+
+An incident's gate is decided once (`gate_for`, and the containment limit in `SafetyGates`);
+each step's decision follows from it and from the steps before it (`decide_step`). Both are
+pure: `responder plan` calls the same functions the run does, so it says what the run does.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from responder.engine import not_found
-from responder.worker.steps import Gate, window_start
+from responder.incidents import window_start
 
 if TYPE_CHECKING:
-    from responder.actions import ActionRegistry
+    from collections.abc import Sequence
+
+    from responder.actions import Action, ActionRegistry
     from responder.engine import ContainerInfo
-    from responder.incidents import IncidentRecord, Incidents, StepRecord
+    from responder.incidents import IncidentRecord, Incidents, IncidentState, StepRecord
     from responder.journal import Event
-    from responder.playbooks import LoadedPlaybook
+    from responder.playbooks import LoadedPlaybook, Step
     from responder.settings import Protection, Settings
 
-__all__ = ["NO_TARGET", "RESOLVED", "SafetyGates", "final_state", "gate_for", "protected"]
+__all__ = [
+    "NO_TARGET",
+    "RESOLVED",
+    "Gate",
+    "SafetyGates",
+    "StepDecision",
+    "decide_step",
+    "final_state",
+    "gate_for",
+    "protected",
+]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Why container steps of this incident must not run, decided once per incident."""
+
+    reason: str | None
+    """None: go ahead; else why, in words that do not repeat the state (shown beside it)."""
+    state: IncidentState | None = None
+    """The incident state this implies (protected, held, resolved, failed), if any."""
+
+    @property
+    def detail(self) -> str | None:
+        """Why a step it stops did not run: the state, then the reason: `protected (label x)`.
+
+        A `failed` gate's steps say `failed: REASON` themselves.
+        """
+        if self.reason is None or self.state in (None, "failed"):
+            return self.reason
+        return f"{self.state} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class StepDecision:
+    """Whether one step runs; if not, why, in the words its record and the plan both say."""
+
+    status: Literal["run", "skipped", "failed"]
+    """`skipped`: not run, and nothing is wrong; `failed`: not run, and the incident fails."""
+    reason: str | None = None
+    """Why it does not run (None when it runs): `protected (label responder.protect=true)`."""
+
+    @property
+    def runs(self) -> bool:
+        """The step is tried."""
+        return self.status == "run"
+
+    @property
+    def detail(self) -> str:
+        """The step record's detail when it does not run: `skipped: REASON`, `failed: REASON`."""
+        return f"{self.status}: {self.reason}"
+
+
+RUN = StepDecision("run")
 
 # Each reason says why, never the state again: it is always shown beside its state, as in
 # `incident ID: protected (label responder.protect=true)`, and a step it stops says
@@ -30,9 +91,29 @@ def protected(why: str) -> Gate:
     return Gate(why, "protected")
 
 
+def decide_step(gate: Gate, action: Action, earlier: Sequence[tuple[Step, bool]]) -> StepDecision:
+    """Whether the next step runs: the one decision `plan`, `test` and the run share.
+
+    `earlier`: each step before it, and whether it failed. A step that needs no container
+    (notify) always runs: on-call most needs to hear of a containment that did not happen.
+    A container step stops at the incident's gate, or, once a step failed without
+    `continue_on_error`, at that failure (`not run: step 2 (docker:isolate) failed`).
+    """
+    stop = gate
+    for index, (step, failed) in enumerate(earlier):
+        if failed and not step.continue_on_error:
+            stop = Gate(f"not run: step {index + 1} ({step.action}) failed")
+            break
+    if not action.needs_container or stop.reason is None:
+        return RUN
+    if stop.state == "failed":
+        return StepDecision("failed", stop.reason)
+    return StepDecision("skipped", stop.detail)
+
+
 def final_state(
-    records: list[StepRecord], actions: ActionRegistry, gate: Gate, *, dry_run: bool
-) -> str:
+    records: Sequence[StepRecord], actions: ActionRegistry, gate: Gate, *, dry_run: bool
+) -> IncidentState:
     """The incident's state from its steps: explicit about partial containment."""
 
     def changes(record: StepRecord) -> bool:

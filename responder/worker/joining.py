@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from responder.incidents import JoinQuery, NewIncident, now
+from responder.incidents import Joined, JoinQuery, NewIncident, now
 from responder.journal import new_event_id
 
 if TYPE_CHECKING:
@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from responder.journal import Event
     from responder.playbooks import LoadedPlaybook, Verdict
 
-__all__ = ["Matched", "incident_subject", "join_query", "new_incident", "plan_dispatch"]
+__all__ = [
+    "AuditLine",
+    "Matched",
+    "incident_subject",
+    "join_query",
+    "new_incident",
+    "plan_dispatch",
+]
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,63 @@ def join_query(loaded: LoadedPlaybook, matched: Matched, since: str) -> JoinQuer
     )
 
 
-@dataclass
+@dataclass(frozen=True)
+class AuditLine:
+    """One line dispatch writes to the audit trail: its kind and fields."""
+
+    kind: str
+    fields: dict[str, str | None]
+
+
+@dataclass(frozen=True)
 class _Opened:
     incident_id: str
     by_resolved: bool
+    """Opened by a resolved alert: a firing one never joins it."""
+
+
+@dataclass
+class _Joining:
+    """One batch's open-or-join decisions, made in journal order (`plan_dispatch`)."""
+
+    known: Mapping[JoinQuery, str]
+    since: Mapping[str, str]
+    changes: Dispatch
+    here: dict[tuple[str, str], _Opened] = field(default_factory=dict)
+    """Incidents opened earlier in this batch, by (playbook, subject)."""
+
+    def open_or_join(self, item: Matched, loaded: LoadedPlaybook) -> AuditLine:
+        """Join the open incident of this playbook and subject, or open one; its audit line."""
+        event = item.event
+        query = join_query(loaded, item, self.since[loaded.name])
+        subject = query.subject or ""
+        opened = self.here.get((loaded.name, subject))
+        if opened is not None and (query.resolved or not opened.by_resolved):
+            existing: str | None = opened.incident_id
+        else:
+            existing = self.known.get(query)
+        if existing is not None:
+            self.changes.joined.append(Joined(existing, event.id, event.received_at.isoformat()))
+            fields: dict[str, str | None] = {
+                "incident": existing,
+                "event": event.id,
+                "playbook": loaded.name,
+            }
+            return AuditLine("incident.joined", fields)
+        incident = new_incident(loaded, item, subject)
+        self.here[(loaded.name, subject)] = _Opened(incident.id, query.resolved)
+        self.changes.opened.append(incident)
+        self.changes.sources[loaded.digest] = loaded.source
+        return AuditLine(
+            "incident.opened",
+            {
+                "incident": incident.id,
+                "event": event.id,
+                "playbook": loaded.name,
+                "playbook_digest": loaded.digest,
+                "target": incident.target,
+            },
+        )
 
 
 def plan_dispatch(
@@ -70,55 +130,20 @@ def plan_dispatch(
     known: Mapping[JoinQuery, str],
     since: Mapping[str, str],
     changes: Dispatch,
-) -> list[tuple[str, dict[str, str | None]]]:
+) -> list[AuditLine]:
     """Open or join an incident for every matching playbook of every event, in journal order.
 
     `known` holds the open incident each query joins from before this batch; incidents opened
     earlier in the batch are joined the same way: a firing alert never joins an incident a
-    resolved alert opened. Fills `changes`; returns the audit lines (kind, fields).
+    resolved alert opened. Fills `changes`; returns the audit lines.
     """
-    audit: list[tuple[str, dict[str, str | None]]] = []
-    here: dict[tuple[str, str], _Opened] = {}
-    for item in matched:
-        event = item.event
-        resolved = event.status == "resolved"
-        for verdict in item.verdicts:
-            if not verdict.matched:
-                continue
-            loaded = verdict.playbook
-            query = join_query(loaded, item, since[loaded.name])
-            subject = query.subject or ""
-            opened = here.get((loaded.name, subject))
-            if opened is not None and (resolved or not opened.by_resolved):
-                existing: str | None = opened.incident_id
-            else:
-                existing = known.get(query)
-            if existing is not None:
-                changes.joined.append((existing, event.id, event.received_at.isoformat()))
-                audit.append(
-                    (
-                        "incident.joined",
-                        {"incident": existing, "event": event.id, "playbook": loaded.name},
-                    )
-                )
-                continue
-            incident = new_incident(loaded, item, subject)
-            here[(loaded.name, subject)] = _Opened(incident["id"], resolved)
-            changes.opened.append(incident)
-            changes.sources[loaded.digest] = loaded.source
-            audit.append(
-                (
-                    "incident.opened",
-                    {
-                        "incident": incident["id"],
-                        "event": event.id,
-                        "playbook": loaded.name,
-                        "playbook_digest": loaded.digest,
-                        "target": incident["target"],
-                    },
-                )
-            )
-    return audit
+    joining = _Joining(known, since, changes)
+    return [
+        joining.open_or_join(item, verdict.playbook)
+        for item in matched
+        for verdict in item.verdicts
+        if verdict.matched
+    ]
 
 
 def new_incident(loaded: LoadedPlaybook, item: Matched, subject: str) -> NewIncident:
@@ -133,18 +158,15 @@ def new_incident(loaded: LoadedPlaybook, item: Matched, subject: str) -> NewInci
         playbook_file=loaded.where,
         target=container.id if container else (target.ref if target else None),
         subject=subject,
-        opened_resolved=int(event.status == "resolved"),
+        opened_resolved=event.status == "resolved",
         container_id=container.id if container else (target.id if target else None),
         container_name=container.name if container else (target.name if target else None),
         image=container.image if container else None,
-        state="running",
-        reason=None,
-        dry_run=int(loaded.playbook.dry_run),
+        dry_run=loaded.playbook.dry_run,
         event_source=event.source,
         event_name=event.name,
         priority=event.priority.label,
         first_event=event.id,
-        event_count=1,
         first_seen=seen,
         last_seen=seen,
         opened_at=now(),

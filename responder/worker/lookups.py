@@ -7,16 +7,19 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from responder.engine import reference
+from responder.engine import is_full_id, reference
 from responder.errors import ResponderError
+from responder.worker.attempts import retry_policy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from responder.engine import ContainerInfo, DockerEngine
-    from responder.journal import Target
+    from responder.incidents import IncidentRecord
+    from responder.journal import Event, Target
+    from responder.settings import Limits
 
-__all__ = ["ContainerLookups", "Lookup"]
+__all__ = ["ContainerLookups", "Lookup", "live_container"]
 
 _LOOKUP_TTL = 1.0  # seconds a container found by the worker is matched on without a new inspect
 _LOOKUP_CACHE_MAX = 1024  # past this many remembered containers, the stale ones are dropped
@@ -74,3 +77,29 @@ class ContainerLookups:
             return Lookup(await self._engine.resolve(target))
         except ResponderError as exc:
             return Lookup(None, f"the Docker engine does not answer: {exc}")
+
+
+async def live_container(
+    engine: DockerEngine, record: IncidentRecord, event: Event, limits: Limits
+) -> Lookup:
+    """The incident's container as its steps start: none when it is gone, a fault when unknown.
+
+    The container found at dispatch is inspected by its full id, which nothing else can
+    answer to; an incident opened without one resolves the alert's reference by the one
+    rule (`answers_to`). An engine that does not answer is a transient fault, retried like
+    a step, never mistaken for a missing container.
+    """
+    full_id = record.container_id if is_full_id(record.container_id or "") else None
+    target = event.target if full_id is None else None
+    if full_id is None and target is None:
+        return Lookup(None)
+    try:
+        async for attempt in retry_policy(limits):
+            with attempt:
+                if full_id is not None:
+                    return Lookup(await engine.container(full_id))
+                assert target is not None  # noqa: S101 - checked above
+                return Lookup(await engine.resolve(target))
+    except ResponderError as exc:
+        return Lookup(None, f"the Docker engine does not answer: {exc}")
+    return Lookup(None)  # pragma: no cover - tenacity returns or reraises

@@ -7,8 +7,13 @@ from typing import TYPE_CHECKING
 
 from responder.actions import ActionContext, ReleaseOutcome
 from responder.engine import is_full_id, is_id_prefix
-from responder.errors import InputError, ResponderError
-from responder.incidents import ReleaseRecord, StepRelease
+from responder.errors import ResponderError
+from responder.incidents import (
+    IncidentNotFoundError,
+    IncidentStillRunningError,
+    ReleaseRecord,
+    StepRelease,
+)
 from responder.journal import Target
 from responder.notifications.channels import MessageStep
 from responder.notifications.messages import MessageFacts
@@ -19,7 +24,12 @@ if TYPE_CHECKING:
 
     from responder.actions import ActionRegistry
     from responder.engine import DockerEngine
-    from responder.incidents import IncidentRecord, Incidents, IncidentState, StepRecord
+    from responder.incidents import (
+        IncidentRecord,
+        Incidents,
+        IncidentState,
+        StepRecord,
+    )
     from responder.worker.followup import FollowUp
 
 __all__ = ["release_incident"]
@@ -74,24 +84,40 @@ async def release_incident(
     Each release is kept beside the earlier ones (time, who asked, what each step came to).
     Then the channels that heard about the incident hear about its release (PagerDuty:
     resolve), the report is written again, and the audit log says who released what.
+    IncidentNotFoundError, IncidentStillRunningError: nothing was done.
     """
     record = await incidents.run(lambda store: store.get(incident_id))
     if record is None:
-        raise InputError(404, f"no incident {incident_id!r}")
+        raise IncidentNotFoundError(incident_id)
     if record.state == "running":
-        raise InputError(
-            409, f"incident {incident_id} is still running its steps; release it when it finishes"
-        )
+        raise IncidentStillRunningError(incident_id)
     ctx = ActionContext(
         engine=engine, incident_id=incident_id, evidence_dir=data_dir / "evidence" / incident_id
     )
+    released = await _undo_steps(record, actions, ctx, incidents)
+    failed = [s for s in released if s.release_status == "failed"]
+    state: IncidentState = "partially released" if failed else "released"
+    kept = await _keep(
+        record, released, state, incidents=incidents, followup=followup, requested_by=requested_by
+    )
+    await _tell(record, released, state, followup)
+    await followup.write_report(incident_id)
+    undone, n_failed = len(released), len(failed)
+    log.info("incident %s %s (%d steps undone, %d failed)", incident_id, state, undone, n_failed)
+    return kept
+
+
+async def _undo_steps(
+    record: IncidentRecord, actions: ActionRegistry, ctx: ActionContext, incidents: Incidents
+) -> list[StepRecord]:
+    """Undo each step that left a change, last first; each step saved with what came of it."""
     released: list[StepRecord] = []
     ref: str | ReleaseOutcome | None = None
     for step in sorted(record.steps, key=lambda s: s.index, reverse=True):
         if not step.left_a_change():
             continue
         if ref is None:
-            ref = await _container_ref(record, engine)
+            ref = await _container_ref(record, ctx.engine)
         outcome = (
             await _undo(step, actions, ctx, ref)
             if isinstance(ref, str)
@@ -100,10 +126,21 @@ async def release_incident(
         updated = step.model_copy(
             update={"release_status": outcome.status, "release_detail": outcome.detail}
         )
-        await _save(incidents, incident_id, updated)
+        await _save(incidents, record.id, updated)
         released.append(updated)
-    failed = [s for s in released if s.release_status == "failed"]
-    state: IncidentState = "partially released" if failed else "released"
+    return released
+
+
+async def _keep(
+    record: IncidentRecord,
+    released: list[StepRecord],
+    state: IncidentState,
+    *,
+    incidents: Incidents,
+    followup: FollowUp,
+    requested_by: str,
+) -> ReleaseRecord:
+    """Keep this release beside the earlier ones, as the incident's state, and audit it."""
     outcomes = [
         StepRelease(
             index=s.index,
@@ -114,11 +151,11 @@ async def release_incident(
         for s in released
     ]
     attempt = await incidents.run(
-        lambda store: store.released(incident_id, state, requested_by=requested_by, steps=outcomes)
+        lambda store: store.released(record.id, state, requested_by=requested_by, steps=outcomes)
     )
     followup.audit.record(
         "incident.released",
-        incident=incident_id,
+        incident=record.id,
         state=state,
         release=attempt.number,
         requested_by=requested_by,
@@ -126,30 +163,30 @@ async def release_incident(
             {"index": s.index, "action": s.action, "release": s.release_status} for s in released
         ],
     )
-    restored = any(s.release_status == "restored" for s in released)
-    if record.state not in ("released", "partially released") or restored:
-        # Told once per release that changed something: a repeat release that finds
-        # everything already undone sends nothing new.
-        try:
-            await _announce(record, released, state, followup)
-        except Exception:  # the release happened; a failing notice must not hide that
-            log.exception("incident %s: the release notice could not be queued", incident_id)
-    await followup.write_report(incident_id)
-    log.info(
-        "incident %s %s (%d steps undone, %d failed)",
-        incident_id,
-        state,
-        len(released),
-        len(failed),
-    )
     return ReleaseRecord(
-        incident_id=incident_id,
+        incident_id=record.id,
         state=state,
         steps=tuple(released),
         number=attempt.number,
         at=attempt.at,
         requested_by=requested_by,
     )
+
+
+async def _tell(
+    before: IncidentRecord, released: list[StepRecord], state: IncidentState, followup: FollowUp
+) -> None:
+    """The release notice, once per release that changed something; a failure is only logged.
+
+    A repeat release that finds everything already undone sends nothing new.
+    """
+    restored = any(s.release_status == "restored" for s in released)
+    if before.state in ("released", "partially released") and not restored:
+        return
+    try:
+        await _announce(before, released, state, followup)
+    except Exception:  # the release happened; a failing notice must not hide that
+        log.exception("incident %s: the release notice could not be queued", before.id)
 
 
 async def _announce(

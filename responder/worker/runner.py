@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from responder import __version__
@@ -16,11 +16,12 @@ from responder.errors import ResponderError
 from responder.incidents import StepRecord, now
 from responder.playbooks import template_context
 from responder.worker.gates import SafetyGates, final_state
-from responder.worker.notify import NotifyScope, notify_sink
-from responder.worker.steps import Gate, StepPlan, evidence_dir, retry_policy, run_step
+from responder.worker.lookups import Lookup, live_container
+from responder.worker.notify import notify_sink
+from responder.worker.steps import IncidentRun, evidence_dir, run_step
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from responder.actions import ActionRegistry
     from responder.engine import ContainerInfo, DockerEngine
@@ -77,30 +78,6 @@ class IncidentRunner:
         async with self._locks[key]:
             yield
 
-    async def _resolve(self, record: IncidentRecord, event: Event) -> ContainerInfo | str | None:
-        """The live container; None when it is gone; the fault when the engine does not answer.
-
-        The container found at dispatch is inspected by its full id, which nothing else can
-        answer to; an incident opened without one resolves the alert's reference by the one
-        rule (`answers_to`). An engine that does not answer is a transient fault, retried like
-        a step, never mistaken for a missing container.
-        """
-        full_id = record.container_id if is_full_id(record.container_id or "") else None
-        target = event.target if full_id is None else None
-        if full_id is None and target is None:
-            return None
-        retrying = retry_policy(self._settings.limits)
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    if full_id is not None:
-                        return await self._engine.container(full_id)
-                    assert target is not None  # noqa: S101 - checked above
-                    return await self._engine.resolve(target)
-        except ResponderError as exc:
-            return f"the Docker engine does not answer: {exc}"
-        return None  # pragma: no cover - tenacity returns or reraises
-
     async def run(self, incident_id: str) -> None:
         """Run (or resume) one incident; faults are logged, never raised."""
         try:
@@ -126,21 +103,23 @@ class IncidentRunner:
             )
             await self._incidents.run(lambda store: store.finish(incident_id, "failed", why))
             return
-        found = await self._resolve(record, event) if record.target else None
-        container = found if not isinstance(found, str) else None
+        found = (
+            await live_container(self._engine, record, event, self._settings.limits)
+            if record.target
+            else Lookup(None)
+        )
+        container = found.container
         lock = self._locks[
             container.id if container else (_lock_key(record) or f"host:{incident_id}")
         ]
         async with self._slots, lock:
-            await self._steps(
-                record,
-                loaded,
-                event,
-                container,
-                unreachable=found if isinstance(found, str) else None,
-            )
+            run = await self._start(record, loaded, event, container, unreachable=found.fault)
+            records: list[StepRecord] = []
+            for index in range(len(loaded.playbook.steps)):
+                records.append(await self._step(run, index, records))
+            await self._finish(run, records)
 
-    async def _steps(
+    async def _start(
         self,
         record: IncidentRecord,
         loaded: LoadedPlaybook,
@@ -148,14 +127,14 @@ class IncidentRunner:
         container: ContainerInfo | None,
         *,
         unreachable: str | None,
-    ) -> None:
+    ) -> IncidentRun:
+        """The incident's gate (audited when it holds containment back) and what its steps share."""
         dry_run = self._settings.incidents.dry_run or loaded.playbook.dry_run
         gate = await self._gates.decide(
             record, loaded, event, container, dry_run=dry_run, unreachable=unreachable
         )
         if gate.state in ("protected", "held"):
             self._audit.record(f"incident.{gate.state}", incident=record.id, reason=gate.reason)
-        context = template_context(event, container, loaded, record.id)
         ctx = ActionContext(
             engine=self._engine,
             incident_id=record.id,
@@ -163,78 +142,84 @@ class IncidentRunner:
             dry_run=dry_run,
             versions=await self._engine_versions(),
         )
-        recorded = {step.index: step for step in record.steps}
-        records: list[StepRecord] = []
-        # After a failed step, container steps are not run, but notify steps still are: the
-        # people on call most need to hear about the containment that did not happen.
-        step_gate = gate
-        for index, step in enumerate(loaded.playbook.steps):
-            result = recorded.get(index)
-            if result is None or result.status == "pending":
-                # "pending" was saved just before a run that a crash cut short: it may have
-                # made its change already, which the action then reports as "already".
-                resumed = result is not None
-                action = self._actions.get(step.action)
-                assert action is not None  # noqa: S101 - the loader checked every action
-                plan = StepPlan(index, step, action, context, container, event, step_gate)
-                await self._save(
-                    record.id, StepRecord(index=index, action=step.action, started_at=now())
-                )
-                self._audit.record(
-                    "step.started",
-                    incident=record.id,
-                    index=index,
-                    action=step.action,
-                    resumed=resumed,
-                )
-                sink = notify_sink(
-                    NotifyScope(record, loaded, context, gate, dry_run=dry_run),
-                    records,
-                    actions=self._actions,
-                    notifications=self._notifications,
-                    settings=self._settings,
-                )
-                here = evidence_dir(ctx.evidence_dir, loaded.playbook.steps, index)
-                result = await run_step(
-                    plan,
-                    dataclasses.replace(ctx, notify=sink, evidence_dir=here),
-                    self._templates,
-                    self._settings.limits,
-                    resumed=resumed,
-                )
-                await self._save(record.id, result)
-                self._audit.record(
-                    "step.finished",
-                    incident=record.id,
-                    index=index,
-                    action=step.action,
-                    status=result.status,
-                    detail=result.detail,
-                    error=result.error,
-                    attempts=result.attempts,
-                    duration_ms=result.duration_ms,
-                )
-            records.append(result)
-            if result.status == "failed" and not step.continue_on_error and step_gate is gate:
-                step_gate = Gate(f"not run: step {index + 1} ({step.action}) failed")
-        state = final_state(records, self._actions, gate, dry_run=dry_run)
+        context = template_context(event, container, loaded, record.id)
+        return IncidentRun(
+            record, loaded, event, container, unreachable, gate, dry_run, context, ctx
+        )
+
+    async def _step(self, run: IncidentRun, index: int, done: Sequence[StepRecord]) -> StepRecord:
+        """Step `index` after the steps `done`: run now, or as it finished before a restart."""
+        earlier = run.recorded.get(index)
+        if earlier is not None and earlier.status != "pending":
+            return earlier
+        # "pending" was saved just before a run that a crash cut short: it may have made its
+        # change already, which the action then reports as "already".
+        resumed = earlier is not None
+        step = run.loaded.playbook.steps[index]
+        action = self._actions.get(step.action)
+        assert action is not None  # noqa: S101 - the loader checked every action
+        plan = run.step_plan(index, action, done)
+        incident = run.record.id
+        await self._save(incident, StepRecord(index=index, action=step.action, started_at=now()))
+        self._audit.record(
+            "step.started", incident=incident, index=index, action=step.action, resumed=resumed
+        )
+        result = await run_step(
+            plan,
+            self._action_ctx(run, index, done),
+            self._templates,
+            self._settings.limits,
+            resumed=resumed,
+        )
+        await self._save(incident, result)
+        self._audit.record(
+            "step.finished",
+            incident=incident,
+            index=index,
+            action=step.action,
+            status=result.status,
+            detail=result.detail,
+            error=result.error,
+            attempts=result.attempts,
+            duration_ms=result.duration_ms,
+        )
+        return result
+
+    def _action_ctx(
+        self, run: IncidentRun, index: int, done: Sequence[StepRecord]
+    ) -> ActionContext:
+        """Step `index`'s own: its evidence directory, and what a notify step there queues."""
+        sink = notify_sink(
+            run,
+            done,
+            actions=self._actions,
+            notifications=self._notifications,
+            settings=self._settings,
+        )
+        here = evidence_dir(run.action_ctx.evidence_dir, run.loaded.playbook.steps, index)
+        return replace(run.action_ctx, notify=sink, evidence_dir=here)
+
+    async def _finish(self, run: IncidentRun, records: Sequence[StepRecord]) -> None:
+        """The incident's state from its steps, stored and audited, then its report."""
+        incident, reason = run.record.id, run.gate.reason
+        state = final_state(records, self._actions, run.gate, dry_run=run.dry_run)
         # A fault that may go away (the engine did not answer, a step outlasted its retries)
         # lets a repeat of the alert try again; a container that is gone does not.
-        retry = unreachable is not None or any(
+        retry = run.unreachable is not None or any(
             r.status == "failed" and r.transient for r in records
         )
         await self._incidents.run(
-            lambda store: store.finish(record.id, state, gate.reason, retry_on_repeat=retry)
+            lambda store: store.finish(incident, state, reason, retry_on_repeat=retry)
         )
         self._audit.record(
             "incident.finished",
-            incident=record.id,
+            incident=incident,
             state=state,
-            reason=gate.reason,
+            reason=reason,
             retry_on_repeat=retry,
         )
-        log.info("incident %s: %s", record.id, state)
-        await self._write_report(record.id)
+        log.info("incident %s: %s", incident, state)
+        await self._write_report(incident)
 
     async def _save(self, incident_id: str, step: StepRecord) -> None:
         """Durable before the next step starts: a restart resumes after it."""

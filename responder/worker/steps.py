@@ -1,57 +1,44 @@
-"""Running one step: safety first, then the action with a timeout and retries of transient faults."""
+"""Running one step: its parameters rendered, its decision kept, then its action tried; a record."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2.exceptions import SecurityError, TemplateError
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from responder.actions import StepOutcome
-from responder.engine import Abandoned, abandoned_calls
-from responder.errors import Leftovers, PermanentError, ResponderError, TransientError
+from responder.errors import PermanentError, ResponderError, TransientError
 from responder.incidents import StepRecord
+from responder.worker.attempts import attempt
+from responder.worker.gates import decide_step
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from responder.actions import Action, ActionContext
+    from responder.actions import Action, ActionContext, ActionParams, StepOutcome
     from responder.engine import ContainerInfo
+    from responder.incidents import IncidentRecord
     from responder.journal import Event
-    from responder.playbooks import Step
+    from responder.playbooks import LoadedPlaybook, Step
     from responder.settings import Limits
     from responder.text import Templates
+    from responder.worker.gates import Gate, StepDecision
 
-__all__ = ["Gate", "StepPlan", "evidence_dir", "retry_policy", "run_step", "window_start"]
+__all__ = [
+    "IncidentRun",
+    "RenderedParams",
+    "StepPlan",
+    "evidence_dir",
+    "render_params",
+    "run_step",
+]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Gate:
-    """Why container steps of this incident must not run, decided once per incident."""
-
-    reason: str | None
-    """None: go ahead; else why, in words that do not repeat the state (shown beside it)."""
-    state: str | None = None
-    """The incident state this implies (protected, held, resolved, failed), if any."""
-
-    @property
-    def detail(self) -> str | None:
-        """Why a step it stops did not run: the state, then the reason: `protected (label x)`.
-
-        A `failed` gate's steps say `failed: REASON` themselves.
-        """
-        if self.reason is None or self.state in (None, "failed"):
-            return self.reason
-        return f"{self.state} ({self.reason})"
 
 
 @dataclass(frozen=True)
@@ -65,7 +52,63 @@ class StepPlan:
     """Template context."""
     container: ContainerInfo | None
     event: Event
+    decision: StepDecision
+    """Whether it runs, decided with the playbook's other steps (`decide_step`)."""
+
+
+@dataclass(frozen=True)
+class IncidentRun:
+    """One incident as its steps run: what every step of it shares, decided once."""
+
+    record: IncidentRecord
+    loaded: LoadedPlaybook
+    event: Event
+    container: ContainerInfo | None
+    unreachable: str | None
+    """Why the engine could not say which container it is (it did not answer), if so."""
     gate: Gate
+    dry_run: bool
+    context: dict[str, Any]
+    """What the steps' templates see."""
+    action_ctx: ActionContext
+    """The actions' context; each step gets its own evidence directory and notify sink."""
+
+    @property
+    def recorded(self) -> dict[int, StepRecord]:
+        """The steps recorded before a restart, by index."""
+        return {step.index: step for step in self.record.steps}
+
+    def step_plan(self, index: int, action: Action, done: Sequence[StepRecord]) -> StepPlan:
+        """Step `index` after the steps `done`: whether it runs is `decide_step`'s to say."""
+        steps = self.loaded.playbook.steps
+        earlier = [(steps[record.index], record.status == "failed") for record in done]
+        decision = decide_step(self.gate, action, earlier)
+        return StepPlan(
+            index, steps[index], action, self.context, self.container, self.event, decision
+        )
+
+
+@dataclass(frozen=True)
+class RenderedParams:
+    """A step's parameters rendered and checked against its action's model, or why not."""
+
+    params: ActionParams | None
+    """The checked parameters; None when they could not be rendered or checked."""
+    shown: dict[str, Any]
+    """What the step record and the plan show: the checked values, else the playbook's own."""
+    error: str | None = None
+
+
+def render_params(
+    step: Step, action: Action, context: Mapping[str, Any], templates: Templates
+) -> RenderedParams:
+    """Render the step's `with:` templates, then check them: the one rendering plan and run share."""
+    try:
+        rendered = templates.render_value(step.with_, context)
+        params = action.params.model_validate(rendered)
+    except (TemplateError, SecurityError, ValidationError) as exc:
+        return RenderedParams(None, step.with_, str(exc))
+    return RenderedParams(params, params.model_dump(mode="json"))
 
 
 def evidence_dir(incident_dir: Path, steps: Sequence[Step], index: int) -> Path:
@@ -79,80 +122,6 @@ def evidence_dir(incident_dir: Path, steps: Sequence[Step], index: int) -> Path:
     return incident_dir
 
 
-def _skipped(plan: StepPlan, reason: str, params: dict[str, Any]) -> StepRecord:
-    return StepRecord(
-        index=plan.index,
-        action=plan.step.action,
-        params=params,
-        status="skipped",
-        detail=f"skipped: {reason}",
-        started_at=datetime.now(UTC).isoformat(),
-        duration_ms=0.0,
-    )
-
-
-async def _attempts(
-    plan: StepPlan,
-    ctx: ActionContext,
-    params: Any,  # noqa: ANN401 - the action's own model
-    limits: Limits,
-) -> tuple[StepOutcome, int]:
-    timeout = (plan.step.timeout or limits.step_timeout).total_seconds()
-    retries = limits.retries if plan.step.retries is None else plan.step.retries
-    attempts = 0
-    kept: Leftovers | None = None
-    retrying = retry_policy(limits, retries)
-    async for attempt in retrying:
-        with attempt:
-            attempts += 1
-            try:
-                with abandoned_calls() as abandoned:
-                    try:
-                        async with asyncio.timeout(timeout):
-                            outcome = await plan.action.run(ctx, params, plan.container)
-                    except TimeoutError:
-                        outcome = await _late(abandoned, timeout)
-            except ResponderError as exc:
-                # What an attempt left behind stays listed when a later one gets less far.
-                kept = exc.kept = exc.kept or kept
-                raise
-            return outcome, attempts
-    raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
-
-
-async def _late(abandoned: Abandoned, timed_out_after: float) -> StepOutcome:
-    """What an attempt that timed out did after all.
-
-    Its Docker call in flight cannot be stopped and may still change the container, so it is
-    waited for (up to the engine's own call timeout) before anything else happens: before a
-    retry, which then sees what it did, and before the step is recorded. A call that returns
-    the step's outcome finished the work late, and that outcome, with its undo, is the step's.
-    """
-    given_up = f"no answer within {timed_out_after:g} s"
-    calls = await abandoned.settle()
-    if not calls:
-        raise TransientError(given_up)
-    call = calls[-1]  # an action awaits its calls one by one: only the last was in flight
-    if not call.done():
-        raise TransientError(
-            f"{given_up}; its Docker call had not ended after the engine's own timeout either,"
-            " so the container may still change"
-        )
-    error = call.exception()
-    if error is None:
-        result = call.result()
-        if isinstance(result, StepOutcome):
-            late = f"{result.detail} (the engine answered after the step's {timed_out_after:g} s timeout)"
-            return result.model_copy(update={"detail": late})
-        raise TransientError(given_up)  # a call part-way through the step: the rest never ran
-    if isinstance(error, ResponderError):
-        kind = TransientError if isinstance(error, TransientError) else PermanentError
-        late_error = kind(f"{given_up}, then: {error}")
-        late_error.kept = error.kept
-        raise late_error
-    raise error
-
-
 async def run_step(
     plan: StepPlan,
     ctx: ActionContext,
@@ -162,61 +131,54 @@ async def run_step(
     resumed: bool = False,
 ) -> StepRecord:
     """Render, check safety, run with retries; always returns a record, never raises."""
-    started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat()
+    rendered = render_params(plan.step, plan.action, plan.context, templates)
+    if rendered.params is None or not plan.decision.runs:
+        return _not_run(plan, rendered, started_at)
+    started = time.perf_counter()
     try:
-        rendered = templates.render_value(plan.step.with_, plan.context)
-        params = plan.action.params.model_validate(rendered)
-    except (TemplateError, SecurityError, ValidationError) as exc:
-        return StepRecord(
-            index=plan.index,
-            action=plan.step.action,
-            params=plan.step.with_,
-            status="failed",
-            detail="failed: its parameters could not be rendered",
-            started_at=started_at,
-            duration_ms=0.0,
-            error=str(exc),
+        params = rendered.params
+        outcome, attempts = await attempt(
+            lambda: plan.action.run(ctx, params, plan.container), plan.step, limits
         )
-    shown = params.model_dump(mode="json")
-    if plan.action.needs_container and plan.gate.reason:
-        if plan.gate.state == "failed":
-            return _skipped(plan, plan.gate.reason, shown).model_copy(
-                update={
-                    "status": "failed",
-                    "detail": f"failed: {plan.gate.reason}",
-                    "error": plan.gate.reason,
-                }
-            )
-        return _skipped(plan, plan.gate.detail or plan.gate.reason, shown)
-    try:
-        outcome, attempts = await _attempts(plan, ctx, params, limits)
     except Exception as exc:
         if not isinstance(exc, TransientError | PermanentError):
             log.exception(
                 "step %d (%s) of incident %s", plan.index, plan.step.action, ctx.incident_id
             )
-        kind = "gave up after retries" if isinstance(exc, TransientError) else "failed"
-        kept = exc.kept if isinstance(exc, ResponderError) else None
-        return StepRecord(
-            index=plan.index,
-            action=plan.step.action,
-            params=shown,
-            status="failed",
-            detail=f"{kind}: {exc}" + (f"; {kept.detail}" if kept else ""),
-            started_at=started_at,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            attempts=(limits.retries if plan.step.retries is None else plan.step.retries) + 1
-            if isinstance(exc, TransientError)
-            else 1,
-            error=str(exc),
-            transient=isinstance(exc, TransientError),
-            artifacts=kept.artifacts if kept else (),
-            data=dict(kept.data) if kept else {},
+        took = _since(started)
+        return _failed(
+            plan, exc, shown=rendered.shown, started_at=started_at, duration_ms=took, limits=limits
         )
+    took = _since(started)
+    resumed = resumed or attempts > 1
+    return _ran(
+        plan,
+        outcome,
+        attempts,
+        shown=rendered.shown,
+        started_at=started_at,
+        duration_ms=took,
+        resumed=resumed,
+    )
+
+
+def _ran(
+    plan: StepPlan,
+    outcome: StepOutcome,
+    attempts: int,
+    *,
+    shown: dict[str, Any],
+    started_at: str,
+    duration_ms: float,
+    resumed: bool,
+) -> StepRecord:
+    """The record of a step whose action answered (done, already, would) after `attempts`."""
     data = dict(outcome.data)
-    if outcome.status == "already" and (resumed or attempts > 1):
-        data["resumed"] = True  # an earlier attempt may have made the change: release undoes it
+    if outcome.status == "already" and resumed:
+        # An earlier attempt, or the run a crash cut short, may have made the change: release
+        # undoes it.
+        data["resumed"] = True
     return StepRecord(
         index=plan.index,
         action=plan.step.action,
@@ -224,7 +186,7 @@ async def run_step(
         status=outcome.status,
         detail=outcome.detail,
         started_at=started_at,
-        duration_ms=(time.perf_counter() - started) * 1000,
+        duration_ms=duration_ms,
         attempts=attempts,
         undo=outcome.undo,
         artifacts=outcome.artifacts,
@@ -232,19 +194,57 @@ async def run_step(
     )
 
 
-def retry_policy(limits: Limits, retries: int | None = None) -> AsyncRetrying:
-    """Transient faults only, with exponential backoff capped by the limits; others raise at once."""
-    return AsyncRetrying(
-        stop=stop_after_attempt((limits.retries if retries is None else retries) + 1),
-        wait=wait_exponential(
-            multiplier=limits.retry_backoff.total_seconds(),
-            max=limits.retry_backoff_max.total_seconds(),
-        ),
-        retry=retry_if_exception_type(TransientError),
-        reraise=True,
+def _since(started: float) -> float:
+    """Milliseconds since `started` (a `time.perf_counter()`)."""
+    return (time.perf_counter() - started) * 1000
+
+
+def _not_run(plan: StepPlan, rendered: RenderedParams, started_at: str) -> StepRecord:
+    """The record of a step that is not tried: its parameters did not render, or it is stopped."""
+    status: Literal["failed", "skipped"] = "failed"
+    if rendered.params is None:
+        detail, error = "failed: its parameters could not be rendered", rendered.error
+    else:
+        decision = plan.decision
+        status = "failed" if decision.status == "failed" else "skipped"
+        detail, error = decision.detail, decision.reason if status == "failed" else None
+    return StepRecord(
+        index=plan.index,
+        action=plan.step.action,
+        params=rendered.shown,
+        status=status,
+        detail=detail,
+        started_at=started_at,
+        duration_ms=0.0,
+        error=error,
     )
 
 
-def window_start(window: timedelta) -> str:
-    """The start of a window ending now, as stored times are written."""
-    return (datetime.now(UTC) - window).isoformat()
+def _failed(
+    plan: StepPlan,
+    exc: Exception,
+    *,
+    shown: dict[str, Any],
+    started_at: str,
+    duration_ms: float,
+    limits: Limits,
+) -> StepRecord:
+    """The record of a step whose action raised: given up after retries, or failed for good."""
+    transient = isinstance(exc, TransientError)
+    kept = exc.kept if isinstance(exc, ResponderError) else None
+    retries = limits.retries if plan.step.retries is None else plan.step.retries
+    kind = "gave up after retries" if transient else "failed"
+    return StepRecord(
+        index=plan.index,
+        action=plan.step.action,
+        params=shown,
+        status="failed",
+        detail=f"{kind}: {exc}" + (f"; {kept.detail}" if kept else ""),
+        started_at=started_at,
+        duration_ms=duration_ms,
+        attempts=retries + 1 if transient else 1,
+        error=str(exc),
+        transient=transient,
+        artifacts=kept.artifacts if kept else (),
+        data=dict(kept.data) if kept else {},
+    )

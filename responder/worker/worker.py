@@ -17,8 +17,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from responder.errors import ResponderError
+from responder.incidents import window_start
 from responder.worker.dispatch import Dispatcher
-from responder.worker.steps import window_start
 
 if TYPE_CHECKING:
     from responder.audit import AuditLog
@@ -244,20 +244,19 @@ class Worker:
     async def _after_dispatch(self, changes: Dispatch) -> None:
         for incident in changes.opened:
             log.info(
-                "incident %s opened: %s on %s",
-                incident["id"],
-                incident["playbook"],
-                incident["target"],
+                "incident %s opened: %s on %s", incident.id, incident.playbook, incident.target
             )
-            self._spawn(incident["id"])
+            self._spawn(incident.id)
         if changes.deferred or changes.undeferred:
             await self._count_deferred()
             if changes.deferred and not changes.undeferred:
                 self._next_deferred_try = time.monotonic() + self._deferred_wait
-        for seq, event_id, error in changes.quarantined:
+        for aside in changes.quarantined:
             self._metrics.events_quarantined.inc()
-            log.error("event %s (journal seq %d) quarantined: %s", event_id, seq, error)
-            await self._notifications.for_quarantine(event_id, seq, error)
+            log.error(
+                "event %s (journal seq %d) quarantined: %s", aside.event_id, aside.seq, aside.why
+            )
+            await self._notifications.for_quarantine(aside.event_id, aside.seq, aside.why)
 
     async def _quarantine_after_failures(self, row: Row) -> None:
         """The one event dispatch keeps failing on is set aside, so the next ones are read."""

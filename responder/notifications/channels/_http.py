@@ -44,6 +44,8 @@ def secret_url(ref: SecretRef, environ: Mapping[str, str] | None) -> str:
         raise ConfigError(f"{ref}: {exc}") from None
 
 
+# Long on purpose: every way a POST can end (2xx, redirect, 408/429/5xx, Retry-After, other
+# 4xx, timeout, connection fault) is classified here, in one place, beside the others.
 async def post_json(
     session: aiohttp.ClientSession,
     url: str,
