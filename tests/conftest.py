@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
     from aiohttp.web import Application
 
+    from responder.engine import DockerEngine
+
     ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
 
 hypothesis.settings.register_profile("ci", max_examples=FULL_EXAMPLES)
@@ -110,10 +112,15 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def make_client(aiohttp_client: Any, settings: Settings) -> ClientFactory:
-    """Start the real app in-process, with settings changed by keyword (`auth=...`)."""
+    """Start the real app in-process, with settings changed by keyword (`auth=...`).
 
-    async def make(**changes: Any) -> TestClient[Any, Application]:
-        app = create_app(settings.model_copy(update=changes))
+    `engine=` gives it that engine (a `FakeEngine`) instead of the real one.
+    """
+
+    async def make(
+        *, engine: DockerEngine | None = None, **changes: Any
+    ) -> TestClient[Any, Application]:
+        app = create_app(settings.model_copy(update=changes), engine=engine)
         client: TestClient[Any, Application] = await aiohttp_client(app)
         return client
 
