@@ -108,8 +108,9 @@ class FakeEngine:
     containers it holds, with the real engine's answers (tests/test_engine_contract.py). It
     does not run Docker SDK calls: `run` raises `NotFakedError` naming the call, so a test
     that reaches an action needs `SdkEngine` and a real engine. `calls` lists every question
-    asked, in order; with `reachable` False every call raises TransientError, as an engine
-    that does not answer does.
+    asked, in order; with `reachable` False every call that would reach the engine raises
+    TransientError, as an engine that does not answer does. `networks` is held for tests to
+    read and set: nothing the fake answers depends on it.
     """
 
     def __init__(self, containers: Iterable[FakeContainer] = ()) -> None:
