@@ -50,13 +50,7 @@ if TYPE_CHECKING:
 
     import docker
 
-# Past the suite's ceiling: a private dockerd to start (60 s at most) and stop (30 s), a 512 MB
-# blob to load, and the scene's own polls (up to 180 s for the frozen daemon): about 400 s.
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.fault("dockerd stopped and restarted mid-incident"),
-    pytest.mark.timeout(600),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.fault("dockerd stopped and restarted mid-incident")]
 
 FALCO = "/v1/events/falco"
 # The container's data. Stopped, the daemon finishes requests in flight for about a second

@@ -50,13 +50,7 @@ if TYPE_CHECKING:
 
     from responder.containers import ContainerInfo
 
-# Past the suite's ceiling: 16 containers, two server starts (20 s at most each) and the
-# storm's own polls (60 + 10 + 60 + 30 s), release and audit: about 300 s at worst.
-pytestmark = [
-    pytest.mark.docker,
-    pytest.mark.fault("kill -9 under storm"),
-    pytest.mark.timeout(600),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.fault("kill -9 under storm")]
 
 CONTAINERS = 16
 CLIENTS = 16
