@@ -188,3 +188,31 @@ async def test_the_fake_engine_refuses_sdk_calls_naming_them() -> None:
     with pytest.raises(NotFakedError, match=r"engine\.run\(.*pause_it\)"):
         await fake.run(pause_it)
     assert fake.calls == [("run", pause_it.__qualname__)]
+
+
+async def test_a_closed_engine_answers_nothing_more(side: Side) -> None:
+    """After `close`, a call that would reach the engine raises RuntimeError, as the closed pool does."""
+    made = side.make()
+    await side.engine.close()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        await side.engine.container(made.id)
+
+
+@pytest.mark.parametrize(
+    ("name", "container_id", "why"),
+    [
+        ("web/../db", None, "invalid container name"),
+        ("/web", None, "invalid container name"),
+        ("taken", None, "Conflict"),
+        (None, "abc", "not a full container id"),
+    ],
+)
+def test_the_fake_engine_refuses_a_container_docker_would_refuse(
+    name: str | None, container_id: str | None, why: str
+) -> None:
+    """A name Docker's grammar refuses, a name in use, an id that is no full id: ValueError."""
+    fake = FakeEngine()
+    fake.add("taken")
+    with pytest.raises(ValueError, match=why):
+        fake.add(name, container_id=container_id)
+    assert [c.name for c in fake.containers.values()] == ["taken"]
