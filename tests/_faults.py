@@ -73,7 +73,9 @@ class DockerProxy:
     `cut_on(marker)` arms it: the first request whose bytes contain `marker` is never
     forwarded; instead the proxy goes away at once, as a daemon that died would: every open
     connection is dropped and new ones are refused (the socket file stays, unanswered).
-    `start()` brings it back on the same path. `delay_on(marker, seconds)` holds the first
+    `cut_on(marker, after=n)` forwards that request and goes away once `n` bytes of its
+    answer have reached the client: a daemon that dies mid-stream. `start()` brings it back
+    on the same path. `delay_on(marker, seconds)` holds the first
     request containing `marker` for `seconds`, then forwards it: an engine slow to answer.
     """
 
@@ -82,6 +84,7 @@ class DockerProxy:
         self.upstream = upstream
         self.cut = asyncio.Event()
         self._marker: bytes | None = None
+        self._after = 0
         self._delay: tuple[bytes, float] | None = None
         self._server: asyncio.Server | None = None
         self._transports: set[asyncio.WriteTransport] = set()
@@ -92,9 +95,10 @@ class DockerProxy:
         """The engine address to give the responder."""
         return f"unix://{self.path}"
 
-    def cut_on(self, marker: bytes) -> None:
-        """Go away when a request containing `marker` arrives, without forwarding it."""
+    def cut_on(self, marker: bytes, *, after: int = 0) -> None:
+        """Go away when a request containing `marker` arrives: at once, or `after` answer bytes."""
         self._marker = marker
+        self._after = after
         self.cut.clear()
 
     def delay_on(self, marker: bytes, seconds: float) -> None:
@@ -144,9 +148,10 @@ class DockerProxy:
         try:
             up_reader, up = await asyncio.open_unix_connection(self.upstream)
             self._transports.add(up.transport)
+            doomed: list[int] = []  # the answer bytes this connection may still pass, once cut
             await asyncio.gather(
-                self._pipe(down_reader, up, watch=True),
-                self._pipe(up_reader, down, watch=False),
+                self._pipe(down_reader, up, doomed, watch=True),
+                self._pipe(up_reader, down, doomed, watch=False),
             )
         except OSError:
             pass
@@ -158,24 +163,39 @@ class DockerProxy:
             self._handlers.discard(task)
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, watch: bool
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        doomed: list[int],
+        *,
+        watch: bool,
     ) -> None:
         tail = b""
         try:
             while data := await reader.read(_CHUNK):
                 if watch and self._marker is not None:
                     seen = tail + data
-                    if self._marker in seen:
+                    if self._marker in seen and self._after:
+                        doomed.append(self._after)  # forwarded; cut in its answer
+                        self._marker = None
+                    elif self._marker in seen:
                         self.cut.set()
                         self._go_away()
                         return
-                    tail = seen[-len(self._marker) :]
+                    tail = seen[-len(self._marker) :] if self._marker else b""
+                if doomed and not watch:
+                    data = data[: doomed[0]]
+                    doomed[0] -= len(data)
                 if watch and self._delay is not None and self._delay[0] in data:
                     seconds = self._delay[1]
                     self._delay = None
                     await asyncio.sleep(seconds)
                 writer.write(data)
                 await writer.drain()
+                if doomed and not watch and doomed[0] <= 0:
+                    self.cut.set()
+                    self._go_away()
+                    return
             if writer.can_write_eof():
                 writer.write_eof()
         except OSError:

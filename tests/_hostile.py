@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 __all__ = [
+    "FULL_EXAMPLES",
     "HIDDEN",
     "HOSTILE_PIECES",
     "JSON_KEYS",
@@ -22,6 +23,7 @@ __all__ = [
     "apply",
     "canonical",
     "contains_lone_surrogate",
+    "examples",
     "hostile_settings",
     "hostile_text",
     "json_scalars",
@@ -30,6 +32,11 @@ __all__ = [
     "nonempty_hostile_text",
     "wrong_values",
 ]
+
+FULL_EXAMPLES = 200
+"""`max_examples` of the `ci` profile (tests/conftest.py): the scale at which every count is full."""
+MIN_EXAMPLES = 10
+"""The fewest examples a property runs under any profile."""
 
 HOSTILE_PIECES = (
     "{{ 7*7 }}",
@@ -294,10 +301,20 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=True)
 
 
-def hostile_settings(max_examples: int) -> settings:
-    """Deterministic settings for CI: derandomized, no example database, no deadline."""
+def examples(full: int) -> int:
+    """How many examples a test whose full count is `full` runs under the loaded profile.
+
+    The profile's `max_examples` against `FULL_EXAMPLES` is the scale: the `ci` profile runs
+    every test's full count, the quick `dev` one a tenth; never fewer than `MIN_EXAMPLES`.
+    """
+    scale = settings().max_examples / FULL_EXAMPLES  # a fresh one inherits the loaded profile
+    return max(MIN_EXAMPLES, round(full * scale))
+
+
+def hostile_settings(full: int) -> settings:
+    """Deterministic settings: derandomized, no example database, no deadline, `full` scaled."""
     return settings(
-        max_examples=max_examples,
+        max_examples=examples(full),
         deadline=None,
         derandomize=True,
         database=None,

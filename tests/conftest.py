@@ -1,14 +1,22 @@
-"""Shared fixtures: settings in a temp dir, the real app in-process, and the Docker engine gate."""
+"""Shared fixtures: settings in a temp dir, the real app in-process, and the Docker engine gate.
+
+Also the Hypothesis profiles: `ci` runs every property test's full count of examples, `dev`
+(the default where CI is not set) a tenth of it; `--hypothesis-profile=ci` asks for the full
+run anywhere.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
+import hypothesis
 import pytest
 from _docker import ACTION_INCIDENT, Resources
+from _hostile import FULL_EXAMPLES
 from _peers import peers_required
 
 from responder import __version__
@@ -25,7 +33,13 @@ if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
     from aiohttp.web import Application
 
+    from responder.engine import DockerEngine
+
     ClientFactory = Callable[..., Awaitable[TestClient[Any, Application]]]
+
+hypothesis.settings.register_profile("ci", max_examples=FULL_EXAMPLES)
+hypothesis.settings.register_profile("dev", max_examples=FULL_EXAMPLES // 10)
+hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _docker_state: dict[str, str | None] = {}
 
@@ -42,6 +56,13 @@ def _docker_problem() -> str | None:
         except (docker.errors.DockerException, TransientError) as exc:
             _docker_state["problem"] = str(exc)
     return _docker_state["problem"]
+
+
+def pytest_report_header() -> str:
+    """Say which Hypothesis profile runs, so a quick run is never taken for the full one."""
+    profile = hypothesis.settings.get_current_profile_name()
+    count = hypothesis.settings().max_examples  # a fresh one inherits the loaded profile
+    return f"hypothesis profile {profile!r}: max_examples={count}"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -91,10 +112,15 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def make_client(aiohttp_client: Any, settings: Settings) -> ClientFactory:
-    """Start the real app in-process, with settings changed by keyword (`auth=...`)."""
+    """Start the real app in-process, with settings changed by keyword (`auth=...`).
 
-    async def make(**changes: Any) -> TestClient[Any, Application]:
-        app = create_app(settings.model_copy(update=changes))
+    `engine=` gives it that engine (a `FakeEngine`) instead of the real one.
+    """
+
+    async def make(
+        *, engine: DockerEngine | None = None, **changes: Any
+    ) -> TestClient[Any, Application]:
+        app = create_app(settings.model_copy(update=changes), engine=engine)
         client: TestClient[Any, Application] = await aiohttp_client(app)
         return client
 

@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
     from docker.models.containers import Container
 
-pytestmark = pytest.mark.docker
-
 ROOT = Path(__file__).resolve().parents[1]
 BASE_SCRIPT = ROOT / "deploy" / "local-base-image.sh"
 BASE_IMAGE = "responder-local/python:3.11-slim-bookworm"
@@ -59,6 +57,13 @@ BUILD_TIMEOUT = 900.0
 START_WAIT = 60.0
 HEALTH_WAIT = 120.0
 DOCKER_SOCKET = "/var/run/docker.sock"
+# The first test to ask for the image waits for the session fixture that builds it, and
+# pytest-timeout counts that wait: its ceiling is the sum of the fixture's own bounds (the base,
+# the wheel download, two builds), then the container's start and health waits.
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.timeout(BASE_TIMEOUT + 3 * BUILD_TIMEOUT + START_WAIT + HEALTH_WAIT),
+]
 # The image's own check (no test given), probed every second instead of every 30, with a
 # start period of one second instead of 20.
 FAST_HEALTHCHECK = {"interval": 1_000_000_000, "start_period": 1_000_000_000}

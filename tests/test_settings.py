@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import secrets
+import subprocess
+import sys
 import textwrap
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from _peers import peers_required, require_binary
 
 from responder.errors import ConfigError
 from responder.journal import Priority
@@ -733,15 +737,41 @@ def test_the_release_command_names_the_config_file_and_data_dir(tmp_path: Path) 
     )
 
 
+def in_a_container(container_id: str, code: str, tmp_path: Path) -> str:
+    """What `python -c code` prints in `tmp_path` with /etc/hostname mounted as Docker mounts it.
+
+    Docker bind-mounts /etc/hostname from its `containers/<id>/` directory; here the process
+    gets that mount in a mount namespace of its own (`unshare`), nothing else of a container.
+    """
+    unshare = require_binary("unshare", package="util-linux")
+    isolate = [unshare, "--map-root-user", "--mount"]
+    if subprocess.run([*isolate, "true"], capture_output=True, check=False).returncode:
+        message = "unshare cannot make a mount namespace here (user namespaces are off)"
+        if peers_required():
+            pytest.fail(f"required here (CI is set): {message}")
+        pytest.skip(message)
+    hostname = tmp_path / "containers" / container_id / "hostname"
+    hostname.parent.mkdir(parents=True)
+    hostname.write_text("responder\n")
+    mount = 'mount --bind "$1" /etc/hostname && exec "$2" -c "$3"'
+    shell = [*isolate, "sh", "-c", mount, "sh", str(hostname), sys.executable, code]
+    ran = subprocess.run(shell, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.strip()
+
+
 def test_in_a_container_the_release_command_runs_there_through_docker_exec(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """Under compose, the paths and the Docker endpoint are the container's, not the host's."""
-    monkeypatch.setattr("responder.settings._model.own_container_id", lambda: "f" * 64)
-    command = load_settings(None, environ={}).release_command("01ABC")
-    assert command == (
-        f"docker exec ffffffffffff responder release --data-dir {Path('data').resolve()} 01ABC"
+    container_id = secrets.token_hex(32)
+    code = (
+        "from responder.settings import load_settings; "
+        "print(load_settings(None, environ={}).release_command('01ABC'))"
     )
+    command = in_a_container(container_id, code, tmp_path)
+    data = (tmp_path / "data").resolve()
+    assert command == f"docker exec {container_id[:12]} responder release --data-dir {data} 01ABC"
 
 
 def test_without_a_config_file_the_release_command_has_only_the_data_dir() -> None:

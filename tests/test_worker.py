@@ -16,12 +16,11 @@ from pydantic import SecretStr
 from responder.actions import ActionRegistry, default_actions
 from responder.incidents import Dispatch, IncidentStore, NewIncident, StepRecord, now
 from responder.intake.falco import FalcoPayload, falco_event
-from responder.journal import Journal, Target, new_event_id
+from responder.journal import Journal, new_event_id
 from responder.metrics import Metrics
 from responder.playbooks import load_playbooks
 from responder.settings import AuthSettings, IncidentSettings, Protection
-from responder.web.state import ACTIONS, ENGINE, FOLLOWUP, INCIDENTS, SETTINGS, WORKER
-from responder.worker.lookups import Lookup
+from responder.web.state import ACTIONS, ENGINE, FOLLOWUP, INCIDENTS, SETTINGS
 from responder.worker.release import release_incident
 
 if TYPE_CHECKING:
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 
     import docker
     from _docker import Resources
-    from aiohttp.test_utils import TestClient
-    from aiohttp.web import Application
     from conftest import ClientFactory
 
 pytestmark = pytest.mark.docker
@@ -462,52 +459,3 @@ async def test_repeats_about_a_container_that_is_gone_join_the_failed_incident(
     assert incident.state == "failed"
     assert incident.event_count == 4
     assert [s.status for s in incident.steps] == ["failed", "skipped", "skipped", "done"]
-
-
-def count_lookups(
-    client: TestClient[Any, Application], monkeypatch: pytest.MonkeyPatch
-) -> list[str]:
-    """Every container reference the app's engine is asked to resolve from now on, in order."""
-    engine = client.app[ENGINE]
-    looked_up: list[str] = []
-    resolve = engine.resolve
-
-    async def counting(target: Target) -> Any:
-        looked_up.append(target.ref)
-        return await resolve(target)
-
-    monkeypatch.setattr(engine, "resolve", counting)
-    return looked_up
-
-
-async def test_an_event_no_playbook_wants_costs_no_inspect(
-    make_client: ClientFactory, playbooks: Path, containers: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Noise is matched, audited and filed without asking the engine about its container."""
-    client = await make_client(playbooks=playbooks, limits=FAST)
-    looked_up = count_lookups(client, monkeypatch)
-    target = containers()
-    noise = {**shell(target), "rule": "Contact K8S API Server From Container"}
-    await post_and_settle(client, noise)
-    assert looked_up == []
-    assert await incidents_of(client) == []
-    await post_and_settle(client, shell(target, 1))
-    assert target.id[:12] in looked_up  # the same container, once a playbook wants the event
-
-
-async def test_a_container_id_not_found_is_not_inspected_again_within_a_second(
-    make_client: ClientFactory, playbooks: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A burst about a container that is gone asks the engine once, not once per event."""
-    client = await make_client(playbooks=playbooks, limits=FAST)
-    looked_up = count_lookups(client, monkeypatch)
-    gone = secrets.token_hex(6)
-    by_id = Target(id=gone, name="gone")
-    lookups = client.app[WORKER]._dispatch._lookups
-    for _ in range(3):
-        assert await lookups.of([by_id, by_id]) == {by_id: Lookup(None)}
-    assert looked_up == [gone]
-    by_name = Target(name="gone")
-    for _ in range(2):
-        assert await lookups.of([by_name]) == {by_name: Lookup(None)}
-    assert looked_up == [gone, "gone", "gone"]  # a name may be taken by a new container

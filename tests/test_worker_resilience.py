@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _hostile import examples
 from _incidents import FAST, PLAYBOOK, incidents_of, settle, shell
 from hypothesis import HealthCheck, given
-from hypothesis import settings as examples
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from responder.app import create_app
@@ -115,7 +116,9 @@ _JSON = st.recursive(
 )
 
 
-@examples(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hypothesis_settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(depth=st.integers(min_value=0, max_value=MAX_NESTING + 3), leaf=_JSON, arrays=st.booleans())
 def test_every_body_intake_accepts_reads_back(depth: int, leaf: Any, arrays: bool) -> None:
     """Property: a Falco body intake accepts is journaled in a form the reader reads back."""
