@@ -10,6 +10,7 @@ import asyncio
 import io
 import logging
 import re
+import threading
 from html import unescape
 from typing import TYPE_CHECKING, Any, cast
 
@@ -88,10 +89,16 @@ def shown_lines(kind: str, message: Message) -> list[str]:
 
 
 def log_lines(message: Message) -> list[str]:
-    """The service log's lines for the message on a `log` channel, formatted as `serve` does."""
+    """The service log's lines for the message on a `log` channel, formatted as `serve` does.
+
+    Only this call's records: one that another thread logs meanwhile (a server a test before
+    left running) is not the message's.
+    """
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(OneLineFormatter(FORMAT))
+    this_thread = threading.get_ident()
+    handler.addFilter(lambda record: record.thread == this_thread)
     logger = logging.getLogger(LOGGER)
     logger.addHandler(handler)
     try:
@@ -100,4 +107,6 @@ def log_lines(message: Message) -> list[str]:
         asyncio.run(notifier.send(message, DELIVERY, session))
     finally:
         logger.removeHandler(handler)
-    return stream.getvalue().splitlines()
+    lines = stream.getvalue().splitlines()
+    assert lines, f"the {LOGGER} logger wrote nothing: disabled or above WARNING?"
+    return lines

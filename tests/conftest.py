@@ -7,6 +7,7 @@ run anywhere.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,21 @@ hypothesis.settings.register_profile("dev", max_examples=FULL_EXAMPLES // 10)
 hypothesis.settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _docker_state: dict[str, str | None] = {}
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """What a test adds to the root logger (a `serve` run in-process) goes when it ends.
+
+    A handler left behind would write every later record to a stream pytest has closed.
+    """
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def _docker_problem() -> str | None:

@@ -313,3 +313,19 @@ async def test_a_real_serve_process_logs_hostile_alerts_one_line_per_record(tmp_
     assert all(RECORD.match(line) for line in lines), "no traceback expected"
     assert sum(1 for line in lines if "| Note:" in line) == len(bodies) // 2
     assert sum(1 for line in lines if FORGED in line) >= len(bodies)
+
+
+def test_the_log_follows_stderr_when_it_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no stream given, records go to the stderr of their time, never to a closed one."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    handler = configure_logging(logging.INFO)
+    try:
+        logging.getLogger("responder").info("to the first")
+        monkeypatch.setattr(sys, "stderr", second)
+        first.close()  # what a harness does with the stderr it captured
+        logging.getLogger("responder").info("to the second")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert re.search(r"INFO responder: to the second$", second.getvalue().strip())
+    assert "to the first" not in second.getvalue()

@@ -95,7 +95,7 @@ def configure_logging(level: int | str, stream: TextIO | None = None) -> logging
     for handler in root.handlers[:]:
         if isinstance(handler, _ServiceHandler):
             root.removeHandler(handler)
-    handler = _ServiceHandler(stream if stream is not None else sys.stderr)
+    handler = _ServiceHandler(stream)
     handler.setFormatter(OneLineFormatter(FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
@@ -113,4 +113,19 @@ def one_line_last_resort() -> None:
 
 
 class _ServiceHandler(logging.StreamHandler[TextIO]):
-    """The handler `configure_logging` adds, so that a second call can find it."""
+    """The handler `configure_logging` adds, so that a second call can find it.
+
+    Without a stream of its own it writes to whatever `sys.stderr` is when a record comes, as
+    Python's last-resort handler does: a stderr replaced and closed since (by an embedding
+    program, or a test harness capturing output) is never written to.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__(stream if stream is not None else sys.stderr)
+        self._follows_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record to the stream, the current `sys.stderr` if none was given."""
+        if self._follows_stderr:
+            self.stream = sys.stderr  # under the handler's lock: `handle` holds it around emit
+        super().emit(record)
