@@ -1,0 +1,82 @@
+"""The background pruner: one thread, a pass every `interval`, resting between small batches.
+
+Each batch is its own short transaction on its own connection, so intake's group commits
+interleave with pruning instead of waiting for it; nothing here runs on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from responder.retention._pass import StorePruner, prune_all, publish
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from responder.audit import AuditLog
+    from responder.metrics import Metrics
+    from responder.retention._report import StoreReport
+    from responder.retention._settings import RetentionSettings
+
+__all__ = ["Pruner"]
+
+log = logging.getLogger(__name__)
+
+
+class Pruner:
+    """Prunes the data directory in the background while the service runs."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        settings: RetentionSettings,
+        *,
+        audit: AuditLog,
+        metrics: Metrics,
+        more: Sequence[StorePruner] = (),
+    ) -> None:
+        self._data_dir = data_dir
+        self._settings = settings
+        self._audit = audit
+        self._metrics = metrics
+        self._more = more
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.passes = 0
+        """Passes finished so far (tests and benchmarks wait on it)."""
+
+    def start(self) -> None:
+        """Start the thread: a first pass now, then one every `interval`."""
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Stop after the batch under way; returns once the thread is gone."""
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    def run_once(self) -> list[StoreReport]:
+        """One whole pass now, in the calling thread; published like a background one."""
+        reports = prune_all(self._data_dir, self._settings, rest=self._rest, more=self._more)
+        publish(reports, audit=self._audit, metrics=self._metrics)
+        self.passes += 1
+        return reports
+
+    def _rest(self) -> bool:
+        """Between two batches: let intake's commits through; False once asked to stop."""
+        return not self._stop.wait(self._settings.pause.total_seconds())
+
+    def _run(self) -> None:
+        interval = self._settings.interval.total_seconds()
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a fault costs this pass, never the service
+                log.exception("retention: a pruning pass failed")
+            self._stop.wait(interval)
