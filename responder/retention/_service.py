@@ -46,8 +46,9 @@ class Pruner:
         self._more = more
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._passed = threading.Condition()
         self.passes = 0
-        """Passes finished so far (tests and benchmarks wait on it)."""
+        """Passes finished so far."""
 
     def start(self) -> None:
         """Start the thread: a first pass now, then one every `interval`."""
@@ -57,6 +58,8 @@ class Pruner:
     async def stop(self) -> None:
         """Stop after the batch under way; returns once the thread is gone."""
         self._stop.set()
+        with self._passed:
+            self._passed.notify_all()  # nobody waits for a pass that will not come
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
             self._thread = None
@@ -65,8 +68,19 @@ class Pruner:
         """One whole pass now, in the calling thread; published like a background one."""
         reports = prune_all(self._data_dir, self._settings, rest=self._rest, more=self._more)
         publish(reports, audit=self._audit, metrics=self._metrics)
-        self.passes += 1
+        with self._passed:
+            self.passes += 1
+            self._passed.notify_all()
         return reports
+
+    async def wait_passes(self, count: int) -> None:
+        """Return once `count` passes have finished (tests and benchmarks wait on it)."""
+
+        def wait() -> None:
+            with self._passed:
+                self._passed.wait_for(lambda: self.passes >= count or self._stop.is_set())
+
+        await asyncio.to_thread(wait)
 
     def _rest(self) -> bool:
         """Between two batches: let intake's commits through; False once asked to stop."""
