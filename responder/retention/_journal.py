@@ -1,9 +1,10 @@
 """Journal pruning: old events, then the oldest over the size budget, never one that must stay.
 
 An event stays, whatever its age or the budget, while it belongs to an incident, while the
-worker has not processed it (past its cursor, or deferred), or while it is quarantined. The
-incident store says which: it is attached read-only-by-use, and each DELETE reads the cursor and
-the incident's events in the same statement, so one consistent snapshot decides each batch.
+worker has not processed it (past its cursor, or deferred), or while it is quarantined. Once
+per pass, in one read snapshot of the incident store, the cursor is read and the events to keep
+are copied into indexed temporary tables: the journal's write lock is then only ever held for
+one short DELETE of at most `batch` rows, found by sequence number from where the last stopped.
 """
 
 from __future__ import annotations
@@ -31,30 +32,52 @@ log = logging.getLogger(__name__)
 
 _VACUUM_PAGES = 256
 """Pages handed back to the file system per incremental-vacuum step (1 MiB at 4 KiB a page)."""
+_ELIGIBLE = (
+    "seq > ? AND seq <= ? AND seq NOT IN (SELECT seq FROM temp.keep_seqs) "
+    "AND id NOT IN (SELECT id FROM temp.keep_ids)"
+)
+_KEEP = {
+    "incident_events": "INSERT OR IGNORE INTO temp.keep_ids SELECT event_id FROM inc.incident_events",
+    "deferred": "INSERT OR IGNORE INTO temp.keep_seqs SELECT seq FROM inc.deferred",
+    "quarantine": "INSERT OR IGNORE INTO temp.keep_seqs SELECT seq FROM inc.quarantine",
+}
 
 
-def _eligible(tables: set[str]) -> str:
-    """The SQL condition of an event that may go, given the incident store's tables."""
-    if "worker" not in tables:  # no worker has ever run here: nothing is processed
-        return "0"
-    cursor = "SELECT coalesce(max(CAST(value AS INTEGER)), 0) FROM inc.worker WHERE key = 'cursor'"
-    parts = [f"seq <= ({cursor})"]
-    if "deferred" in tables:
-        parts.append("seq NOT IN (SELECT seq FROM inc.deferred)")
-    if "quarantine" in tables:
-        parts.append("seq NOT IN (SELECT seq FROM inc.quarantine)")
-    if "incident_events" in tables:
-        parts.append("id NOT IN (SELECT event_id FROM inc.incident_events)")
-    return " AND ".join(parts)
+def _snapshot(conn: sqlite3.Connection, data_dir: Path) -> int:
+    """The worker's cursor, and what to keep below it, read in one snapshot of the store."""
+    conn.execute("CREATE TEMP TABLE keep_ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
+    conn.execute("CREATE TEMP TABLE keep_seqs (seq INTEGER PRIMARY KEY)")
+    incidents = data_dir / INCIDENTS_FILE
+    if not incidents.exists():  # no worker has ever run here: nothing is processed
+        return 0
+    conn.execute("ATTACH DATABASE ? AS inc", (str(incidents),))
+    try:
+        conn.execute("BEGIN")  # deferred: reads the store, writes only temporary tables
+        tables = {r[0] for r in conn.execute("SELECT name FROM inc.sqlite_master")}
+        cursor = 0
+        if "worker" in tables:
+            row = conn.execute("SELECT value FROM inc.worker WHERE key = 'cursor'").fetchone()
+            cursor = int(row[0]) if row else 0
+        for table, copy in _KEEP.items():
+            if table in tables:
+                conn.execute(copy)
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.execute("DETACH DATABASE inc")
+    return cursor
 
 
 class _Journal:
     """One pass over one journal file, on its own connection."""
 
-    def __init__(self, conn: sqlite3.Connection, eligible: str, batch: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, cursor: int, batch: int) -> None:
         self.conn = conn
-        self.eligible = eligible
+        self.cursor = cursor
         self.batch = batch
+        self.after = 0
+        """Every event up to here is gone or must stay: the next batch starts past it."""
 
     def used(self) -> int:
         """Bytes of the file in use (its pages less the free ones)."""
@@ -63,54 +86,47 @@ class _Journal:
         (size,) = self.conn.execute("PRAGMA main.page_size").fetchone()
         return int((pages - free) * size)
 
-    def measure(
-        self, extra: str = "1", params: tuple[object, ...] = (), limit: int = -1
-    ) -> tuple[int, int]:
-        """How many eligible events meet `extra`, oldest first up to `limit`, and their bytes."""
-        sql = (
-            f"SELECT count(*), coalesce(sum(length(body)), 0) FROM (SELECT body FROM events "  # noqa: S608 - our own SQL
-            f"WHERE {self.eligible} AND {extra} ORDER BY seq LIMIT ?)"
-        )
-        count, size = self.conn.execute(sql, (*params, limit)).fetchone()
+    def total(self) -> int:
+        """How many events the journal holds."""
+        return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def boundary(self, cutoff: str) -> int:
+        """The first processed event received at or after `cutoff` (a read: no lock held)."""
+        row = self.conn.execute(
+            "SELECT seq FROM events WHERE seq <= ? AND received_at >= ? ORDER BY seq LIMIT 1",
+            (self.cursor, cutoff),
+        ).fetchone()
+        return int(row[0]) if row else self.cursor + 1
+
+    def measure(self, below: int, limit: int = -1) -> tuple[int, int]:
+        """How many may go below seq `below`, oldest first up to `limit`, and their bytes."""
+        count, size = self.conn.execute(
+            f"SELECT count(*), coalesce(sum(length(body)), 0) FROM (SELECT body FROM events WHERE "  # noqa: S608 - our own SQL
+            f"{_ELIGIBLE} AND seq < ? ORDER BY seq LIMIT ?)",
+            (0, self.cursor, below, limit),
+        ).fetchone()
         return int(count), int(size)
 
-    def delete(self, extra: str = "1", params: tuple[object, ...] = ()) -> tuple[int, int]:
-        """Delete one batch of the oldest eligible events meeting `extra`: one short transaction."""
-        sql = (
-            f"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE {self.eligible} "  # noqa: S608 - our own SQL
-            f"AND {extra} ORDER BY seq LIMIT ?) RETURNING length(body)"
-        )
-        sizes = self.conn.execute(sql, (*params, self.batch)).fetchall()
-        return len(sizes), sum(size for (size,) in sizes)
+    def delete(self, below: int) -> tuple[int, int]:
+        """Delete one batch of the oldest that may go below seq `below`: one short transaction."""
+        rows = self.conn.execute(
+            f"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE {_ELIGIBLE} "  # noqa: S608 - our own SQL
+            "AND seq < ? ORDER BY seq LIMIT ?) RETURNING seq, length(body)",
+            (self.after, self.cursor, below, self.batch),
+        ).fetchall()
+        if rows:
+            self.after = max(seq for seq, _ in rows)
+        return len(rows), sum(size for _, size in rows)
 
     def held(self) -> str:
-        """What keeps the journal over its budget: the events that must stay, by reason."""
-        total = self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        prunable = self.measure()[0]
+        """What keeps the journal over its budget: the events that must stay."""
+        staying = self.total() - self.measure(self.cursor + 1)[0]
         return (
-            f"{total - prunable} events must stay (they belong to an incident, are not yet "
-            "processed by the worker, or are deferred or quarantined)"
+            f"{staying} events must stay (they belong to an incident, are not yet processed "
+            "by the worker, or are deferred or quarantined)"
         )
 
 
-def _open(data_dir: Path) -> tuple[sqlite3.Connection, str] | None:
-    path = data_dir / JOURNAL_FILE
-    if not path.exists():
-        return None
-    conn = connect(path)
-    tables: set[str] = set()
-    incidents = data_dir / INCIDENTS_FILE
-    if incidents.exists():
-        conn.execute("ATTACH DATABASE ? AS inc", (str(incidents),))
-        tables = {
-            row[0]
-            for row in conn.execute("SELECT name FROM inc.sqlite_master WHERE type = 'table'")
-        }
-    return conn, _eligible(tables)
-
-
-# Long on purpose: the journal's two rules in order, each in batches, then reclaiming the space;
-# one place reads best as the order in which things go.
 def prune_journal(
     data_dir: Path,
     rules: JournalRetention,
@@ -121,23 +137,19 @@ def prune_journal(
 ) -> StoreReport:
     """Prune (or, dry, measure) the journal; `rest()` runs between batches, False stops the pass."""
     report = StoreReport("journal")
-    opened = _open(data_dir)
-    if opened is None:
+    path = data_dir / JOURNAL_FILE
+    if not path.exists():
         return report
-    conn, eligible = opened
-    with closing(conn):
-        journal = _Journal(conn, eligible, batch)
+    with closing(connect(path)) as conn:
+        journal = _Journal(conn, _snapshot(conn, data_dir), batch)
         report.size_before = journal.used()
         if rules.max_age is not None:
-            cutoff = (datetime.now(UTC) - rules.max_age).isoformat()
+            below = journal.boundary((datetime.now(UTC) - rules.max_age).isoformat())
             reason = f"received more than {format_duration(rules.max_age)} ago"
             if dry_run:
-                report.add(reason, *journal.measure("received_at < ?", (cutoff,)))
+                report.add(reason, *journal.measure(below))
             else:
-                while (done := journal.delete("received_at < ?", (cutoff,)))[0]:
-                    report.add(reason, *done)
-                    if not rest():
-                        break
+                _batches(journal, report, reason, below, rest)
         if rules.max_bytes is not None:
             _over_budget(journal, report, int(rules.max_bytes), rest=rest, dry_run=dry_run)
         if not dry_run:
@@ -146,39 +158,45 @@ def prune_journal(
     return report
 
 
+def _batches(
+    journal: _Journal, report: StoreReport, reason: str, below: int, rest: Callable[[], bool]
+) -> bool:
+    """Delete below `below` batch by batch; False when `rest()` asked to stop."""
+    while (done := journal.delete(below))[0]:
+        report.add(reason, *done)
+        if not rest():
+            return False
+    return True
+
+
 def _over_budget(
     journal: _Journal, report: StoreReport, budget: int, *, rest: Callable[[], bool], dry_run: bool
 ) -> None:
-    """The oldest eligible events go until the file's used bytes are within the budget."""
+    """The oldest events that may go, go until the file's used bytes are within the budget."""
     reason = f"over the journal's {budget} byte budget, oldest first"
-    used = journal.used() if not dry_run else report.size_before - _estimate(journal, report)
-    if dry_run and used > budget:
-        total = max(1, journal.conn.execute("SELECT count(*) FROM events").fetchone()[0])
-        per_event = max(1, report.size_before // total)
-        wanted = -(-(used - budget) // per_event)
-        gone = report.count
-        count, size = journal.measure("1", limit=gone + wanted)
-        count, size = count - gone, size - report.bytes
-        report.add(reason, count, size)
-        used -= count * per_event
-    while not dry_run and used > budget:
-        count, size = journal.delete()
-        if not count:
-            break
-        report.add(reason, count, size)
+    everything = journal.cursor + 1
+    if dry_run:
+        per_event = max(1, report.size_before // max(1, journal.total()))
+        used = report.size_before - report.count * per_event
+        if used > budget:
+            wanted = report.count + -(-(used - budget) // per_event)
+            count, size = journal.measure(everything, limit=wanted)
+            report.add(reason, count - report.count, size - report.bytes)
+            used -= (count - report.count) * per_event
+    else:
         used = journal.used()
-        if not rest():
-            return
+        while used > budget:
+            count, size = journal.delete(everything)
+            if not count:
+                break
+            report.add(reason, count, size)
+            used = journal.used()
+            if not rest():
+                return
     if used > budget:
         report.over_budget = f"the journal stays over its {budget} byte budget: {journal.held()}"
         report.over_budget_bytes = used - budget
         log.warning("retention: %s", report.over_budget)
-
-
-def _estimate(journal: _Journal, report: StoreReport) -> int:
-    """Dry: about how many bytes the age rule's events take in the file."""
-    total = max(1, int(journal.conn.execute("SELECT count(*) FROM events").fetchone()[0]))
-    return report.count * report.size_before // total
 
 
 def _reclaim(journal: _Journal, rest: Callable[[], bool]) -> None:
