@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from responder.retention._settings import JournalRetention
 
-__all__ = ["prune_journal"]
+__all__ = ["journal_over_budget", "prune_journal"]
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,18 @@ def _over_budget(
         log.warning("retention: %s", report.over_budget)
 
 
+def journal_over_budget(data_dir: Path, rules: JournalRetention) -> bool:
+    """Whether the journal's pages in use exceed its budget now: a cheap read, no pass."""
+    path = data_dir / JOURNAL_FILE
+    if rules.max_bytes is None or not path.exists():
+        return False
+    with closing(connect(path, readonly=True)) as conn:
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+    return int((pages - free) * size) > int(rules.max_bytes)
+
+
 def _reclaim(journal: _Journal, rest: Callable[[], bool]) -> None:
     """Give free pages back to the file system, a little at a time, when the file allows it.
 
@@ -209,6 +221,10 @@ def _reclaim(journal: _Journal, rest: Callable[[], bool]) -> None:
     if mode != 2:  # noqa: PLR2004 - 2 is INCREMENTAL
         return
     while journal.conn.execute("PRAGMA main.freelist_count").fetchone()[0]:
-        journal.conn.execute(f"PRAGMA main.incremental_vacuum({_VACUUM_PAGES})").fetchall()
+        # As a script: `execute` steps a pragma once, and each step frees a single page.
+        journal.conn.executescript(f"PRAGMA main.incremental_vacuum({_VACUUM_PAGES});")
         if not rest():
             return
+    # The file is cut short when a checkpoint copies the whole WAL back; try one now (it
+    # waits for nobody: under steady intake a later automatic one finishes the job).
+    journal.conn.execute("PRAGMA main.wal_checkpoint(PASSIVE)").fetchall()

@@ -48,7 +48,13 @@ def prune_all(
     return reports
 
 
-def publish(reports: Sequence[StoreReport], *, audit: AuditLog, metrics: Metrics | None) -> None:
+def publish(
+    reports: Sequence[StoreReport],
+    *,
+    audit: AuditLog,
+    metrics: Metrics | None,
+    took: float = 0.0,
+) -> None:
     """After a real pass: one `retention.pruned` audit record, the counters, a log line."""
     if metrics is not None:
         for report in reports:
@@ -63,6 +69,7 @@ def publish(reports: Sequence[StoreReport], *, audit: AuditLog, metrics: Metrics
         over_budget=[r.over_budget for r in reports if r.over_budget],
     )
     log.info(
-        "retention: pruned %s",
+        "retention: pruned %s in %.2f s",
         ", ".join(f"{store} {v['count']} ({v['bytes']} bytes)" for store, v in gone.items()),
+        took,
     )

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
+import time
 from typing import TYPE_CHECKING
 
+from responder.retention._journal import journal_over_budget
 from responder.retention._pass import StorePruner, prune_all, publish
 
 if TYPE_CHECKING:
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["Pruner"]
 
 log = logging.getLogger(__name__)
+
+_CHECK_S = 5.0
+"""Between passes, how often the journal's size is looked at: a pass starts early over budget."""
 
 
 class Pruner:
@@ -66,8 +72,9 @@ class Pruner:
 
     def run_once(self) -> list[StoreReport]:
         """One whole pass now, in the calling thread; published like a background one."""
+        started = time.monotonic()
         reports = prune_all(self._data_dir, self._settings, rest=self._rest, more=self._more)
-        publish(reports, audit=self._audit, metrics=self._metrics)
+        publish(reports, audit=self._audit, metrics=self._metrics, took=time.monotonic() - started)
         with self._passed:
             self.passes += 1
             self._passed.notify_all()
@@ -86,11 +93,24 @@ class Pruner:
         """Between two batches: let intake's commits through; False once asked to stop."""
         return not self._stop.wait(self._settings.pause.total_seconds())
 
+    def _due(self, next_pass: float) -> bool:
+        """Time for the next pass, or the journal is over its budget already."""
+        if time.monotonic() >= next_pass:
+            return True
+        try:
+            return journal_over_budget(self._data_dir, self._settings.journal)
+        except sqlite3.Error:
+            return False  # the pass itself will say what is wrong
+
     def _run(self) -> None:
         interval = self._settings.interval.total_seconds()
+        next_pass = 0.0
         while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # a fault costs this pass, never the service
-                log.exception("retention: a pruning pass failed")
-            self._stop.wait(interval)
+            if self._due(next_pass):
+                started = time.monotonic()
+                try:
+                    self.run_once()
+                except Exception:  # a fault costs this pass, never the service
+                    log.exception("retention: a pruning pass failed")
+                next_pass = started + interval
+            self._stop.wait(min(interval, _CHECK_S))
