@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import EXIT_FAILED, EXIT_INTERRUPTED
-from harness.figures import table, verdict, write_json
+from harness.figures import ratio, table, verdict, write_json
 from harness.machine import machine, process_memory_kb
 from harness.paced import Load, send_paced
 from harness.processes import Server, free_port, scratch, server, status_ready
@@ -56,6 +56,7 @@ steps:
 CONFIG = """\
 limits: {{max_containments: 100000, window: 1h, concurrency: 8}}
 retention:
+  enabled: {enabled}
   interval: {interval}
   batch: 500
   pause: 5ms
@@ -143,7 +144,7 @@ def _mb(value: int) -> str:
 
 
 @contextlib.contextmanager
-def _serve(work: Path, args: argparse.Namespace) -> Iterator[Server]:
+def _serve(work: Path, args: argparse.Namespace, *, prune: bool) -> Iterator[Server]:
     scale = args.scale
     playbooks = work / "playbooks"
     playbooks.mkdir()
@@ -151,6 +152,7 @@ def _serve(work: Path, args: argparse.Namespace) -> Iterator[Server]:
     config = work / "responder.yaml"
     config.write_text(
         CONFIG.format(
+            enabled=str(prune).lower(),
             interval=f"{600 / scale:g}s",  # every 10 minutes of the hour
             age=f"{args.age_minutes * 60 / scale:g}s",
             journal_bytes=args.journal_bytes,
@@ -174,27 +176,41 @@ def _serve(work: Path, args: argparse.Namespace) -> Iterator[Server]:
 
 # Long on purpose: the run in order (serve, load while sampling, stop, judge), printed as it goes.
 def soak(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the soak; every figure, and a verdict per store and for RSS."""
+    """Run the soak, then (unless `--no-reference`) the same traffic with retention off."""
     count = int(args.rate * args.seconds)
     run_id = uuid.uuid4().hex[:8]
     bodies = [_body(n, args.match_every, run_id) for n in range(count)]
     samples: list[dict[str, Any]] = []
+    print("with retention:")
     with scratch("soak-") as work:
         load = _run(work, args, bodies, samples)
-        passes = [
-            line for line in (work / "server.log").read_text().splitlines() if "retention:" in line
-        ]
+        log = (work / "server.log").read_text().splitlines()
+    passes = [line for line in log if "retention: pruned" in line]
     print(f"\n{len(passes)} pruning passes removed something; the last three:")
     for line in passes[-3:]:
-        print("  " + line[-160:])
-    return {"samples": samples, "load": load.summary(), "events": count, "passes": passes}
+        print("  " + line[-140:])
+    result = {"samples": samples, "load": load.summary(), "events": count, "passes": passes}
+    if args.reference:
+        reference: list[dict[str, Any]] = []
+        print("\nreference, the same traffic with retention off (`retention.enabled: false`):")
+        other = uuid.uuid4().hex[:8]  # new keys: nothing is a duplicate of the first run
+        bodies = [_body(n, args.match_every, other) for n in range(count)]
+        with scratch("soak-ref-") as work:
+            result["reference_load"] = _run(work, args, bodies, reference, prune=False).summary()
+        result["reference"] = reference
+    return result
 
 
 def _run(
-    work: Path, args: argparse.Namespace, bodies: list[bytes], samples: list[dict[str, Any]]
+    work: Path,
+    args: argparse.Namespace,
+    bodies: list[bytes],
+    samples: list[dict[str, Any]],
+    *,
+    prune: bool = True,
 ) -> Load:
     """Serve, send the load while sampling, sample twice more, stop the server."""
-    with _serve(work, args) as running:
+    with _serve(work, args, prune=prune) as running:
         stop = threading.Event()
 
         def sample() -> None:
@@ -217,22 +233,29 @@ def _run(
 
 
 def _report(result: dict[str, Any]) -> bool:
-    samples = result["samples"]
-    load = result["load"]
+    """The verdicts: each judged store levelled off, and nothing refused."""
+    samples, load = result["samples"], result["load"]
+    reference = result.get("reference") or [{}]
+    ref_load = result.get("reference_load")
     print(
         f"\nacknowledged {load['acknowledged']} of {result['events']}, "
         f"p50 {load['p50']:.1f} ms, p99 {load['p99']:.1f} ms"
     )
+    if ref_load:
+        print(
+            f"reference: acknowledged {ref_load['acknowledged']}, p50 {ref_load['p50']:.1f} ms, "
+            f"p99 {ref_load['p99']:.1f} ms; p99 with pruning / without = "
+            f"{ratio(load['p99'], ref_load['p99'])}"
+        )
     rows: list[list[str]] = []
     ok = int(load["failed"]) == 0
-    for key in JUDGED:
+    for key in (*JUDGED, "journal wal", "outbox wal", "incidents", "evidence", "audit"):
         held, middle, last = _levelled(samples, key)
-        ok &= held
-        rows.append([key, _mb(middle), _mb(last), f"{LEVEL}x", verdict(held)])
-    for key in ("journal wal", "outbox wal", "incidents", "evidence", "audit"):
-        _, middle, last = _levelled(samples, key)
-        rows.append([key, _mb(middle), _mb(last), "-", "printed only"])
-    table(["", "max mid third MB", "max last third MB", "target", "levelled off"], rows)
+        judged = key in JUDGED
+        ok &= held or not judged
+        end = _mb(reference[-1][key]) if key in reference[-1] else "-"
+        rows.append([key, _mb(middle), _mb(last), end, verdict(held) if judged else "printed only"])
+    table(["MB", "mid third max", "last third max", "reference at end", "levelled off"], rows)
     return ok
 
 
@@ -247,6 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--age-minutes", type=float, default=10.0, help="max_age, hour-scale (10)")
     parser.add_argument("--journal-bytes", default="4MiB", help="journal budget (4MiB)")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the same traffic with retention off",
+    )
     parser.add_argument("--json", dest="json_out", type=Path, metavar="FILE")
     args = parser.parse_args(argv)
     interruptible()
