@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from _retention import event_ids, incident, journal_of, old_event, record_dispatch
 from pydantic import ByteSize
 
+from responder.incidents import INCIDENTS_FILE
 from responder.journal import JOURNAL_FILE
-from responder.retention import JournalRetention, StoreReport, prune_journal
+from responder.retention import JournalRetention, StoreReport, journal_over_budget, prune_journal
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,3 +138,26 @@ async def test_an_old_journal_without_auto_vacuum_opens_and_stops_growing(tmp_pa
             prune(tmp_path)
             assert _file_pages(path) <= high + 8  # a few index pages, never another round's worth
     assert event_ids(tmp_path) == []
+
+
+async def test_an_incident_store_from_before_deferral_still_guards_its_events(
+    tmp_path: Path,
+) -> None:
+    """A store with only the old tables (no deferred, no quarantine) is read as it is."""
+    events = [old_event(n, 400) for n in range(6)]
+    await journal_of(tmp_path, events)
+    with closing(sqlite3.connect(tmp_path / INCIDENTS_FILE)) as conn, conn:
+        conn.execute("CREATE TABLE worker (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("CREATE TABLE incident_events (incident_id TEXT, event_id TEXT)")
+        conn.execute("INSERT INTO worker VALUES ('cursor', '4')")
+        conn.execute("INSERT INTO incident_events VALUES ('I1', ?)", (events[1].id,))
+    prune(tmp_path)
+    assert event_ids(tmp_path) == [events[1].id, events[4].id, events[5].id]
+
+
+async def test_over_budget_is_seen_without_a_pass(tmp_path: Path) -> None:
+    """The cheap check the service makes between passes says when the journal is over budget."""
+    await journal_of(tmp_path, [old_event(n, 0, size=2000) for n in range(100)])
+    assert journal_over_budget(tmp_path, JournalRetention(max_bytes=ByteSize(64 * 1024)))
+    assert not journal_over_budget(tmp_path, JournalRetention(max_bytes=ByteSize(1 << 30)))
+    assert not journal_over_budget(tmp_path, JournalRetention(max_bytes=None))

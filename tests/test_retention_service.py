@@ -176,3 +176,18 @@ def test_check_reports_a_bad_retention_setting(
     config.write_text("retention:\n  journal:\n    max_age: soon\n")
     assert main(["check", "--config", str(config), str(tmp_path)]) == 1
     assert "retention.journal.max_age" in capsys.readouterr().err
+
+
+def test_gc_dry_run_says_what_must_stay_over_the_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unprocessed events over the budget are printed as kept, with the reason."""
+    asyncio.run(journal_of(tmp_path, [old_event(n, 0, size=3000) for n in range(60)]))
+    record_dispatch(tmp_path, cursor=0)
+    config = tmp_path / "r.yaml"
+    config.write_text("retention:\n  journal: {max_bytes: 64KiB}\n")
+    assert main(["gc", "--dry-run", "--config", str(config), "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "journal: would remove 0 events" in out
+    assert "kept over budget by" in out
+    assert "60 events must stay" in out

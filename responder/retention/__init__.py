@@ -1,7 +1,7 @@
 """Retention: what each store keeps, pruned in small batches off the event loop, and `gc`."""
 
 from responder.retention._evidence import CLOSED_STATES, prune_evidence
-from responder.retention._journal import prune_journal
+from responder.retention._journal import journal_over_budget, prune_journal
 from responder.retention._outbox import prune_outbox
 from responder.retention._pass import StorePruner, prune_all, publish
 from responder.retention._report import Removal, StoreReport
@@ -23,6 +23,7 @@ __all__ = [
     "RetentionSettings",
     "StorePruner",
     "StoreReport",
+    "journal_over_budget",
     "prune_all",
     "prune_evidence",
     "prune_journal",
