@@ -16,6 +16,7 @@ from responder.metrics import Metrics
 from responder.notifications.channels import build_notifiers
 from responder.notifications.outbox import Deliverer, Outbox
 from responder.playbooks import PlaybookSet, load_playbooks
+from responder.retention import Pruner
 from responder.text import Templates
 from responder.web import health, incidents, intake, views
 from responder.web.auth import Authenticator, auth_middleware
@@ -36,6 +37,7 @@ from responder.web.state import (
     METRICS,
     OUTBOX,
     PLAYBOOKS,
+    PRUNER,
     SETTINGS,
     WORKER,
 )
@@ -138,6 +140,18 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     await incidents.close()
 
 
+async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Prune in the background once every store is open; stop before any of them closes."""
+    settings = app[SETTINGS]
+    # The audit trail's own segments join the pass here (`more=`) once rotation lands.
+    pruner = Pruner(settings.data_dir, settings.retention, audit=app[AUDIT], metrics=app[METRICS])
+    app[PRUNER] = pruner
+    if settings.retention.enabled:
+        pruner.start()
+    yield
+    await pruner.stop()
+
+
 def startup_playbooks(settings: Settings, actions: ActionRegistry) -> PlaybookSet:
     """The playbooks to serve with; a missing directory is an empty set, a bad file stops start-up."""
     if not settings.playbooks.exists():
@@ -220,6 +234,8 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
         on_head=metrics.audit_head,
     )
     # Opened in this order, closed in reverse: the audit log outlives everything that writes it.
-    app.cleanup_ctx.extend([_audit_ctx, _journal_ctx, _engine_ctx, _outbox_ctx, _worker_ctx])
+    app.cleanup_ctx.extend(
+        [_audit_ctx, _journal_ctx, _engine_ctx, _outbox_ctx, _worker_ctx, _retention_ctx]
+    )
     routed(app, [*intake.routes(), *views.routes(), *incidents.routes(), *health.routes()])
     return app

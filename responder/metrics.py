@@ -77,6 +77,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.pruned = Counter(
+            "responder_pruned",
+            "Rows or directories removed by retention, by store (journal, evidence, outbox).",
+            ["store"],
+            registry=self.registry,
+        )
+        self.retention_over_budget = Gauge(
+            "responder_retention_over_budget_bytes",
+            "Bytes a store stays over its retention budget because what is left must stay.",
+            ["store"],
+            registry=self.registry,
+        )
         self.audit_head_seq = Gauge(
             "responder_audit_head_seq",
             "Sequence number of the last audit line written: the length of the chain.",

@@ -14,6 +14,7 @@ from responder.cli import (
     audit,
     check,
     events,
+    gc,
     incidents,
     notifiers,
     plan,
@@ -43,6 +44,7 @@ _COMMANDS = (
     report,
     release,
     audit,
+    gc,
 )
 _CONFIG_ERROR = 2
 _READER_GONE = 128 + signal.SIGPIPE

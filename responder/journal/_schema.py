@@ -46,11 +46,21 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
     if not readonly:
+        if _is_new(conn):
+            # Before the first table, or never: pruning can then hand freed pages back to the
+            # file system a little at a time (`PRAGMA incremental_vacuum`). An older journal
+            # without it opens as it is; its freed pages are reused instead.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
         # FULL: a commit is on disk before we acknowledge, not only in the page cache.
         conn.execute("PRAGMA synchronous = FULL")
         _migrate(conn)
     return conn
+
+
+def _is_new(conn: sqlite3.Connection) -> bool:
+    (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return int(tables) == 0
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

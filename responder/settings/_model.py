@@ -21,6 +21,7 @@ from responder.engine import DockerSettings, own_container_id
 from responder.errors import ConfigError
 from responder.notifications.channels import Channel, ChannelName, HttpUrlText, LogChannel
 from responder.notifications.outbox import NotificationSettings
+from responder.retention import RetentionSettings
 from responder.settings._auth import AuthSettings, ClientSubjects, Role
 from responder.settings._sections import (
     IncidentSettings,
@@ -121,6 +122,7 @@ class Settings(BaseModel):
     limits: Limits = Limits()
     incidents: IncidentSettings = IncidentSettings()
     notifications: NotificationSettings = NotificationSettings()
+    retention: RetentionSettings = RetentionSettings()
     _config_file: Path | None = PrivateAttr(default=None)
     """The file these settings were read from, for commands that must read it again."""
 

@@ -12,6 +12,7 @@ from responder.journal import Journal
 from responder.metrics import Metrics
 from responder.notifications.outbox import Deliverer, Outbox
 from responder.playbooks import PlaybookSet
+from responder.retention import Pruner
 from responder.settings import Settings
 from responder.web.inflight import InFlight
 from responder.worker.followup import FollowUp
@@ -29,6 +30,7 @@ __all__ = [
     "METRICS",
     "OUTBOX",
     "PLAYBOOKS",
+    "PRUNER",
     "SETTINGS",
     "WORKER",
 ]
@@ -46,3 +48,4 @@ OUTBOX = web.AppKey("outbox", Outbox)
 DELIVERER = web.AppKey("deliverer", Deliverer)
 AUDIT = web.AppKey("audit", AuditLog)
 FOLLOWUP = web.AppKey("followup", FollowUp)
+PRUNER = web.AppKey("pruner", Pruner)
