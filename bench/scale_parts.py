@@ -18,6 +18,7 @@ from harness.machine import process_memory_kb
 from harness.processes import Server, free_port, scratch, server, status_ready
 from harness.seed import (
     NOISE_RULE,
+    drop_new_indexes,
     set_cursor,
     write_audit,
     write_incident,
@@ -188,7 +189,6 @@ def _pages(events: int) -> list[tuple[str, str]]:
 
 def measure_startup(options: Options) -> list[Figure]:
     """Start-up with an empty and a full journal, then the events pages of the full one."""
-    figures = []
     with scratch("scale-empty-") as empty:
         (empty / "data").mkdir()
         (empty / "playbooks").mkdir()
@@ -200,18 +200,12 @@ def measure_startup(options: Options) -> list[Figure]:
         say(f"writing {options.events:,} journaled events")
         last = write_journal(workdir / "data" / "journal.sqlite3", options.events)
         set_cursor(workdir / "data" / "incidents.sqlite3", last)
+        drop_new_indexes(workdir / "data" / "journal.sqlite3")
+        with _started(workdir, workdir / "playbooks") as (upgrade, _):
+            pass
         with _started(workdir, workdir / "playbooks") as (seconds, running):
-            say(f"ready in {seconds:.2f} s with {options.events:,} events")
-            figures.append(
-                Figure(
-                    f"start-up to /readyz, {options.events:,} events",
-                    seconds,
-                    "s",
-                    reference=f"{reference:.2f} s with an empty journal",
-                    target=f"< {STARTUP_S:g} s",
-                    met=seconds < STARTUP_S,
-                )
-            )
+            say(f"ready in {seconds:.2f} s with {options.events:,} events ({upgrade:.2f} s first)")
+            figures = _startup_figures(options.events, seconds, upgrade, reference)
             for what, path in _pages(options.events):
                 times = [_get_ms(running.port, path) for _ in range(options.requests)]
                 median = statistics.median(times)
@@ -228,6 +222,27 @@ def measure_startup(options: Options) -> list[Figure]:
     return figures
 
 
+def _startup_figures(events: int, seconds: float, upgrade: float, empty: float) -> list[Figure]:
+    """Start-up with the journal as it stays, and the first one after an upgrade."""
+    return [
+        Figure(
+            f"start-up to /readyz, {events:,} events",
+            seconds,
+            "s",
+            reference=f"{empty:.2f} s with an empty journal",
+            target=f"< {STARTUP_S:g} s",
+            met=seconds < STARTUP_S,
+        ),
+        Figure(
+            f"first start-up of a journal of {events:,} from before the index",
+            upgrade,
+            "s",
+            reference=f"{empty:.2f} s with an empty journal",
+            target="once, then as above",
+        ),
+    ]
+
+
 # -- audit verify ------------------------------------------------------------------------------
 
 
@@ -239,20 +254,22 @@ def measure_audit(options: Options) -> list[Figure]:
         write_audit(workdir / "one.jsonl", 1)
         fixed = _verify_s(workdir, workdir / "one.jsonl")
         seconds = _verify_s(workdir, workdir / "audit.jsonl")
-    rate = options.audit_lines / max(seconds - fixed, 1e-9)
+    rate = options.audit_lines / seconds
+    work = seconds - fixed
+    without = f"{options.audit_lines / work:,.0f} lines/s" if work > 0 else "n/a"
     say(f"verified in {seconds:.2f} s ({fixed:.2f} s for one line)")
     return [
         Figure(
             f"audit verify, {options.audit_lines:,} lines",
             seconds,
             "s",
-            reference=f"{fixed:.2f} s for 1 line (start-up)",
+            reference=f"{fixed:.2f} s for 1 line (the command's start-up)",
         ),
         Figure(
-            "audit verify rate (start-up subtracted)",
+            "audit verify rate, the command's start-up included",
             rate,
             "lines/s",
-            reference=f"{options.audit_lines / seconds:,.0f} lines/s with start-up",
+            reference=f"{without} without its start-up",
             target=f">= {AUDIT_LINES_PER_S:,}",
             met=rate >= AUDIT_LINES_PER_S,
         ),

@@ -123,6 +123,15 @@ def write_journal(path: Path, count: int, chunk: int = 50_000) -> int:
     return int(last)
 
 
+def drop_new_indexes(path: Path) -> None:
+    """The journal as the version before `events_source_seq` left it (the next open builds it)."""
+    conn = connect(path)
+    try:
+        conn.execute("DROP INDEX IF EXISTS events_source_seq")
+    finally:
+        conn.close()
+
+
 def set_cursor(store_path: Path, cursor: int) -> None:
     """The worker's cursor in a new incident store: every journaled event already dispatched."""
     store = IncidentStore(store_path)
