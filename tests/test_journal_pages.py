@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import tempfile
 from datetime import UTC, datetime
@@ -34,12 +35,25 @@ def _event(n: int, source: str, name: str) -> Event:
     )
 
 
+@functools.cache
+def _empty_journal() -> bytes:
+    """An empty journal as `connect` makes it, once: each example starts from a copy."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "journal.sqlite3"
+        connect(path).close()
+        return path.read_bytes()
+
+
 def _journal(directory: Path, shapes: list[tuple[str, str]]) -> Path:
     """A journal holding one event per (source, name), in order."""
     path = directory / "journal.sqlite3"
-    conn = connect(path)
+    path.write_bytes(_empty_journal())
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")  # a test's file: no fsync per example
     rows = [_row(_event(n, source, name)) for n, (source, name) in enumerate(shapes)]
+    conn.execute("BEGIN")
     conn.executemany(_INSERT, rows)
+    conn.execute("COMMIT")
     conn.close()
     return path
 

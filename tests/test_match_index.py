@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from _builders import make_event
+from _incidents import FAST, post_and_settle, shell
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,8 +20,13 @@ from responder.playbooks import (
     match_event,
     needs_container,
 )
+from responder.testing import FakeEngine
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from conftest import ClientFactory
+
     from responder.journal import Event
 
 NAMES = ["a", "b", "c", "ab"]
@@ -105,3 +112,24 @@ def test_a_thousand_playbooks_leave_one_candidate_per_rule() -> None:
     indexed = match_candidates(make_event(name="rule 7"), playbooks)
     assert [v.playbook.name for v in indexed] == ["p7", "p1000", "p1001"]
     assert [v.playbook.name for v in indexed if v.matched] == ["p7", "p1000"]
+
+
+async def test_an_unwanted_event_is_audited_with_its_candidates_and_a_count_of_the_rest(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """The audit line names why each candidate did not match, and counts the playbooks left out."""
+    directory = tmp_path / "many"
+    directory.mkdir()
+    rules = [f"- name: p{i}\n  match: {{rules: ['rule {i}']}}\n" for i in range(40)]
+    rules.append("- name: any-critical\n  match: {priority: '>=Critical'}\n")
+    rules.append("- name: off\n  enabled: false\n  match: {rules: ['rule 3']}\n")
+    steps = "  steps: [{action: 'docker:pause'}]\n"
+    (directory / "many.yaml").write_text("".join(rule + steps for rule in rules))
+    engine = FakeEngine()
+    client = await make_client(engine=engine, playbooks=directory, limits=FAST)
+    assert await post_and_settle(client, {**shell(engine.add()), "rule": "rule 3"}) == 202
+    lines = (tmp_path / "data" / "audit.jsonl").read_text().splitlines()
+    (line,) = [json.loads(x) for x in lines if json.loads(x)["kind"] == "event.matched"]
+    assert line["playbooks"] == ["p3"]
+    assert line["not_matched"] == {"any-critical": "priority Notice is not >=Critical"}
+    assert line["not_candidates"] == 40  # 39 other rules and the disabled one
