@@ -1,12 +1,10 @@
-"""The measurements of `bench/scale.py`, one function per part, each returning its figures."""
+"""The measurements of `bench/scale.py` that run a server: intake, start-up, the events view."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -20,30 +18,21 @@ from harness.seed import (
     NOISE_RULE,
     drop_new_indexes,
     set_cursor,
-    write_audit,
-    write_incident,
     write_journal,
     write_playbooks,
 )
 from harness.servers import responder_env
 from harness.wrk import Wrk, placement_for
 
-from responder.incidents import Incidents
-from responder.journal import JournalReader
-from responder.reports import FORMATS, collect_report, render
-
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from pathlib import Path
-
-    from responder.journal import Event
 
 LUA_SCRIPT = BENCH_DIR / "intake.lua"
 THROUGHPUT_SHARE = 0.8
 STARTUP_S = 3.0
 PAGE_MS = 50.0
-AUDIT_LINES_PER_S = 200_000
-REPEATS = 5
+STARTS = 3
 
 
 @dataclass(frozen=True)
@@ -171,6 +160,15 @@ def _started(workdir: Path, playbooks: Path) -> Iterator[tuple[float, Server]]:
         yield time.perf_counter() - started, running
 
 
+def _median_start(workdir: Path, playbooks: Path) -> float:
+    """The median of `STARTS` start-ups, each stopped before the next."""
+    times = []
+    for _ in range(STARTS):
+        with _started(workdir, playbooks) as (seconds, _):
+            times.append(seconds)
+    return statistics.median(times)
+
+
 def _pages(events: int) -> list[tuple[str, str]]:
     """The page shapes: first and deep, unfiltered and filtered."""
     deep = max(2, events // 1000)
@@ -192,8 +190,7 @@ def measure_startup(options: Options) -> list[Figure]:
     with scratch("scale-empty-") as empty:
         (empty / "data").mkdir()
         (empty / "playbooks").mkdir()
-        with _started(empty, empty / "playbooks") as (reference, _):
-            pass
+        reference = _median_start(empty, empty / "playbooks")
     with scratch("scale-journal-") as workdir:
         (workdir / "data").mkdir()
         (workdir / "playbooks").mkdir()
@@ -203,9 +200,10 @@ def measure_startup(options: Options) -> list[Figure]:
         drop_new_indexes(workdir / "data" / "journal.sqlite3")
         with _started(workdir, workdir / "playbooks") as (upgrade, _):
             pass
-        with _started(workdir, workdir / "playbooks") as (seconds, running):
-            say(f"ready in {seconds:.2f} s with {options.events:,} events ({upgrade:.2f} s first)")
-            figures = _startup_figures(options.events, seconds, upgrade, reference)
+        seconds = _median_start(workdir, workdir / "playbooks")
+        say(f"ready in {seconds:.2f} s with {options.events:,} events ({upgrade:.2f} s first)")
+        figures = _startup_figures(options.events, seconds, upgrade, reference)
+        with serve(workdir, workdir / "playbooks") as running:
             for what, path in _pages(options.events):
                 times = [_get_ms(running.port, path) for _ in range(options.requests)]
                 median = statistics.median(times)
@@ -226,10 +224,10 @@ def _startup_figures(events: int, seconds: float, upgrade: float, empty: float) 
     """Start-up with the journal as it stays, and the first one after an upgrade."""
     return [
         Figure(
-            f"start-up to /readyz, {events:,} events",
+            f"start-up to /readyz, {events:,} events (median of {STARTS})",
             seconds,
             "s",
-            reference=f"{empty:.2f} s with an empty journal",
+            reference=f"{empty:.2f} s with an empty journal (median of {STARTS})",
             target=f"< {STARTUP_S:g} s",
             met=seconds < STARTUP_S,
         ),
@@ -240,110 +238,4 @@ def _startup_figures(events: int, seconds: float, upgrade: float, empty: float) 
             reference=f"{empty:.2f} s with an empty journal",
             target="once, then as above",
         ),
-    ]
-
-
-# -- audit verify ------------------------------------------------------------------------------
-
-
-def measure_audit(options: Options) -> list[Figure]:
-    """`responder audit verify --file` over sealed lines; and over 1 line, the fixed cost."""
-    with scratch("scale-audit-") as workdir:
-        say(f"sealing {options.audit_lines:,} audit lines")
-        write_audit(workdir / "audit.jsonl", options.audit_lines)
-        write_audit(workdir / "one.jsonl", 1)
-        fixed = _verify_s(workdir, workdir / "one.jsonl")
-        seconds = _verify_s(workdir, workdir / "audit.jsonl")
-    rate = options.audit_lines / seconds
-    work = seconds - fixed
-    without = f"{options.audit_lines / work:,.0f} lines/s" if work > 0 else "n/a"
-    say(f"verified in {seconds:.2f} s ({fixed:.2f} s for one line)")
-    return [
-        Figure(
-            f"audit verify, {options.audit_lines:,} lines",
-            seconds,
-            "s",
-            reference=f"{fixed:.2f} s for 1 line (the command's start-up)",
-        ),
-        Figure(
-            "audit verify rate, the command's start-up included",
-            rate,
-            "lines/s",
-            reference=f"{without} without its start-up",
-            target=f">= {AUDIT_LINES_PER_S:,}",
-            met=rate >= AUDIT_LINES_PER_S,
-        ),
-    ]
-
-
-def _verify_s(workdir: Path, path: Path) -> float:
-    command = [sys.executable, "-m", "responder", "audit", "verify", "--file", str(path)]
-    started = time.perf_counter()
-    done = subprocess.run(
-        command,
-        cwd=workdir,
-        env=responder_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise BenchError(f"audit verify exited with {done.returncode}: {done.stdout}{done.stderr}")
-    return elapsed
-
-
-# -- a report ----------------------------------------------------------------------------------
-
-
-async def _build(data_dir: Path, incident_id: str) -> dict[str, float]:
-    """Milliseconds to collect the report from the stores and render it, per format."""
-    incidents = Incidents(data_dir)
-    journal = JournalReader(data_dir / "journal.sqlite3")
-
-    async def event(event_id: str) -> Event | None:
-        return await asyncio.to_thread(journal.event, event_id)
-
-    await incidents.open()
-    took: dict[str, list[float]] = {fmt: [] for fmt in FORMATS}
-    try:
-        for _ in range(REPEATS):
-            for fmt in FORMATS:
-                started = time.perf_counter()
-                built = await collect_report(
-                    incident_id,
-                    incidents=incidents,
-                    event=event,
-                    outbox_records=None,
-                    data_dir=data_dir,
-                    public_url=None,
-                )
-                if built is None:
-                    raise BenchError(f"no incident {incident_id}")
-                render(built, fmt)
-                took[fmt].append((time.perf_counter() - started) * 1000)
-    finally:
-        await incidents.close()
-        journal.close()
-    return {fmt: statistics.median(values) for fmt, values in took.items()}
-
-
-def measure_report(options: Options) -> list[Figure]:
-    """Build and render the report of a big incident and of a one-event incident."""
-    timings = {}
-    for events in (1, options.incident_events):
-        with scratch("scale-report-") as data_dir:
-            incident_id = write_incident(data_dir, events)
-            timings[events] = asyncio.run(_build(data_dir, incident_id))
-    big = timings[options.incident_events]
-    say(f"report of {options.incident_events:,} events: {big}")
-    return [
-        Figure(
-            f"report ({fmt}), incident of {options.incident_events:,} events",
-            big[fmt],
-            "ms",
-            reference=f"{timings[1][fmt]:.1f} ms for 1 event",
-        )
-        for fmt in FORMATS
     ]
