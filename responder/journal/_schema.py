@@ -35,6 +35,14 @@ _MIGRATIONS: dict[int, str] = {
     """,
 }
 
+# Indexes added after a version, without a new version: an older responder still opens the
+# file (it checks `user_version`) and its inserts keep them up to date. Made at every writable
+# open; the first open of a big old journal builds them once.
+_INDEXES = (
+    # `GET /v1/events?source=`: newest first by seq within a source, not a sort of them all.
+    "CREATE INDEX IF NOT EXISTS events_source_seq ON events (source, seq)",
+)
+
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the journal with durable settings: WAL, and an fsync at every commit."""
@@ -78,3 +86,5 @@ def _migrate(conn: sqlite3.Connection) -> None:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+    for index in _INDEXES:
+        conn.execute(index)

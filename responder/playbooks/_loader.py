@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from responder.errors import ConfigError
+from responder.playbooks._index import MatchIndex
 from responder.playbooks._model import Playbook
 from responder.settings import (
     Located,
@@ -70,6 +72,15 @@ class PlaybookSet:
     def by_name(self, name: str) -> LoadedPlaybook | None:
         """The playbook with this name, or None."""
         return next((p for p in self.playbooks if p.name == name), None)
+
+    @functools.cached_property
+    def index(self) -> MatchIndex:
+        """The playbooks by Falco rule and alertname (`match_candidates`), built once."""
+        return MatchIndex.build([loaded.playbook for loaded in self.playbooks])
+
+    def candidates(self, source: str, name: str) -> list[LoadedPlaybook]:
+        """The playbooks an event with this source and name could match, in trying order."""
+        return [self.playbooks[p] for p in self.index.candidates(source, name)]
 
 
 def _is_playbook_file(name: str) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from responder.engine import ContainerInfo
     from responder.journal import Event
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from responder.playbooks._loader import LoadedPlaybook, PlaybookSet
     from responder.playbooks._model import ContainerSelector, Match
 
-__all__ = ["Verdict", "match_event", "needs_container"]
+__all__ = ["Verdict", "match_candidates", "match_event", "needs_container"]
 
 _NO_CONTAINER = "the container selector needs the live container, and none was found"
 
@@ -158,9 +158,28 @@ def match_event(
     Every matching playbook applies, unless one marked `final: true` matches: the playbooks
     after it are then not tried. Disabled playbooks are reported and never match.
     """
+    return _tried(playbooks.playbooks, event, container)
+
+
+def match_candidates(
+    event: Event, playbooks: PlaybookSet, container: ContainerInfo | None = None
+) -> list[Verdict]:
+    """The verdicts of `match_event` for the playbooks the event could match, in the same order.
+
+    The index (`PlaybookSet.index`) leaves out disabled playbooks and those filed under other
+    rules or alertnames: each fails in `match_event`, and never for want of a container. So the
+    matches, the final playbook that stops the rest, and every verdict given here are those of
+    the scan; the playbooks left out are `len(playbooks.playbooks) - len(result)`.
+    """
+    return _tried(playbooks.candidates(event.source, event.name), event, container)
+
+
+def _tried(
+    playbooks: Iterable[LoadedPlaybook], event: Event, container: ContainerInfo | None
+) -> list[Verdict]:
     verdicts: list[Verdict] = []
     stopped_by: str | None = None
-    for playbook in playbooks.playbooks:
+    for playbook in playbooks:
         if stopped_by is not None:
             verdicts.append(
                 Verdict(playbook, matched=False, reasons=(f"not tried: {stopped_by} is final",))

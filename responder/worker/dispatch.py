@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from responder.incidents import Dispatch, SetAside, window_start
 from responder.journal import Unreadable
-from responder.playbooks import match_event, needs_container
+from responder.playbooks import match_candidates, needs_container
 from responder.worker.joining import Matched, join_query, plan_dispatch
 from responder.worker.lookups import ContainerLookups
 
@@ -121,7 +121,7 @@ class Dispatcher:
         are looked up and matched again with it (`needs_container`). Matching without the
         container of an engine that did not answer would decide on what is not known.
         """
-        first = [match_event(event, self._playbooks) for _, event in events]
+        first = [match_candidates(event, self._playbooks) for _, event in events]
         wants = [
             event.target is not None and needs_container(verdicts)
             for (_, event), verdicts in zip(events, first, strict=True)
@@ -137,7 +137,7 @@ class Dispatcher:
             elif lookup.fault is not None:
                 changes.deferred.append(SetAside(seq, event.id, lookup.fault))
             else:
-                verdicts = match_event(event, self._playbooks, lookup.container)
+                verdicts = match_candidates(event, self._playbooks, lookup.container)
                 matched.append(Matched(seq, event, verdicts, lookup.container))
         # A deferred event deferred again just stays deferred (no new audit line per retry).
         retried = set(changes.undeferred)
@@ -169,14 +169,22 @@ class Dispatcher:
 
     def _audit_verdicts(self, event: Event, verdicts: Sequence[Verdict]) -> None:
         matched = [v.playbook.name for v in verdicts if v.matched]
-        # Why each playbook did not match: its first failing condition is the reason.
+        # Why each candidate did not match: its first failing condition is the reason. The
+        # others (other rules or alertnames, or disabled) are counted, not listed one by one.
         why_not = {v.playbook.name: v.reasons[0] for v in verdicts if not v.matched and v.reasons}
+        others = len(self._playbooks.playbooks) - len(verdicts)
         if matched:
             self._audit.record(
-                "event.matched", event=event.id, playbooks=matched, not_matched=why_not
+                "event.matched",
+                event=event.id,
+                playbooks=matched,
+                not_matched=why_not,
+                not_candidates=others,
             )
         else:
-            self._audit.record("event.unmatched", event=event.id, not_matched=why_not)
+            self._audit.record(
+                "event.unmatched", event=event.id, not_matched=why_not, not_candidates=others
+            )
 
     def _since(self, verdict: Verdict) -> str:
         """The start of the playbook's cooldown: incidents opened since then are joined."""
