@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
+from _payloads import PAYLOADS
 
 from responder.errors import ConfigError, JournalUnavailableError
+from responder.intake.bodies import body_kind, normalise
 from responder.journal import (
     JOURNAL_FILE,
     Event,
@@ -20,6 +23,7 @@ from responder.journal import (
     new_event_id,
 )
 from responder.metrics import Metrics
+from responder.settings import TargetRules
 from responder.web.state import JOURNAL
 
 if TYPE_CHECKING:
@@ -271,3 +275,24 @@ async def test_events_nobody_reads_are_not_held_without_bound(tmp_path: Path) ->
     assert isinstance(oldest, Event)
     assert oldest.id == appended[0].id
     assert second is appended[1]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PAYLOADS.glob("*/*.json")), ids=lambda path: f"{path.parent.name}/{path.name}"
+)
+async def test_an_event_handed_over_equals_its_journaled_json(tmp_path: Path, path: Path) -> None:
+    """For every sender body we keep, the event as intake built it is the event read back."""
+    raw = await asyncio.to_thread(path.read_bytes)
+    body = json.loads(raw)
+    built = normalise(body_kind(body), body, datetime.now(UTC), TargetRules(), raw)
+    writer, reader = Journal(tmp_path, Metrics()), Journal(tmp_path, Metrics())
+    await writer.open()
+    await reader.open()
+    await writer.append(built)
+    handed, read_back = await writer.after(0), await reader.after(0)
+    await writer.close()
+    await reader.close()
+    assert all(a is b for (_, a), b in zip(handed, built, strict=True))
+    assert [e.model_dump() for _, e in read_back if isinstance(e, Event)] == [
+        e.model_dump() for e in built
+    ]
