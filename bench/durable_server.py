@@ -79,20 +79,30 @@ class Writer:
                     stopping = True
                     break
                 batch.append(more)
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "INSERT INTO events (id, body) VALUES (?, ?)", [(i, b) for i, b, _ in batch]
-            )
-            self._conn.execute("COMMIT")
-            self._loop.call_soon_threadsafe(_settle, [f for _, _, f in batch])
+            error: str | None = None
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany(
+                    "INSERT INTO events (id, body) VALUES (?, ?)", [(i, b) for i, b, _ in batch]
+                )
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # the batch fails (500), never the thread
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                error = str(exc)
+            self._loop.call_soon_threadsafe(_settle, [f for _, _, f in batch], error)
             if stopping:
                 break
 
 
-def _settle(futures: list[asyncio.Future[None]]) -> None:
+def _settle(futures: list[asyncio.Future[None]], error: str | None) -> None:
     for future in futures:
-        if not future.done():
+        if future.done():
+            continue
+        if error is None:
             future.set_result(None)
+        else:
+            future.set_exception(web.HTTPInternalServerError(text=error))
 
 
 async def intake(request: web.Request) -> web.Response:
