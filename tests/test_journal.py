@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
+from _payloads import PAYLOADS
 
 from responder.errors import ConfigError, JournalUnavailableError
+from responder.intake.bodies import body_kind, normalise
 from responder.journal import (
     JOURNAL_FILE,
     Event,
@@ -20,6 +23,7 @@ from responder.journal import (
     new_event_id,
 )
 from responder.metrics import Metrics
+from responder.settings import TargetRules
 from responder.web.state import JOURNAL
 
 if TYPE_CHECKING:
@@ -228,3 +232,67 @@ def test_an_event_journaled_with_a_numeric_priority_still_loads() -> None:
         f'"status":"firing","time":"{now}","received_at":"{now}"}}'
     )
     assert Event.model_validate_json(body).priority is Priority.CRITICAL
+
+
+async def test_the_worker_reads_an_appended_event_as_intake_built_it(tmp_path: Path) -> None:
+    """`after` hands over the very event this process appended: no second parse of its JSON."""
+    journal = Journal(tmp_path, Metrics())
+    await journal.open()
+    appended = [event(1), event(2)]
+    await journal.append(appended)
+    rows = await journal.after(0)
+    await journal.close()
+    assert [seq for seq, _ in rows] == [1, 2]
+    assert all(got is sent for (_, got), sent in zip(rows, appended, strict=True))
+
+
+async def test_events_another_process_appended_are_read_back_from_disk(tmp_path: Path) -> None:
+    """A journal that did not append an event reads it from its stored JSON, equal in value."""
+    writer, reader = Journal(tmp_path, Metrics()), Journal(tmp_path, Metrics())
+    await writer.open()
+    await reader.open()
+    appended = [event(1, output="first"), event(2)]
+    await writer.append(appended)
+    rows = await reader.after(0)
+    await writer.close()
+    await reader.close()
+    got = [item for _, item in rows]
+    assert all(a is not b for a, b in zip(got, appended, strict=True))
+    assert [e.model_dump() for e in got if isinstance(e, Event)] == [
+        e.model_dump() for e in appended
+    ]
+
+
+async def test_events_nobody_reads_are_not_held_without_bound(tmp_path: Path) -> None:
+    """Past 4,096 unread appends the oldest are let go: `after` then reads them from disk."""
+    journal = Journal(tmp_path, Metrics())
+    await journal.open()
+    appended = [event(n) for n in range(4097)]
+    await journal.append(appended)
+    (_, oldest), (_, second) = await journal.after(0, 2)
+    await journal.close()
+    assert oldest is not appended[0]
+    assert isinstance(oldest, Event)
+    assert oldest.id == appended[0].id
+    assert second is appended[1]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PAYLOADS.glob("*/*.json")), ids=lambda path: f"{path.parent.name}/{path.name}"
+)
+async def test_an_event_handed_over_equals_its_journaled_json(tmp_path: Path, path: Path) -> None:
+    """For every sender body we keep, the event as intake built it is the event read back."""
+    raw = await asyncio.to_thread(path.read_bytes)
+    body = json.loads(raw)
+    built = normalise(body_kind(body), body, datetime.now(UTC), TargetRules(), raw)
+    writer, reader = Journal(tmp_path, Metrics()), Journal(tmp_path, Metrics())
+    await writer.open()
+    await reader.open()
+    await writer.append(built)
+    handed, read_back = await writer.after(0), await reader.after(0)
+    await writer.close()
+    await reader.close()
+    assert all(a is b for (_, a), b in zip(handed, built, strict=True))
+    assert [e.model_dump() for _, e in read_back if isinstance(e, Event)] == [
+        e.model_dump() for e in built
+    ]

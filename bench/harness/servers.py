@@ -1,8 +1,10 @@
-"""The two servers the benchmarks start: `responder serve`, and the bare aiohttp handler.
+"""The servers the benchmarks start: `responder serve`, the bare and the durable aiohttp handlers.
 
-The bare handler (`bench/bare_server.py`) is the intake reference: the least an aiohttp endpoint
-can do with the same request. Both run as processes on 127.0.0.1 in a working directory of the
-caller's, which outlives them, so that a journal or an audit trail can be read after the stop.
+The bare handler (`bench/bare_server.py`) is the intake ceiling: the least an aiohttp endpoint
+can do with the same request. The durable one (`bench/durable_server.py`) is the intake
+reference: the least a receiver can do that answers only once the event is fsynced. They run as
+processes on 127.0.0.1 in a working directory of the caller's, which outlives them, so that a
+journal or an audit trail can be read after the stop.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 BARE_SERVER = BENCH_DIR / "bare_server.py"
+DURABLE_SERVER = BENCH_DIR / "durable_server.py"
 SHIPPED_PLAYBOOKS = REPO / "playbooks"
 JOURNAL_FILE = "journal.sqlite3"
 AUDIT_FILE = "audit.jsonl"
@@ -92,10 +95,31 @@ def serve_bare(workdir: Path, prefix: Sequence[str] = ()) -> Iterator[Server]:
         yield running
 
 
+@contextlib.contextmanager
+def serve_durable(workdir: Path, prefix: Sequence[str] = ()) -> Iterator[Server]:
+    """`bench/durable_server.py` writing `workdir/events.sqlite3`; ready when a POST is answered."""
+    port = free_port()
+    db = workdir / "events.sqlite3"
+    command = [*prefix, sys.executable, str(DURABLE_SERVER), "--port", str(port), "--db", str(db)]
+    ready = status_ready(port, "POST", INTAKE_PATH, PROBE_BODY)
+    with server("durable", port, command, workdir, ready=ready) as running:
+        yield running
+
+
 def journal_rows(data_dir: Path) -> int:
     """`SELECT count(*) FROM events` in the stopped server's journal."""
     path = data_dir / JOURNAL_FILE
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        (count,) = conn.execute("SELECT count(*) FROM events").fetchone()
+    finally:
+        conn.close()
+    return int(count)
+
+
+def reference_rows(workdir: Path) -> int:
+    """`SELECT count(*) FROM events` in the stopped durable reference's file."""
+    conn = sqlite3.connect(f"{(workdir / 'events.sqlite3').resolve().as_uri()}?mode=ro", uri=True)
     try:
         (count,) = conn.execute("SELECT count(*) FROM events").fetchone()
     finally:

@@ -11,6 +11,7 @@ from responder.journal._schema import connect
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections.abc import Mapping
     from pathlib import Path
 
 __all__ = ["EventQuery", "EventRow", "JournalReader", "Unreadable", "read_event"]
@@ -133,8 +134,13 @@ class JournalReader:
         )
         return (found[0], read_event(event_id, found[0])) if found else None
 
-    def after(self, seq: int, limit: int) -> list[tuple[int, Event | Unreadable]]:
-        """Events journaled after `seq`, oldest first: what the worker has yet to dispatch."""
+    def after(
+        self, seq: int, limit: int, known: Mapping[str, Event] | None = None
+    ) -> list[tuple[int, Event | Unreadable]]:
+        """Events journaled after `seq`, oldest first: what the worker has yet to dispatch.
+
+        `known`: events by id as this process journaled them; those are not read back again.
+        """
         rows = (
             self._connection()
             .execute(
@@ -142,7 +148,8 @@ class JournalReader:
             )
             .fetchall()
         )
-        return [(row[0], read_event(row[1], row[2])) for row in rows]
+        found = known or {}
+        return [(row[0], found.get(row[1]) or read_event(row[1], row[2])) for row in rows]
 
     def at(self, seqs: list[int]) -> list[tuple[int, Event | Unreadable]]:
         """The events with these sequence numbers, oldest first (the ones the worker deferred)."""

@@ -65,8 +65,7 @@ class Dispatcher:
         matched = await self._match(events, changes)
         since, known = await self._open_incidents(matched)
         for one in matched:
-            self._audit_accepted(one.seq, one.event)
-            self._audit_verdicts(one.event, one.verdicts)
+            self._audit_event(one.seq, one.event, one.verdicts)
         for line in plan_dispatch(matched, known, since, changes):
             self._audit.record(line.kind, **line.fields)
         return await self._commit(changes)
@@ -154,38 +153,50 @@ class Dispatcher:
         for e in changes.deferred:
             self._audit.record("event.deferred", event=e.event_id, journal_seq=e.seq, reason=e.why)
 
-    def _audit_accepted(self, seq: int, event: Event) -> None:
-        self._audit.record(
-            "event.accepted",
-            event=event.id,
-            journal_seq=seq,
-            source=event.source,
-            name=event.name,
-            status=event.status,
-            priority=event.priority.label,
-            target=event.target.ref if event.target else None,
-            received_at=event.received_at.isoformat(),
-        )
+    def _audit_event(self, seq: int, event: Event, verdicts: Sequence[Verdict]) -> None:
+        """What the worker decided on one event, and why each playbook did not match.
 
-    def _audit_verdicts(self, event: Event, verdicts: Sequence[Verdict]) -> None:
+        An event a playbook matched gets `event.accepted`, then `event.matched`. One that no
+        playbook wants (the bulk of a flood of noise) gets a single `event.unmatched` line
+        holding both: what `event.accepted` says of it, and each playbook's first failing
+        condition, which is what "why did it not act?" asks.
+        """
         matched = [v.playbook.name for v in verdicts if v.matched]
         # Why each candidate did not match: its first failing condition is the reason. The
         # others (other rules or alertnames, or disabled) are counted, not listed one by one.
         why_not = {v.playbook.name: v.reasons[0] for v in verdicts if not v.matched and v.reasons}
         others = len(self._playbooks.playbooks) - len(verdicts)
-        if matched:
+        if not matched:
             self._audit.record(
-                "event.matched",
-                event=event.id,
-                playbooks=matched,
+                "event.unmatched",
+                **_accepted(seq, event),
                 not_matched=why_not,
                 not_candidates=others,
             )
-        else:
-            self._audit.record(
-                "event.unmatched", event=event.id, not_matched=why_not, not_candidates=others
-            )
+            return
+        self._audit.record("event.accepted", **_accepted(seq, event))
+        self._audit.record(
+            "event.matched",
+            event=event.id,
+            playbooks=matched,
+            not_matched=why_not,
+            not_candidates=others,
+        )
 
     def _since(self, verdict: Verdict) -> str:
         """The start of the playbook's cooldown: incidents opened since then are joined."""
         return window_start(verdict.playbook.playbook.cooldown or self._settings.incidents.cooldown)
+
+
+def _accepted(seq: int, event: Event) -> dict[str, str | int | None]:
+    """The fields of `event.accepted`: the event as the worker took it from the journal."""
+    return {
+        "event": event.id,
+        "journal_seq": seq,
+        "source": event.source,
+        "name": event.name,
+        "status": event.status,
+        "priority": event.priority.label,
+        "target": event.target.ref if event.target else None,
+        "received_at": event.received_at.isoformat(),
+    }
