@@ -1,0 +1,216 @@
+"""Verifying the audit trail: every sealed segment in chain order, then the active file, as one.
+
+Most lines are checked on their bytes: the line has the next seq, holds `"prev":"<head>"`, and
+the sha256 of its bytes without the `"hash":"..."` member is that hash. The writer hashes the
+canonical form, so these bytes are the canonical form it sealed; the next line's `prev` (or the
+recorded head, for the last) proves the hash. A line that fails any of this, the first line of
+each file, and the trail's own `audit.*` records are parsed in full (`line_break`), which names
+exactly what is wrong; so a break is reported with the same reason as a full parse would give.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from contextlib import closing
+from hashlib import sha256
+from typing import TYPE_CHECKING, Any
+
+from responder.audit._chain import GENESIS, NotARecordError, parse_line, read_lines
+from responder.audit._diagnose import line_break
+from responder.audit._report import ChainBreak, ChainReport
+from responder.audit._segments import Segment, read_segment, segments
+from responder.audit._trail_checks import file_start_break, segment_end_break, start_break
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = ["verify_chain"]
+
+_HASH = b'"hash":"'
+_AUDIT_KIND = b'"kind":"audit.'
+_COMMA, _QUOTE, _BRACE = 44, 34, 125
+_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+
+
+def _fast(raw: bytes, seq: int, head: bytes) -> bytes | None:
+    """The line's hash when its bytes show it is line `seq` after `head`; None: read it in full."""
+    if raw[-1:] != b"\n" or b'"prev":"' + head + b'"' not in raw:
+        return None
+    mark = b'"seq":%d' % seq
+    at = raw.find(mark)
+    if at < 0 or raw[at + len(mark)] not in (_COMMA, _BRACE):
+        return None
+    at = raw.find(_HASH)
+    end = at + 73
+    if at < 1 or raw[end - 1] != _QUOTE:
+        return None
+    claimed = raw[at + 8 : end - 1]
+    if raw[at - 1] == _COMMA:
+        body = raw[: at - 1] + raw[end:-1]
+    elif raw[end] == _COMMA:
+        body = raw[:at] + raw[end + 1 : -1]
+    else:
+        return None
+    return claimed if sha256(body).hexdigest().encode() == claimed else None
+
+
+class _Walk:
+    """The chain as read so far, across files; `file()` reads one more file of it."""
+
+    def __init__(self, expect: str | None, anchor: tuple[int, str] | None) -> None:
+        self.count, self.last_seq, self.head = 0, 0, GENESIS.encode()
+        self.start: tuple[int, str, str] | None = None  # first seq, its prev, the file
+        self.expect = expect.encode() if expect else None
+        self.found: int | None = None
+        self.anchor_seq, self.anchor_hash = anchor or (-1, "")
+        self.anchored: int | None = None
+        self.pruned: dict[int, str] = {}  # through seq -> hash, from `audit.pruned` records
+        self.previous: str | None = None  # the file read before this one
+
+    def file(
+        self, label: str, lines: Iterator[bytes], segment: Segment | None
+    ) -> ChainBreak | None:
+        """Check every line of one file; the first break in it, or None."""
+        # Long on purpose: the loop over every line of the trail; calls cost more than lines.
+        number, anchor_hash, expect = 0, self.anchor_hash.encode(), self.expect
+        try:
+            for raw in lines:
+                number += 1
+                claimed = None if number == 1 else _fast(raw, self.last_seq + 1, self.head)
+                if claimed is None or _AUDIT_KIND in raw:
+                    reason = self._slow(number, raw, lines, segment)
+                    if reason is not None:
+                        return ChainBreak(number, reason, label)
+                else:
+                    self.last_seq, self.head = self.last_seq + 1, claimed
+                self.count += 1
+                if self.head == expect:
+                    self.found = self.count
+                if self.last_seq == self.anchor_seq and self.head == anchor_hash:
+                    self.anchored = self.count
+        except _DAMAGE as exc:
+            why = f"cannot be read past line {number} ({exc}): the segment is cut short or damaged"
+            return ChainBreak(number + 1, why, label)
+        self.previous = label
+        if segment is None:
+            return None
+        reason = segment_end_break(segment, number, self.last_seq)
+        return None if reason is None else ChainBreak(max(number, 1), reason, label)
+
+    def _slow(
+        self, number: int, raw: bytes, rest: Iterator[bytes], segment: Segment | None
+    ) -> str | None:
+        """Read the line in full: why it breaks the chain, or None after taking it as the head."""
+        if number == 1:
+            reason = self._first_of_file(raw, segment)
+            if reason is not None:
+                return reason
+        checked = line_break(number, raw, self.last_seq, self.head.decode(), rest)
+        if isinstance(checked, str):
+            return checked
+        self.last_seq, self.head = checked["seq"], checked["hash"].encode()
+        return self._audit_record(number, checked)
+
+    def _first_of_file(self, raw: bytes, segment: Segment | None) -> str | None:
+        """The first line of a file: where the trail starts, or how it follows the file before."""
+        try:
+            record = parse_line(raw)
+        except NotARecordError:
+            return None  # line_break names it
+        if self.start is None:  # the oldest line kept: judged once the prune records are read
+            self.start = (record["seq"], record["prev"], self.previous or "")
+            self.last_seq, self.head = record["seq"] - 1, record["prev"].encode()
+        return file_start_break(
+            (record["seq"], record["prev"]), self.last_seq, self.head, self.previous, segment
+        )
+
+    def _audit_record(self, number: int, record: dict[str, Any]) -> str | None:
+        """The trail's own records: a new file's `audit.segment`, and `audit.pruned`."""
+        kind = record["kind"]
+        if kind == "audit.pruned":
+            through, at = record.get("through_seq"), record.get("through_hash")
+            if isinstance(through, int) and isinstance(at, str):
+                self.pruned[through] = at
+        if kind == "audit.segment" and number == 1 and self.previous is not None:
+            named = record.get("segment")
+            if named != self.previous:
+                return (
+                    f"line 1 says the segment before it is {named!r}, but it follows "
+                    f"{self.previous}: segments were renamed or swapped"
+                )
+        return None
+
+
+def _sources(path: Path, pruned: tuple[int, str] | None) -> tuple[list[Segment], list[str]]:
+    """The sealed segments to read in order, and notes on those left out (and why)."""
+    found, notes = segments(path), []
+    if pruned is not None:
+        for segment in [s for s in found if s.last <= pruned[0]]:
+            notes.append(f"{segment.name} was pruned (through seq {pruned[0]}) but not yet removed")
+            found.remove(segment)
+    if found and path.is_file():
+        with closing(read_lines(path)) as lines:
+            first = next(lines, b"")
+        try:
+            active_first = parse_line(first)["seq"] if first else None
+        except NotARecordError:
+            active_first = None
+        if active_first is not None and found[-1].first == active_first:
+            notes.append(
+                f"{found[-1].name} repeats the first lines of {path.name}: a rotation was cut "
+                "short; the next writer removes it"
+            )
+            found.pop()
+    return found, notes
+
+
+def verify_chain(
+    path: Path,
+    expect_head: str | None = None,
+    anchor: tuple[int, str] | None = None,
+    pruned: tuple[int, str] | None = None,
+) -> ChainReport:
+    """Check the whole trail of the active file `path`: its sealed segments, then the file.
+
+    `expect_head` is a head hash noted earlier: it must be the hash of some line, or lines were
+    removed from the end (or the trail replaced), which the chain by itself cannot show.
+    `anchor` is the head recorded apart from the file with every append (the incident store):
+    the line with its seq must carry its hash, so a file cut short or emptied is caught.
+    `pruned` is the (seq, hash) the trail was last pruned through, recorded in the same store:
+    the oldest line kept must follow it, so a missing oldest segment is caught.
+    """
+    walk = _Walk(expect_head.lower() if expect_head else None, anchor)
+    found, notes = _sources(path, pruned)
+    broken = None
+    for segment in found:
+        broken = walk.file(segment.name, read_segment(segment.path), segment)
+        if broken is not None:
+            break
+    if broken is None:
+        with closing(read_lines(path)) as lines:
+            broken = walk.file(str(path), lines, None)
+    if broken is None and walk.start is not None:
+        seq, prev, _ = walk.start
+        reason = start_break(seq, prev, pruned, walk.pruned, segmented=bool(found))
+        if reason is not None:
+            label = found[0].name if found else str(path)
+            # Nothing is proven before the oldest line when it does not start the trail.
+            return ChainReport(
+                0, 0, GENESIS, ChainBreak(1, reason, label), expect_head, None, anchor
+            )
+    expected = walk.expect.decode() if walk.expect else None
+    anchored = walk.anchored
+    return ChainReport(
+        walk.count,
+        walk.last_seq,
+        walk.head.decode(),
+        broken,
+        expected,
+        walk.found,
+        anchor,
+        anchored,
+        files=len(found) + 1,
+        notes=tuple(notes),
+    )
