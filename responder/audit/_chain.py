@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Mapping
+    from collections.abc import Generator, Iterator, Mapping
     from pathlib import Path
+    from typing import BinaryIO
 
     from responder.audit._fields import AuditValue
 
@@ -32,11 +33,13 @@ __all__ = [
     "parse_line",
     "read_lines",
     "seal",
+    "split_lines",
 ]
 
 GENESIS = "0" * 64
 RESERVED = frozenset({"seq", "time", "kind", "prev", "hash"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20
 
 
 def canonical(record: Mapping[str, AuditValue]) -> str:
@@ -107,9 +110,24 @@ def read_lines(path: Path) -> Generator[bytes, None, None]:
         finally:
             fcntl.flock(file.fileno(), fcntl.LOCK_UN)
         file.seek(0)
-        while size > 0:
-            raw = file.readline(size)
-            if not raw:
-                return
-            size -= len(raw)
-            yield raw
+        yield from split_lines(_chunks(file, size))
+
+
+def _chunks(file: BinaryIO, size: int) -> Generator[bytes, None, None]:
+    while size > 0:
+        chunk = file.read(min(_CHUNK, size))
+        if not chunk:
+            return
+        size -= len(chunk)
+        yield chunk
+
+
+def split_lines(chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
+    """The lines of a stream of chunks, newline kept (a last line without one as it is)."""
+    rest = b""
+    for chunk in chunks:
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        yield from [part + b"\n" for part in parts]
+    if rest:
+        yield rest

@@ -12,12 +12,16 @@ import contextlib
 import gzip
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from responder.audit._chain import split_lines
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
+    from typing import BinaryIO
 
 __all__ = [
     "AUDIT_FILE",
@@ -79,18 +83,32 @@ def segments(active: Path) -> list[Segment]:
     return sorted(found, key=lambda segment: (segment.first, segment.last, segment.name))
 
 
+def _inflate(file: BinaryIO) -> Generator[bytes, None, None]:
+    """The bytes of a gzip file, a large chunk at a time; EOFError when the stream is cut."""
+    inflater, fed = zlib.decompressobj(wbits=31), False  # the trailer's CRC and size checked
+    while chunk := file.read(_CHUNK):
+        while chunk:
+            fed = True
+            yield inflater.decompress(chunk)
+            if not inflater.eof:
+                break
+            chunk = inflater.unused_data  # another gzip member follows
+            inflater, fed = zlib.decompressobj(wbits=31), False
+    if fed:
+        raise EOFError("the compressed stream ends before its end marker")
+
+
 def read_segment(segment: Path) -> Generator[bytes, None, None]:
     """Every line of a sealed segment, newline kept; gzip is read transparently, streaming.
 
-    A gzip stream cut short raises EOFError (or gzip.BadGzipFile for damage) after the lines
-    that could be read.
+    A gzip stream cut short raises EOFError (damage: zlib.error) after the lines that could be
+    read.
     """
-    if segment.name.endswith(".gz"):
-        with gzip.open(segment, "rb") as file:
-            yield from file
-    else:
-        with segment.open("rb") as file:
-            yield from file
+    with segment.open("rb") as file:
+        if segment.name.endswith(".gz"):
+            yield from split_lines(_inflate(file))
+        else:
+            yield from split_lines(iter(lambda: file.read(_CHUNK), b""))
 
 
 def fsync_dir(directory: Path) -> None:

@@ -30,13 +30,13 @@ __all__ = ["verify_chain"]
 
 _HASH = b'"hash":"'
 _AUDIT_KIND = b'"kind":"audit.'
-_COMMA, _QUOTE, _BRACE = 44, 34, 125
+_COMMA, _QUOTE, _BRACE, _NEWLINE = 44, 34, 125, 10
 _DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 
 
 def _fast(raw: bytes, seq: int, head: bytes) -> bytes | None:
     """The line's hash when its bytes show it is line `seq` after `head`; None: read it in full."""
-    if raw[-1:] != b"\n" or b'"prev":"' + head + b'"' not in raw:
+    if raw[-1] != _NEWLINE or b'"prev":"' + head + b'"' not in raw:
         return None
     mark = b'"seq":%d' % seq
     at = raw.find(mark)
