@@ -97,6 +97,8 @@ class ChainFile:
                 if entries:
                     size = self._append(fd, size, entries)
                 self._size = size
+                if self._rotation is not None and self._rotation.first is None:
+                    self._rotation.found(fd, size)  # the first lines of an empty file
             finally:
                 os.close(fd)  # releases the lock
             self._notes.clear()

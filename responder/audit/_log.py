@@ -89,13 +89,14 @@ class AuditLog:
         self._lost = 0  # records not written since the last good batch
         self._lost_reason = ""
         self._failing = False  # log the first failure of a streak, not every batch of it
+        self._clock = clock or utc_now
         self._file = ChainFile(
             path,
             anchor=anchor,
             on_head=on_head,
             on_error=self._anchor_failed,
             settings=settings,
-            clock=clock or utc_now,
+            clock=self._clock,
         )
 
     @property
@@ -122,7 +123,7 @@ class AuditLog:
         reserved = RESERVED.intersection(fields)
         if reserved:
             raise ValueError(f"reserved audit field names: {', '.join(sorted(reserved))}")
-        entry = Entry(now(), kind, snapshot(fields))
+        entry = Entry(self._clock().isoformat(timespec="microseconds"), kind, snapshot(fields))
         if self._closed:
             self._fail(1, "recorded after the audit log was closed")
         elif self._queue.qsize() >= _MAX_QUEUED:

@@ -1,0 +1,167 @@
+"""The audit trail rotates into sealed segments by size and by UTC day, and stays one chain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+from _audit_trail import SMALL, Clock, anchor_of, records, segment_lines, write
+
+from responder.audit import AUDIT_FILE, AuditSettings, verify_chain
+from responder.audit._segments import segments
+from responder.cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+
+def verify(data_dir: Path) -> tuple[bool, str]:
+    """verify_chain with the store's head and pruned point, as `audit verify` reads them."""
+    anchor = anchor_of(data_dir)
+    report = verify_chain(data_dir / AUDIT_FILE, None, anchor.load(), anchor.load_pruned())
+    return report.intact, repr(report.broken)
+
+
+async def test_the_active_file_is_sealed_into_segments_by_size(tmp_path: Path) -> None:
+    """Past segment_bytes the file becomes a gzip segment; seq and chain go on unbroken."""
+    await write(tmp_path, 200)
+    found = segments(tmp_path / AUDIT_FILE)
+    assert len(found) >= 3
+    assert all(s.name.endswith(".jsonl.gz") for s in found)
+    assert [s.first for s in found[1:]] == [s.last + 1 for s in found[:-1]]
+    seqs = [record["seq"] for record in records(tmp_path)]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert verify(tmp_path) == (True, "None")
+
+
+async def test_each_new_file_starts_with_the_previous_segments_head(tmp_path: Path) -> None:
+    """The first record of each file after a rotation names the segment, last seq and head."""
+    await write(tmp_path, 120)
+    found = segments(tmp_path / AUDIT_FILE)
+    files = [segment_lines(s.path) for s in found[1:]]
+    files.append((tmp_path / AUDIT_FILE).read_bytes().splitlines(keepends=True))
+    for before, lines in zip(found, files, strict=True):
+        first = json.loads(lines[0])
+        last_of_before = json.loads(segment_lines(before.path)[-1])
+        assert first["kind"] == "audit.segment"
+        assert (first["segment"], first["last_seq"]) == (before.name, before.last)
+        assert first["last_hash"] == first["prev"] == last_of_before["hash"]
+
+
+async def test_uncompressed_segments_verify(tmp_path: Path) -> None:
+    """With compress: false the segments are plain JSONL, read the same way."""
+    await write(tmp_path, 100, AuditSettings(segment_bytes=4096, compress=False))
+    found = segments(tmp_path / AUDIT_FILE)
+    assert found
+    assert all(s.name.endswith(".jsonl") for s in found)
+    assert verify(tmp_path) == (True, "None")
+
+
+async def test_a_new_utc_day_seals_the_active_file(tmp_path: Path) -> None:
+    """Lines of one day, then the clock passes midnight: the next batch starts a new file."""
+    clock = Clock()
+    daily = AuditSettings(segment_bytes=1 << 20)
+    await write(tmp_path, 5, daily, clock)
+    assert segments(tmp_path / AUDIT_FILE) == []
+    clock.advance(days=1)
+    await write(tmp_path, 3, daily, clock)
+    (segment,) = segments(tmp_path / AUDIT_FILE)
+    assert (segment.first, segment.last) == (1, 5)
+    first = json.loads((tmp_path / AUDIT_FILE).read_text().splitlines()[0])
+    assert (first["kind"], first["time"][:10]) == ("audit.segment", "2026-12-02")
+    assert verify(tmp_path) == (True, "None")
+
+
+async def test_without_daily_rotation_a_new_day_changes_nothing(tmp_path: Path) -> None:
+    """rotate_daily: false keeps one file across midnight while it is small."""
+    clock = Clock()
+    settings = AuditSettings(segment_bytes=1 << 20, rotate_daily=False)
+    await write(tmp_path, 5, settings, clock)
+    clock.advance(days=3)
+    await write(tmp_path, 5, settings, clock)
+    assert segments(tmp_path / AUDIT_FILE) == []
+
+
+async def test_an_old_single_file_verifies_then_rotates(tmp_path: Path) -> None:
+    """A data directory from before segments (one audit.jsonl) verifies, then rotates from seq 1."""
+    await write(tmp_path, 60, settings=None)
+    assert verify(tmp_path) == (True, "None")
+    await write(tmp_path, 5)
+    oldest = segments(tmp_path / AUDIT_FILE)[0]
+    assert (oldest.first, oldest.last) == (1, 60)
+    assert verify(tmp_path) == (True, "None")
+
+
+async def test_a_second_process_appends_through_rotations(tmp_path: Path) -> None:
+    """The server and `responder release` both write while segments are sealed: one chain."""
+    other = textwrap.dedent(f"""
+        import asyncio, pathlib
+        from responder.audit import AuditLog, AuditSettings
+        from responder.incidents import AuditAnchor
+        async def main():
+            data = pathlib.Path({str(tmp_path)!r})
+            audit = AuditLog(data / "audit.jsonl", anchor=AuditAnchor(data / "incidents.sqlite3"),
+                             settings=AuditSettings(segment_bytes=4096))
+            await audit.open()
+            for n in range(150):
+                audit.record("incident.released", writer="cli", n=n, text="y" * 80)
+                if n % 3 == 0:
+                    await audit.flush()
+                    await asyncio.sleep(0.001)
+            await audit.close()
+        asyncio.run(main())
+    """)
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", other)
+    written = 0
+    while process.returncode is None:
+        written += 1
+        await write(tmp_path, 3)
+        await asyncio.sleep(0.001)
+    assert await process.wait() == 0
+    kinds = [record["kind"] for record in records(tmp_path)]
+    assert kinds.count("incident.released") == 150
+    assert kinds.count("event.accepted") == written * 3
+    assert len(segments(tmp_path / AUDIT_FILE)) > 3
+    assert verify(tmp_path) == (True, "None")
+
+
+async def test_audit_show_reads_across_segments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit show` finds lines in sealed segments as well as in the active file."""
+    await write(tmp_path, 80)
+    assert segments(tmp_path / AUDIT_FILE)
+    status = main(["audit", "show", "--data-dir", str(tmp_path), "--limit", "1000", "--json"])
+    assert status == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [record["seq"] for record in shown] == list(range(1, len(shown) + 1))
+    assert sum(record["kind"] == "event.accepted" for record in shown) == 80
+
+
+async def test_audit_verify_says_how_many_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI reports the trail intact across its files."""
+    await write(tmp_path, 80)
+    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 0
+    files = len(segments(tmp_path / AUDIT_FILE)) + 1
+    assert f"lines in {files} files" in capsys.readouterr().out
+
+
+def test_small_segments_are_refused_by_name() -> None:
+    """segment_bytes under 4 KiB is a configuration error that says what is wrong."""
+    import pydantic  # noqa: PLC0415 - only this test needs it
+
+    try:
+        AuditSettings(segment_bytes="1KiB")  # type: ignore[arg-type]
+    except pydantic.ValidationError as exc:
+        assert "segment_bytes must be at least 4096 bytes" in str(exc)  # noqa: PT017 - one check
+    else:
+        raise AssertionError("1KiB segments were accepted")
+    assert AuditSettings(segment_bytes="64MiB") == AuditSettings()  # type: ignore[arg-type]
+    assert SMALL.segment_bytes == 4096
