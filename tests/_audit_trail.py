@@ -14,7 +14,13 @@ from responder.incidents import INCIDENTS_FILE, AuditAnchor
 if TYPE_CHECKING:
     from pathlib import Path
 
-SMALL = AuditSettings(segment_bytes=4096, keep_age=None, keep_bytes=None)
+
+def settings_of(**fields: object) -> AuditSettings:
+    """Audit settings as the configuration file would give them (`segment_bytes=4096`)."""
+    return AuditSettings.model_validate(fields)
+
+
+SMALL = settings_of(segment_bytes=4096, keep_age=None, keep_bytes=None)
 """Segments of 4 KiB (about 20 lines), nothing pruned."""
 
 

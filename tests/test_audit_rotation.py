@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 import textwrap
 from typing import TYPE_CHECKING
 
-from _audit_trail import SMALL, Clock, anchor_of, records, segment_lines, write
+import pytest
+from _audit_trail import SMALL, Clock, anchor_of, records, segment_lines, settings_of, write
 
-from responder.audit import AUDIT_FILE, AuditSettings, verify_chain
+from responder.audit import AUDIT_FILE, AuditLog, AuditSettings, verify_chain
 from responder.audit._segments import segments
 from responder.cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 
 def verify(data_dir: Path) -> tuple[bool, str]:
@@ -55,7 +55,7 @@ async def test_each_new_file_starts_with_the_previous_segments_head(tmp_path: Pa
 
 async def test_uncompressed_segments_verify(tmp_path: Path) -> None:
     """With compress: false the segments are plain JSONL, read the same way."""
-    await write(tmp_path, 100, AuditSettings(segment_bytes=4096, compress=False))
+    await write(tmp_path, 100, settings_of(segment_bytes=4096, compress=False))
     found = segments(tmp_path / AUDIT_FILE)
     assert found
     assert all(s.name.endswith(".jsonl") for s in found)
@@ -65,7 +65,7 @@ async def test_uncompressed_segments_verify(tmp_path: Path) -> None:
 async def test_a_new_utc_day_seals_the_active_file(tmp_path: Path) -> None:
     """Lines of one day, then the clock passes midnight: the next batch starts a new file."""
     clock = Clock()
-    daily = AuditSettings(segment_bytes=1 << 20)
+    daily = settings_of(segment_bytes=1 << 20)
     await write(tmp_path, 5, daily, clock)
     assert segments(tmp_path / AUDIT_FILE) == []
     clock.advance(days=1)
@@ -80,7 +80,7 @@ async def test_a_new_utc_day_seals_the_active_file(tmp_path: Path) -> None:
 async def test_without_daily_rotation_a_new_day_changes_nothing(tmp_path: Path) -> None:
     """rotate_daily: false keeps one file across midnight while it is small."""
     clock = Clock()
-    settings = AuditSettings(segment_bytes=1 << 20, rotate_daily=False)
+    settings = settings_of(segment_bytes=1 << 20, rotate_daily=False)
     await write(tmp_path, 5, settings, clock)
     clock.advance(days=3)
     await write(tmp_path, 5, settings, clock)
@@ -106,7 +106,7 @@ async def test_a_second_process_appends_through_rotations(tmp_path: Path) -> Non
         async def main():
             data = pathlib.Path({str(tmp_path)!r})
             audit = AuditLog(data / "audit.jsonl", anchor=AuditAnchor(data / "incidents.sqlite3"),
-                             settings=AuditSettings(segment_bytes=4096))
+                             settings=AuditSettings.model_validate(dict(segment_bytes=4096)))
             await audit.open()
             for n in range(150):
                 audit.record("incident.released", writer="cli", n=n, text="y" * 80)
@@ -116,16 +116,21 @@ async def test_a_second_process_appends_through_rotations(tmp_path: Path) -> Non
             await audit.close()
         asyncio.run(main())
     """)
+    audit = AuditLog(tmp_path / AUDIT_FILE, anchor=anchor_of(tmp_path), settings=SMALL)
+    await audit.open()
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", other)
     written = 0
-    while process.returncode is None:
+    while process.returncode is None:  # keep writing for as long as the other writer lives
+        audit.record("event.accepted", writer="server", n=written, text="x" * 80)
         written += 1
-        await write(tmp_path, 3)
+        await audit.flush()
         await asyncio.sleep(0.001)
     assert await process.wait() == 0
-    kinds = [record["kind"] for record in records(tmp_path)]
-    assert kinds.count("incident.released") == 150
-    assert kinds.count("event.accepted") == written * 3
+    await audit.close()
+    writers = [record.get("writer") for record in records(tmp_path)]
+    assert (writers.count("cli"), writers.count("server")) == (150, written)
+    switches = [a for a, b in itertools.pairwise(w for w in writers if w) if a != b]
+    assert len(switches) > 2  # the two really interleaved
     assert len(segments(tmp_path / AUDIT_FILE)) > 3
     assert verify(tmp_path) == (True, "None")
 
@@ -153,15 +158,28 @@ async def test_audit_verify_says_how_many_files(
     assert f"lines in {files} files" in capsys.readouterr().out
 
 
-def test_small_segments_are_refused_by_name() -> None:
-    """segment_bytes under 4 KiB is a configuration error that says what is wrong."""
-    import pydantic  # noqa: PLC0415 - only this test needs it
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ("segment_bytes: 1KiB", "audit.segment_bytes"),
+        ("keep_age: 0s", "audit.keep_age"),
+        ("keep_bytes: lots", "audit.keep_bytes"),
+        ("rotate: hourly", "audit.rotate"),
+    ],
+)
+def test_check_names_a_bad_audit_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, says: str
+) -> None:
+    """`responder check` refuses a bad `audit:` setting, naming it with its line."""
+    config = tmp_path / "r.yaml"
+    config.write_text(f"audit:\n  {setting}\n")
+    playbooks = tmp_path / "pb"
+    playbooks.mkdir()
+    assert main(["check", "--config", str(config), str(playbooks)]) == 1
+    assert f"{config}:2: {says}" in capsys.readouterr().err
 
-    try:
-        AuditSettings(segment_bytes="1KiB")  # type: ignore[arg-type]
-    except pydantic.ValidationError as exc:
-        assert "segment_bytes must be at least 4096 bytes" in str(exc)  # noqa: PT017 - one check
-    else:
-        raise AssertionError("1KiB segments were accepted")
-    assert AuditSettings(segment_bytes="64MiB") == AuditSettings()  # type: ignore[arg-type]
+
+def test_audit_settings_take_sizes_as_people_write_them() -> None:
+    """`64MiB` is the default segment size; sizes parse as pydantic's ByteSize."""
+    assert settings_of(segment_bytes="64MiB") == AuditSettings()
     assert SMALL.segment_bytes == 4096
