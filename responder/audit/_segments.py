@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import queue
 import re
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,8 @@ AUDIT_FILE = "audit.jsonl"
 SEGMENT_DIR = "audit"
 _NAME = re.compile(r"audit-(\d{1,20})-(\d{1,20})\.jsonl(\.gz)?")
 _CHUNK = 1 << 20
+_ZCHUNK = 256 << 10  # compressed bytes inflated at a time: about 2.5 MiB of lines
+_Item = bytes | Exception | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,7 @@ def segments(active: Path) -> list[Segment]:
 def _inflate(file: BinaryIO) -> Generator[bytes, None, None]:
     """The bytes of a gzip file, a large chunk at a time; EOFError when the stream is cut."""
     inflater, fed = zlib.decompressobj(wbits=31), False  # the trailer's CRC and size checked
-    while chunk := file.read(_CHUNK):
+    while chunk := file.read(_ZCHUNK):
         while chunk:
             fed = True
             yield inflater.decompress(chunk)
@@ -98,6 +102,44 @@ def _inflate(file: BinaryIO) -> Generator[bytes, None, None]:
         raise EOFError("the compressed stream ends before its end marker")
 
 
+def _put(chunks: queue.Queue[_Item], item: _Item, stop: threading.Event) -> bool:
+    """Queue an item unless the reader stopped; False when it did."""
+    while not stop.is_set():
+        try:
+            chunks.put(item, timeout=0.1)
+        except queue.Full:
+            continue
+        return True
+    return False
+
+
+def _inflate_ahead(file: BinaryIO) -> Generator[bytes, None, None]:
+    """`_inflate` on a thread of its own: zlib lets go of the GIL, so lines are checked meanwhile."""
+    chunks: queue.Queue[_Item] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def produce() -> None:
+        item: _Item = None
+        try:
+            for chunk in _inflate(file):
+                if not _put(chunks, chunk, stop):
+                    return
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, raised there
+            item = exc
+        _put(chunks, item, stop)
+
+    thread = threading.Thread(target=produce, name="audit-inflate", daemon=True)
+    thread.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def read_segment(segment: Path) -> Generator[bytes, None, None]:
     """Every line of a sealed segment, newline kept; gzip is read transparently, streaming.
 
@@ -106,7 +148,7 @@ def read_segment(segment: Path) -> Generator[bytes, None, None]:
     """
     with segment.open("rb") as file:
         if segment.name.endswith(".gz"):
-            yield from split_lines(_inflate(file))
+            yield from split_lines(_inflate_ahead(file))
         else:
             yield from split_lines(iter(lambda: file.read(_CHUNK), b""))
 

@@ -68,36 +68,57 @@ class _Walk:
         self.anchored: int | None = None
         self.pruned: dict[int, str] = {}  # through seq -> hash, from `audit.pruned` records
         self.previous: str | None = None  # the file read before this one
+        self.number = 0  # lines read of the file being read
 
     def file(
         self, label: str, lines: Iterator[bytes], segment: Segment | None
     ) -> ChainBreak | None:
         """Check every line of one file; the first break in it, or None."""
-        # Long on purpose: the loop over every line of the trail; calls cost more than lines.
-        number, anchor_hash, expect = 0, self.anchor_hash.encode(), self.expect
+        self.number = 0
         try:
-            for raw in lines:
-                number += 1
-                claimed = None if number == 1 else _fast(raw, self.last_seq + 1, self.head)
-                if claimed is None or _AUDIT_KIND in raw:
-                    reason = self._slow(number, raw, lines, segment)
-                    if reason is not None:
-                        return ChainBreak(number, reason, label)
-                else:
-                    self.last_seq, self.head = self.last_seq + 1, claimed
-                self.count += 1
-                if self.head == expect:
-                    self.found = self.count
-                if self.last_seq == self.anchor_seq and self.head == anchor_hash:
-                    self.anchored = self.count
+            reason = self._lines(lines, segment)
         except _DAMAGE as exc:
-            why = f"cannot be read past line {number} ({exc}): the segment is cut short or damaged"
-            return ChainBreak(number + 1, why, label)
+            why = (
+                f"cannot be read past line {self.number} ({exc}): the file is cut short or damaged"
+            )
+            return ChainBreak(self.number + 1, why, label)
+        if reason is not None:
+            return ChainBreak(self.number, reason, label)
         self.previous = label
         if segment is None:
             return None
-        reason = segment_end_break(segment, number, self.last_seq)
-        return None if reason is None else ChainBreak(max(number, 1), reason, label)
+        reason = segment_end_break(segment, self.number, self.last_seq)
+        return None if reason is None else ChainBreak(max(self.number, 1), reason, label)
+
+    def _lines(self, lines: Iterator[bytes], segment: Segment | None) -> str | None:
+        """The loop over every line of a file: why it breaks, or None; `number` lines read."""
+        # Long on purpose: it runs once per line of the trail; locals, not attributes, and
+        # no calls but the check itself (see the module's doc).
+        number, count, seq, head = 0, self.count, self.last_seq, self.head
+        expect, anchor_seq, anchor_hash = self.expect, self.anchor_seq, self.anchor_hash.encode()
+        found, anchored = self.found, self.anchored
+        try:
+            for raw in lines:
+                number += 1
+                claimed = _fast(raw, seq + 1, head) if number > 1 else None
+                if claimed is None or _AUDIT_KIND in raw:
+                    self.last_seq, self.head = seq, head
+                    reason = self._slow(number, raw, lines, segment)
+                    if reason is not None:
+                        return reason
+                    seq, head = self.last_seq, self.head
+                else:
+                    seq += 1
+                    head = claimed
+                count += 1
+                if head == expect:
+                    found = count
+                if seq == anchor_seq and head == anchor_hash:
+                    anchored = count
+        finally:
+            self.number, self.count, self.found, self.anchored = number, count, found, anchored
+            self.last_seq, self.head = seq, head
+        return None
 
     def _slow(
         self, number: int, raw: bytes, rest: Iterator[bytes], segment: Segment | None
