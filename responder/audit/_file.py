@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
+    from pydantic import JsonValue
+
     from responder.audit._settings import AuditSettings
 
 __all__ = ["Anchor", "ChainFile", "Entry", "now"]
@@ -171,20 +173,7 @@ class ChainFile:
         """
         shrunk = size < self._size and not rotated  # a new active file is not a cut one
         if shrunk:  # writers only append: someone removed lines while we ran
-            log.error("audit log %s shrank from %d to %d bytes", self.path, self._size, size)
-            self._reanchor = True
-            self._notes.append(
-                Entry(
-                    now(),
-                    "audit.truncated",
-                    {
-                        "from_bytes": self._size,
-                        "to_bytes": size,
-                        "last_seq": self._seq,
-                        "last_hash": self._head,
-                    },
-                )
-            )
+            self._note_shrunk(size)
         torn = cut_torn_tail(fd, size)
         if torn is not None:
             size -= torn.removed_bytes
@@ -203,6 +192,18 @@ class ChainFile:
             self._check_anchor()
         self._size = size  # seen: a failed write must not note the same change twice
         return size
+
+    def _note_shrunk(self, size: int) -> None:
+        """`audit.truncated`: the file is shorter than this writer left it."""
+        log.error("audit log %s shrank from %d to %d bytes", self.path, self._size, size)
+        self._reanchor = True
+        fields: dict[str, JsonValue] = {
+            "from_bytes": self._size,
+            "to_bytes": size,
+            "last_seq": self._seq,
+            "last_hash": self._head,
+        }
+        self._notes.append(Entry(now(), "audit.truncated", fields))
 
     def _check_anchor(self) -> None:
         """Note lines cut off the end while no writer watched: the anchored head is past the file.

@@ -187,6 +187,17 @@ def _sources(path: Path, pruned: tuple[int, str] | None) -> tuple[list[Segment],
     return found, notes
 
 
+def _read_all(walk: _Walk, path: Path, found: list[Segment]) -> ChainBreak | None:
+    """Walk the segments in order, then the active file; the first break."""
+    for segment in found:
+        with closing(read_segment(segment.path)) as lines:
+            broken = walk.file(segment.name, lines, segment)
+        if broken is not None:
+            return broken
+    with closing(read_lines(path)) as lines:
+        return walk.file(str(path), lines, None)
+
+
 def verify_chain(
     path: Path,
     expect_head: str | None = None,
@@ -202,27 +213,17 @@ def verify_chain(
     `pruned` is the (seq, hash) the trail was last pruned through, recorded in the same store:
     the oldest line kept must follow it, so a missing oldest segment is caught.
     """
+    expected = expect_head.lower() if expect_head else None
     walk = _Walk(expect_head.lower() if expect_head else None, anchor)
     found, notes = _sources(path, pruned)
-    broken = None
-    for segment in found:
-        broken = walk.file(segment.name, read_segment(segment.path), segment)
-        if broken is not None:
-            break
-    if broken is None:
-        with closing(read_lines(path)) as lines:
-            broken = walk.file(str(path), lines, None)
+    broken = _read_all(walk, path, found)
     if broken is None and walk.start is not None:
         seq, prev, _ = walk.start
         reason = start_break(seq, prev, pruned, walk.pruned, segmented=bool(found))
         if reason is not None:
             label = found[0].name if found else str(path)
             # Nothing is proven before the oldest line when it does not start the trail.
-            return ChainReport(
-                0, 0, GENESIS, ChainBreak(1, reason, label), expect_head, None, anchor
-            )
-    expected = walk.expect.decode() if walk.expect else None
-    anchored = walk.anchored
+            return ChainReport(0, 0, GENESIS, ChainBreak(1, reason, label), expected, None, anchor)
     return ChainReport(
         walk.count,
         walk.last_seq,
@@ -231,7 +232,7 @@ def verify_chain(
         expected,
         walk.found,
         anchor,
-        anchored,
+        walk.anchored,
         files=len(found) + 1,
         notes=tuple(notes),
     )
