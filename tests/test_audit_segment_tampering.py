@@ -167,3 +167,26 @@ async def test_the_text_output_names_segment_and_line(
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 1
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith(f"{victim.name}:4: line 4: seq {victim.first + 4} follows")
+
+
+async def test_reserved_names_nested_in_fields_neither_break_nor_hide_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fields holding `hash`, `prev`, `seq` keys (alert labels) verify; an edit is still caught."""
+    from responder.audit import AuditLog  # noqa: PLC0415 - only this test writes odd fields
+
+    audit = AuditLog(tmp_path / AUDIT_FILE)
+    await audit.open()
+    for n in range(30):
+        head = audit.head
+        labels = {"hash": head[1], "prev": head[1], "seq": head[0] + 1, "kind": "audit.segment"}
+        audit.record("event.accepted", alpha={"hash": "0" * 64}, labels=labels, n=n)
+        await audit.flush()
+    await audit.close()
+    assert main(["audit", "verify", "--file", str(tmp_path / AUDIT_FILE)]) == 0
+    lines = (tmp_path / AUDIT_FILE).read_bytes().splitlines(keepends=True)
+    lines[10] = lines[10].replace(b'"n":10', b'"n":11')
+    (tmp_path / AUDIT_FILE).write_bytes(b"".join(lines))
+    capsys.readouterr()
+    assert main(["audit", "verify", "--file", str(tmp_path / AUDIT_FILE)]) == 1
+    assert "line 11 was edited" in capsys.readouterr().out

@@ -29,31 +29,41 @@ if TYPE_CHECKING:
 __all__ = ["verify_chain"]
 
 _HASH = b'"hash":"'
+_PREV = b'"prev":"'
 _AUDIT_KIND = b'"kind":"audit.'
-_COMMA, _QUOTE, _BRACE, _NEWLINE = 44, 34, 125, 10
+_AFTER_SEQ = (b",", b"}")
 _DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 
 
 def _fast(raw: bytes, seq: int, head: bytes) -> bytes | None:
-    """The line's hash when its bytes show it is line `seq` after `head`; None: read it in full."""
-    if raw[-1] != _NEWLINE or b'"prev":"' + head + b'"' not in raw:
-        return None
-    mark = b'"seq":%d' % seq
-    at = raw.find(mark)
-    if at < 0 or raw[at + len(mark)] not in (_COMMA, _BRACE):
-        return None
+    """The line's hash when its bytes show it is line `seq` after `head`; None: read it in full.
+
+    Every condition must hold; they are tested cheapest-to-fail first. Slices, not indexes:
+    a line cut short must not raise.
+    """
     at = raw.find(_HASH)
     end = at + 73
-    if at < 1 or raw[end - 1] != _QUOTE:
+    if at < 1 or raw[end - 1 : end] != b'"':
         return None
-    claimed = raw[at + 8 : end - 1]
-    if raw[at - 1] == _COMMA:
+    if raw[at - 1 : at] == b",":
         body = raw[: at - 1] + raw[end:-1]
-    elif raw[end] == _COMMA:
+    elif raw[end : end + 1] == b",":
         body = raw[:at] + raw[end + 1 : -1]
     else:
         return None
-    return claimed if sha256(body).hexdigest().encode() == claimed else None
+    claimed = raw[at + 8 : end - 1]
+    if raw[-1:] != b"\n" or sha256(body).hexdigest().encode() != claimed:
+        return None
+    at = raw.find(_PREV)
+    # The first "prev" key may be one nested in a field; then look for the whole member.
+    nested = raw[at + 8 : at + 73] != head + b'"'
+    if nested and _PREV + head + b'"' not in raw:
+        return None
+    mark = b'"seq":%d' % seq
+    at = raw.find(mark) + len(mark)
+    if at < len(mark) or raw[at : at + 1] not in _AFTER_SEQ:
+        return None
+    return claimed
 
 
 class _Walk:
