@@ -15,6 +15,7 @@ from responder.cli import main
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from responder.audit import AuditValue
     from responder.audit._segments import Segment
 
 
@@ -179,7 +180,8 @@ async def test_reserved_names_nested_in_fields_neither_break_nor_hide_anything(
     await audit.open()
     for n in range(30):
         head = audit.head
-        labels = {"hash": head[1], "prev": head[1], "seq": head[0] + 1, "kind": "audit.segment"}
+        labels: dict[str, AuditValue] = {"hash": head[1], "prev": head[1], "seq": head[0] + 1}
+        labels["kind"] = "audit.segment"
         audit.record("event.accepted", alpha={"hash": "0" * 64}, labels=labels, n=n)
         await audit.flush()
     await audit.close()
