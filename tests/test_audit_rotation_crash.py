@@ -109,3 +109,16 @@ async def test_a_writer_killed_again_and_again_while_rotating_leaves_a_trail_tha
         await process.wait()
     await write(tmp_path, 1, SMALL)  # the responder starting again
     assert verify(tmp_path)[:2] == (True, "None")
+
+
+async def test_a_repeated_segment_that_differs_from_the_active_file_is_kept(
+    tmp_path: Path,
+) -> None:
+    """Only a true copy of the active file's first lines is removed; anything else stays."""
+    await write(tmp_path, 60)
+    name = seal_without_replacing(tmp_path)
+    (tmp_path / AUDIT_FILE).write_bytes(
+        (tmp_path / AUDIT_FILE).read_bytes().replace(b'"event":"e1"', b'"event":"E1"', 1)
+    )
+    await write(tmp_path, 1, settings_of(segment_bytes=1 << 20))
+    assert name in [s.name for s in segments(tmp_path / AUDIT_FILE)]

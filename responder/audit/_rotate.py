@@ -17,12 +17,13 @@ import contextlib
 import logging
 import os
 import time
+import zlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from responder.audit._chain import NotARecordError, parse_line, seal
 from responder.audit._entry import Anchor, Entry
-from responder.audit._prune import Prunable, plan_pruning
+from responder.audit._prune import prune_plan, remove_segments
 from responder.audit._segments import (
     Segment,
     fsync_dir,
@@ -104,69 +105,35 @@ def new_active_file(
     return last + 1, digest, len(data)
 
 
-def drop_repeated_segment(active: Path, active_first: int) -> None:
-    """Remove a newest segment that repeats the active file's lines (a rotation cut short)."""
-    found = segments(active)
-    if found and found[-1].first == active_first:
-        log.warning(
-            "audit log %s: removing %s, left by a rotation cut short", active, found[-1].name
-        )
-        found[-1].path.unlink()
-        fsync_dir(found[-1].path.parent)
+def _holds(fd: int, size: int, segment: Segment) -> bool:
+    """Whether the open active file begins with every byte of the segment's lines."""
+    offset = 0
+    with contextlib.closing(read_segment(segment.path)) as lines:
+        try:
+            for line in lines:
+                if offset + len(line) > size or os.pread(fd, len(line), offset) != line:
+                    return False
+                offset += len(line)
+        except (OSError, EOFError, zlib.error):
+            return False
+    return offset > 0
 
 
-def _first_line(segment: Segment | None, active: Path) -> bytes:
-    if segment is not None:
-        with contextlib.closing(read_segment(segment.path)) as lines:
-            return next(lines, b"")
-    with active.open("rb") as file:
-        return file.readline()
+def drop_repeated_segment(fd: int, size: int, active: Path, active_first: int) -> None:
+    """Remove a newest segment that repeats the active file's lines (a rotation cut short).
 
-
-def prune_plan(
-    active: Path, settings: AuditSettings, now: datetime
-) -> tuple[list[Prunable], dict[str, JsonValue]] | None:
-    """The segments to delete and the `audit.pruned` record's fields; None when none go.
-
-    The record names the seq and hash the trail is pruned through: the `prev` of the first
-    line kept, which must be the next seq (anything else is left alone, for verify to show).
+    Only when the active file really begins with all of it: a segment that holds anything
+    the active file does not is left for `audit verify` to show.
     """
-    plan = plan_pruning(active, settings, now)
-    if not plan:
-        return None
-    kept = segments(active)[len(plan) :]
-    through = plan[-1].segment.last
-    try:
-        record = parse_line(_first_line(kept[0] if kept else None, active))
-    except (NotARecordError, OSError, EOFError) as exc:
-        log.error("audit log %s: not pruning, the first line kept is unreadable: %s", active, exc)  # noqa: TRY400 - the reason is in the message
-        return None
-    if record["seq"] != through + 1:
-        log.error(
-            "audit log %s: not pruning, seq %d does not follow seq %d",
-            active,
-            record["seq"],
-            through,
-        )
-        return None
-    fields: dict[str, JsonValue] = {
-        "segments": [item.segment.name for item in plan],
-        "reasons": [item.reason for item in plan],
-        "bytes": sum(item.bytes for item in plan),
-        "through_seq": through,
-        "through_hash": record["prev"],
-    }
-    return plan, fields
-
-
-def remove_segments(active: Path, names: list[str]) -> None:
-    """Delete sealed segments by name (missing ones are fine), then fsync the directory."""
-    directory = active.parent / "audit"
-    for name in names:
-        with contextlib.suppress(FileNotFoundError):
-            (directory / name).unlink()
-    if names:
-        fsync_dir(directory)
+    found = segments(active)
+    if not found or found[-1].first != active_first:
+        return
+    if not _holds(fd, size, found[-1]):
+        log.error("audit log %s: %s overlaps it but differs; left alone", active, found[-1].name)
+        return
+    log.warning("audit log %s: removing %s, left by a rotation cut short", active, found[-1].name)
+    found[-1].path.unlink()
+    fsync_dir(found[-1].path.parent)
 
 
 class Rotation:
@@ -186,7 +153,7 @@ class Rotation:
         """The active file as read again: its first line, and a rotation a crash cut short."""
         self.first = first_record(fd, size)
         if self.first is not None:
-            drop_repeated_segment(self.active, self.first[0])
+            drop_repeated_segment(fd, size, self.active, self.first[0])
 
     def due(self, size: int) -> bool:
         """The active file is over `segment_bytes`, or was begun on an earlier UTC day."""
