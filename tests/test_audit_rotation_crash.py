@@ -118,7 +118,7 @@ async def test_a_repeated_segment_that_differs_from_the_active_file_is_kept(
     await write(tmp_path, 60)
     name = seal_without_replacing(tmp_path)
     (tmp_path / AUDIT_FILE).write_bytes(
-        (tmp_path / AUDIT_FILE).read_bytes().replace(b'"event":"e1"', b'"event":"E1"', 1)
+        (tmp_path / AUDIT_FILE).read_bytes().replace(b"xxxx", b"yyyy", 1)
     )
     await write(tmp_path, 1, settings_of(segment_bytes=1 << 20))
     assert name in [s.name for s in segments(tmp_path / AUDIT_FILE)]
