@@ -125,7 +125,6 @@ async def test_a_prune_cut_short_before_the_deletion_still_verifies(tmp_path: Pa
     intact, _, notes = verify(tmp_path)
     assert intact
     assert any("was pruned" in note for note in notes)
-    age(found[0], 100)
-    await write(tmp_path, 1, settings_of(segment_bytes=4096))
+    await write(tmp_path, 1, settings_of(segment_bytes=4096))  # not old: removed as pruned
     assert segments(tmp_path / AUDIT_FILE)[0].first == found[1].first
     assert verify(tmp_path)[:2] == (True, "None")

@@ -94,7 +94,7 @@ class ChainFile:
                 ):
                     continue
                 if self._rotation is not None:
-                    self._notes.extend(self._rotation.plan_pruning())
+                    self._notes.extend(self._rotation.plan_pruning(self._anchor))
                 entries = [*self._notes, *entries]
                 if entries:
                     size = self._append(fd, size, entries)

@@ -148,6 +148,7 @@ class Rotation:
         self.first: tuple[int, str] | None = None  # the active file's first seq and UTC day
         self._prune_after = 0.0  # monotonic time of the next look for segments to prune
         self._pruning: tuple[list[str], int, str] | None = None  # names, through seq and hash
+        self._leftovers: list[str] = []  # pruned on record, not yet deleted (a crash)
 
     def found(self, fd: int, size: int) -> None:
         """The active file as read again: its first line, and a rotation a crash cut short."""
@@ -176,11 +177,12 @@ class Rotation:
         self._prune_after = 0.0
         return seq, head, new_size
 
-    def plan_pruning(self) -> list[Entry]:
+    def plan_pruning(self, anchor: Anchor | None) -> list[Entry]:
         """Now and then: the `audit.pruned` record to write before segments are deleted."""
         if time.monotonic() < self._prune_after:
             return []
         self._prune_after = time.monotonic() + _PRUNE_EVERY
+        self._leftovers = self._pruned_already(anchor)
         planned = prune_plan(self.active, self.settings, self.clock())
         if planned is None:
             return []
@@ -189,8 +191,22 @@ class Rotation:
         self._pruning = (names, plan[-1].segment.last, str(fields["through_hash"]))
         return [Entry(self.clock().isoformat(timespec="microseconds"), "audit.pruned", fields)]
 
+    def _pruned_already(self, anchor: Anchor | None) -> list[str]:
+        """Segments at or before the pruned point on record: a deletion a crash cut short."""
+        try:
+            point = anchor.load_pruned() if anchor is not None else None
+        except Exception as exc:  # noqa: BLE001 - a store we cannot read must not stop the audit
+            log.warning("audit log %s: the pruned point could not be read: %s", self.active, exc)
+            return []
+        if point is None:
+            return []
+        return [segment.name for segment in segments(self.active) if segment.last <= point[0]]
+
     def prune(self, anchor: Anchor | None, on_error: Callable[[], None]) -> None:
         """After `audit.pruned` is written: record the new oldest point, then delete."""
+        if self._leftovers:
+            remove_segments(self.active, self._leftovers)
+            self._leftovers = []
         if self._pruning is None:
             return
         names, through, head = self._pruning
