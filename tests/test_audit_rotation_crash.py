@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from _audit_trail import SMALL, anchor_of, records, settings_of, write
 
-from responder.audit import AUDIT_FILE, verify_chain
+from responder.audit import AUDIT_FILE, AuditLog, verify_chain
 from responder.audit._segments import segment_dir, segments, write_segment
 
 if TYPE_CHECKING:
@@ -122,3 +122,27 @@ async def test_a_repeated_segment_that_differs_from_the_active_file_is_kept(
     )
     await write(tmp_path, 1, settings_of(segment_bytes=1 << 20))
     assert name in [s.name for s in segments(tmp_path / AUDIT_FILE)]
+
+
+async def test_a_rotation_that_fails_leaves_every_line_in_the_active_file(tmp_path: Path) -> None:
+    """No segment directory can be made: counted as an error, lines kept, chain intact."""
+    (tmp_path / "audit").write_text("a file where the segments would go")
+    errors: list[int] = []
+    audit = AuditLog(
+        tmp_path / AUDIT_FILE,
+        anchor=anchor_of(tmp_path),
+        settings=SMALL,
+        on_error=lambda: errors.append(1),
+    )
+    await audit.open()
+    for n in range(80):
+        audit.record("event.accepted", n=n, text="x" * 100)
+        await audit.flush()
+    await audit.close()
+    assert errors
+    assert len((tmp_path / AUDIT_FILE).read_text().splitlines()) == 80
+    assert verify(tmp_path)[:2] == (True, "None")
+    (tmp_path / "audit").unlink()
+    await write(tmp_path, 1)  # the next start rotates
+    assert segments(tmp_path / AUDIT_FILE)
+    assert verify(tmp_path)[:2] == (True, "None")

@@ -118,7 +118,8 @@ class ChainFile:
         try:
             seq, head, new_size = self._rotation.rotate(fd, size, self.head)
         except OSError as exc:
-            log.error("audit log %s could not be rotated (tried again later): %s", self.path, exc)  # noqa: TRY400 - the reason is in the message
+            why = "could not be rotated (tried again in a minute)"
+            log.error("audit log %s %s: %s", self.path, why, exc)  # noqa: TRY400 - reason in it
             self._on_error()
             return False
         with self._lock:

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
 _PRUNE_EVERY = 3600.0  # seconds between looks for segments to prune (and after each rotation)
+_RETRY_ROTATION = 60.0  # seconds before a rotation that failed (a full disk) is tried again
 
 
 def utc_now() -> datetime:
@@ -149,6 +150,7 @@ class Rotation:
         self._prune_after = 0.0  # monotonic time of the next look for segments to prune
         self._pruning: tuple[list[str], int, str] | None = None  # names, through seq and hash
         self._leftovers: list[str] = []  # pruned on record, not yet deleted (a crash)
+        self._hold_until = 0.0  # monotonic time before which a failed rotation is not retried
 
     def found(self, fd: int, size: int) -> None:
         """The active file as read again: its first line, and a rotation a crash cut short."""
@@ -158,7 +160,7 @@ class Rotation:
 
     def due(self, size: int) -> bool:
         """The active file is over `segment_bytes`, or was begun on an earlier UTC day."""
-        if self.first is None or size == 0:
+        if self.first is None or size == 0 or time.monotonic() < self._hold_until:
             return False
         if size >= self.settings.segment_bytes:
             return True
@@ -168,10 +170,16 @@ class Rotation:
         """Seal the active file and start a new one; its (seq, hash, size)."""
         assert self.first is not None  # noqa: S101 - due() said so
         first, now = self.first[0], self.clock()
-        segment = seal_active(
-            fd, size, self.active, (first, chain[0]), compress=self.settings.compress
-        )
-        seq, head, new_size = new_active_file(self.active, segment, first, chain, now)
+        try:
+            # A copy left by a rotation of ours that failed half-way would overlap the new one.
+            drop_repeated_segment(fd, size, self.active, first)
+            segment = seal_active(
+                fd, size, self.active, (first, chain[0]), compress=self.settings.compress
+            )
+            seq, head, new_size = new_active_file(self.active, segment, first, chain, now)
+        except OSError:
+            self._hold_until = time.monotonic() + _RETRY_ROTATION
+            raise
         log.info("audit log %s: sealed seqs %d..%d into %s", self.active, first, chain[0], segment)
         self.first = (seq, now.date().isoformat())
         self._prune_after = 0.0

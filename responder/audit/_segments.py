@@ -76,7 +76,7 @@ def segments(active: Path) -> list[Segment]:
     """The sealed segments beside the active file, in chain order (by first seq, then last)."""
     directory = segment_dir(active)
     found = []
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
         for entry in os.scandir(directory):
             match = _NAME.fullmatch(entry.name)
             if match is None or not entry.is_file(follow_symlinks=False):
