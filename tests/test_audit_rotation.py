@@ -11,13 +11,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _audit_trail import SMALL, Clock, anchor_of, records, segment_lines, settings_of, write
+from _incidents import settle
 
 from responder.audit import AUDIT_FILE, AuditLog, AuditSettings, verify_chain
 from responder.audit._segments import segments
 from responder.cli import main
+from responder.testing import FakeEngine
+from responder.web.state import AUDIT
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from conftest import ClientFactory
+
+    from responder.settings import Settings
 
 
 def verify(data_dir: Path) -> tuple[bool, str]:
@@ -183,3 +190,17 @@ def test_audit_settings_take_sizes_as_people_write_them() -> None:
     """`64MiB` is the default segment size; sizes parse as pydantic's ByteSize."""
     assert settings_of(segment_bytes="64MiB") == AuditSettings()
     assert SMALL.segment_bytes == 4096
+
+
+async def test_the_server_seals_its_trail_with_the_audit_settings(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    """The running app takes `audit:` from its settings: events posted end up in segments."""
+    client = await make_client(audit=SMALL, engine=FakeEngine())
+    for n in range(40):
+        body = {"rule": "r", "priority": "Notice", "output": f"o{n}"}
+        assert (await client.post("/v1/events/falco", json=body)).status == 202
+    await settle(client)
+    await client.app[AUDIT].flush()
+    assert segments(settings.data_dir / AUDIT_FILE)
+    assert verify(settings.data_dir) == (True, "None")
