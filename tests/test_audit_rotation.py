@@ -138,6 +138,30 @@ async def test_a_second_process_appends_through_rotations(tmp_path: Path) -> Non
     assert (writers.count("cli"), writers.count("server")) == (150, written)
     switches = [a for a, b in itertools.pairwise(w for w in writers if w) if a != b]
     assert len(switches) > 2  # the two really interleaved
+    assert "audit.truncated" not in [record["kind"] for record in records(tmp_path)]
+    assert len(segments(tmp_path / AUDIT_FILE)) > 3
+    assert verify(tmp_path) == (True, "None")
+
+
+async def test_a_writer_that_does_not_rotate_follows_one_that_does(tmp_path: Path) -> None:
+    """A writer without rotation settings appends to each new active file, never a sealed one.
+
+    Inode numbers of replaced files are reused: the writer tells a new file by its first seq,
+    and a new, shorter file is never taken for a cut one (no `audit.truncated`).
+    """
+    plain = AuditLog(tmp_path / AUDIT_FILE, anchor=anchor_of(tmp_path))
+    rotating = AuditLog(tmp_path / AUDIT_FILE, anchor=anchor_of(tmp_path), settings=SMALL)
+    await plain.open()
+    await rotating.open()
+    for n in range(120):
+        for audit in (plain, rotating):
+            audit.record("event.accepted", n=n, text="x" * 60)
+            await audit.flush()
+    await plain.close()
+    await rotating.close()
+    kinds = [record["kind"] for record in records(tmp_path)]
+    assert kinds.count("event.accepted") == 240
+    assert "audit.truncated" not in kinds
     assert len(segments(tmp_path / AUDIT_FILE)) > 3
     assert verify(tmp_path) == (True, "None")
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from responder.audit._chain import GENESIS, seal
 from responder.audit._entry import Anchor, Entry, now, write_all
-from responder.audit._rotate import Rotation, utc_now
+from responder.audit._rotate import Rotation, first_record, utc_now
 from responder.audit._tail import cut_torn_tail, last_line_head
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class ChainFile:
         self.path = path
         self._rotation = Rotation(path, settings, clock) if settings is not None else None
         self._ino = -1  # the inode of the active file this writer last wrote
+        self._first_seq: int | None = None  # that file's first seq: a rotated file has another
         self._anchor = anchor
         self._on_head = on_head
         self._on_error = on_error
@@ -99,14 +100,28 @@ class ChainFile:
                 if entries:
                     size = self._append(fd, size, entries)
                 self._size = size
-                if self._rotation is not None and self._rotation.first is None:
-                    self._rotation.found(fd, size)  # the first lines of an empty file
+                if self._first_seq is None:  # the first lines of an empty file
+                    self._found_first(fd, size)
+                self._notes.clear()
+                if self._rotation is not None:
+                    self._rotation.prune(self._anchor, self._on_error)
             finally:
                 os.close(fd)  # releases the lock
-            self._notes.clear()
-            if self._rotation is not None:
-                self._rotation.prune(self._anchor, self._on_error)
             return
+
+    def _found_first(self, fd: int, size: int) -> bool:
+        """Read the active file's first line; True when it is not the file this writer knew.
+
+        Inode numbers are reused, so a file rotated in by another writer is told by its first
+        seq: each new active file starts after the last one's.
+        """
+        first = first_record(fd, size)
+        known = self._first_seq
+        other = first is not None and known is not None and first[0] != known
+        self._first_seq = first[0] if first is not None else None
+        if self._rotation is not None:
+            self._rotation.found(fd, size, first)
+        return other
 
     def _rotate(self, fd: int, size: int) -> bool:
         """Seal the active file into a segment and start a new one; False: it could not be.
@@ -124,7 +139,7 @@ class ChainFile:
             return False
         with self._lock:
             self._seq, self._head = seq, head
-        self._size, self._ino = new_size, self.path.stat().st_ino
+        self._size, self._ino, self._first_seq = new_size, self.path.stat().st_ino, seq
         self._anchor_head(force=False)
         return True
 
@@ -172,6 +187,7 @@ class ChainFile:
         writer ran, with the seq and hash it last wrote, which the file no longer proves) and
         `audit.recovered` (a torn line cut off, with its size and sha256).
         """
+        rotated = self._found_first(fd, size) or rotated
         shrunk = size < self._size and not rotated  # a new active file is not a cut one
         if shrunk:  # writers only append: someone removed lines while we ran
             self._note_shrunk(size)
@@ -183,8 +199,6 @@ class ChainFile:
             )
             self._notes.append(Entry(now(), "audit.recovered", torn.fields()))
         seq, head = last_line_head(fd, size, self.path)
-        if self._rotation is not None:
-            self._rotation.found(fd, size)
         with self._lock:
             self._seq, self._head = seq, head
         if self._on_head is not None:

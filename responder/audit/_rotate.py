@@ -152,9 +152,9 @@ class Rotation:
         self._leftovers: list[str] = []  # pruned on record, not yet deleted (a crash)
         self._hold_until = 0.0  # monotonic time before which a failed rotation is not retried
 
-    def found(self, fd: int, size: int) -> None:
+    def found(self, fd: int, size: int, first: tuple[int, str] | None) -> None:
         """The active file as read again: its first line, and a rotation a crash cut short."""
-        self.first = first_record(fd, size)
+        self.first = first
         if self.first is not None:
             drop_repeated_segment(fd, size, self.active, self.first[0])
 
