@@ -146,8 +146,7 @@ async def test_a_second_process_appends_through_rotations(tmp_path: Path) -> Non
 async def test_a_writer_that_does_not_rotate_follows_one_that_does(tmp_path: Path) -> None:
     """A writer without rotation settings appends to each new active file, never a sealed one.
 
-    Inode numbers of replaced files are reused: the writer tells a new file by its first seq,
-    and a new, shorter file is never taken for a cut one (no `audit.truncated`).
+    A new, shorter active file is never taken for a cut one (no `audit.truncated`).
     """
     plain = AuditLog(tmp_path / AUDIT_FILE, anchor=anchor_of(tmp_path))
     rotating = AuditLog(tmp_path / AUDIT_FILE, anchor=anchor_of(tmp_path), settings=SMALL)
