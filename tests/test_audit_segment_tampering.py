@@ -6,9 +6,9 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
-from _audit_trail import put_lines, segment_lines, write
+from _audit_trail import anchor_of, put_lines, segment_lines, write
 
-from responder.audit import AUDIT_FILE
+from responder.audit import AUDIT_FILE, verify_chain
 from responder.audit._segments import segments
 from responder.cli import main
 
@@ -192,3 +192,26 @@ async def test_reserved_names_nested_in_fields_neither_break_nor_hide_anything(
     capsys.readouterr()
     assert main(["audit", "verify", "--file", str(tmp_path / AUDIT_FILE)]) == 1
     assert "line 11 was edited" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["none", "edit", "missing", "swap"])
+async def test_segments_checked_side_by_side_report_what_one_walk_reports(
+    tmp_path: Path, trail: list[Segment], damage: str
+) -> None:
+    """Worker processes checking the segments give the same report as one walk, break and all."""
+    if damage == "edit":
+        lines = segment_lines(trail[2].path)
+        lines[3] = lines[3].replace(b'"event":"e', b'"event":"E', 1)
+        put_lines(trail[2].path, lines)
+    elif damage == "missing":
+        trail[3].path.unlink()
+    elif damage == "swap":
+        a, b = trail[1].path.read_bytes(), trail[2].path.read_bytes()
+        trail[1].path.write_bytes(b)
+        trail[2].path.write_bytes(a)
+    active = tmp_path / AUDIT_FILE
+    anchor = anchor_of(tmp_path).load()
+    one = verify_chain(active, None, anchor, parallel=False)
+    side_by_side = verify_chain(active, None, anchor, parallel=True)
+    assert side_by_side == one
+    assert one.intact == (damage == "none")

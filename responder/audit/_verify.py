@@ -1,177 +1,25 @@
 """Verifying the audit trail: every sealed segment in chain order, then the active file, as one.
 
-Most lines are checked on their bytes: the line has the next seq, holds `"prev":"<head>"`, and
-the sha256 of its bytes without the `"hash":"..."` member is that hash. The writer hashes the
-canonical form, so these bytes are the canonical form it sealed; the next line's `prev` (or the
-recorded head, for the last) proves the hash. A line that fails any of this, the first line of
-each file, and the trail's own `audit.*` records are parsed in full (`line_break`), which names
-exactly what is wrong; so a break is reported with the same reason as a full parse would give.
+How a line is checked is in `_walk`; large trails have their segments checked side by side in
+worker processes (`_parallel`) and joined in order, with the same result as one walk.
 """
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from contextlib import closing
-from hashlib import sha256
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from responder.audit._chain import GENESIS, NotARecordError, parse_line, read_lines
-from responder.audit._diagnose import line_break
+from responder.audit._parallel import check_in_parallel, join, worth_it
 from responder.audit._report import ChainBreak, ChainReport
 from responder.audit._segments import Segment, read_segment, segments
-from responder.audit._trail_checks import file_start_break, segment_end_break, start_break
+from responder.audit._trail_checks import start_break
+from responder.audit._walk import Walk
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 __all__ = ["verify_chain"]
-
-_HASH = b'"hash":"'
-_PREV = b'"prev":"'
-_AUDIT_KIND = b'"kind":"audit.'
-_AFTER_SEQ = (b",", b"}")
-_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
-
-
-def _fast(raw: bytes, seq: int, head: bytes) -> bytes | None:
-    """The line's hash when its bytes show it is line `seq` after `head`; None: read it in full.
-
-    Every condition must hold; they are tested cheapest-to-fail first. Slices, not indexes:
-    a line cut short must not raise.
-    """
-    at = raw.find(_HASH)
-    end = at + 73
-    if at < 1 or raw[end - 1 : end] != b'"':
-        return None
-    if raw[at - 1 : at] == b",":
-        body = raw[: at - 1] + raw[end:-1]
-    elif raw[end : end + 1] == b",":
-        body = raw[:at] + raw[end + 1 : -1]
-    else:
-        return None
-    claimed = raw[at + 8 : end - 1]
-    if raw[-1:] != b"\n" or sha256(body).hexdigest().encode() != claimed:
-        return None
-    at = raw.find(_PREV)
-    # The first "prev" key may be one nested in a field; then look for the whole member.
-    nested = raw[at + 8 : at + 73] != head + b'"'
-    if nested and _PREV + head + b'"' not in raw:
-        return None
-    mark = b'"seq":%d' % seq
-    at = raw.find(mark) + len(mark)
-    if at < len(mark) or raw[at : at + 1] not in _AFTER_SEQ:
-        return None
-    return claimed
-
-
-class _Walk:
-    """The chain as read so far, across files; `file()` reads one more file of it."""
-
-    def __init__(self, expect: str | None, anchor: tuple[int, str] | None) -> None:
-        self.count, self.last_seq, self.head = 0, 0, GENESIS.encode()
-        self.start: tuple[int, str, str] | None = None  # first seq, its prev, the file
-        self.expect = expect.encode() if expect else None
-        self.found: int | None = None
-        self.anchor_seq, self.anchor_hash = anchor or (-1, "")
-        self.anchored: int | None = None
-        self.pruned: dict[int, str] = {}  # through seq -> hash, from `audit.pruned` records
-        self.previous: str | None = None  # the file read before this one
-        self.number = 0  # lines read of the file being read
-
-    def file(
-        self, label: str, lines: Iterator[bytes], segment: Segment | None
-    ) -> ChainBreak | None:
-        """Check every line of one file; the first break in it, or None."""
-        self.number = 0
-        try:
-            reason = self._lines(lines, segment)
-        except _DAMAGE as exc:
-            why = (
-                f"cannot be read past line {self.number} ({exc}): the file is cut short or damaged"
-            )
-            return ChainBreak(self.number + 1, why, label)
-        if reason is not None:
-            return ChainBreak(self.number, reason, label)
-        self.previous = label
-        if segment is None:
-            return None
-        reason = segment_end_break(segment, self.number, self.last_seq)
-        return None if reason is None else ChainBreak(max(self.number, 1), reason, label)
-
-    def _lines(self, lines: Iterator[bytes], segment: Segment | None) -> str | None:
-        """The loop over every line of a file: why it breaks, or None; `number` lines read."""
-        # Long on purpose: it runs once per line of the trail; locals, not attributes, and
-        # no calls but the check itself (see the module's doc).
-        number, count, seq, head = 0, self.count, self.last_seq, self.head
-        expect, anchor_seq, anchor_hash = self.expect, self.anchor_seq, self.anchor_hash.encode()
-        found, anchored = self.found, self.anchored
-        try:
-            for raw in lines:
-                number += 1
-                claimed = _fast(raw, seq + 1, head) if number > 1 else None
-                if claimed is None or _AUDIT_KIND in raw:
-                    self.last_seq, self.head = seq, head
-                    reason = self._slow(number, raw, lines, segment)
-                    if reason is not None:
-                        return reason
-                    seq, head = self.last_seq, self.head
-                else:
-                    seq += 1
-                    head = claimed
-                count += 1
-                if head == expect:
-                    found = count
-                if seq == anchor_seq and head == anchor_hash:
-                    anchored = count
-        finally:
-            self.number, self.count, self.found, self.anchored = number, count, found, anchored
-            self.last_seq, self.head = seq, head
-        return None
-
-    def _slow(
-        self, number: int, raw: bytes, rest: Iterator[bytes], segment: Segment | None
-    ) -> str | None:
-        """Read the line in full: why it breaks the chain, or None after taking it as the head."""
-        if number == 1:
-            reason = self._first_of_file(raw, segment)
-            if reason is not None:
-                return reason
-        checked = line_break(number, raw, self.last_seq, self.head.decode(), rest)
-        if isinstance(checked, str):
-            return checked
-        self.last_seq, self.head = checked["seq"], checked["hash"].encode()
-        return self._audit_record(number, checked)
-
-    def _first_of_file(self, raw: bytes, segment: Segment | None) -> str | None:
-        """The first line of a file: where the trail starts, or how it follows the file before."""
-        try:
-            record = parse_line(raw)
-        except NotARecordError:
-            return None  # line_break names it
-        if self.start is None:  # the oldest line kept: judged once the prune records are read
-            self.start = (record["seq"], record["prev"], self.previous or "")
-            self.last_seq, self.head = record["seq"] - 1, record["prev"].encode()
-        return file_start_break(
-            (record["seq"], record["prev"]), self.last_seq, self.head, self.previous, segment
-        )
-
-    def _audit_record(self, number: int, record: dict[str, Any]) -> str | None:
-        """The trail's own records: a new file's `audit.segment`, and `audit.pruned`."""
-        kind = record["kind"]
-        if kind == "audit.pruned":
-            through, at = record.get("through_seq"), record.get("through_hash")
-            if isinstance(through, int) and isinstance(at, str):
-                self.pruned[through] = at
-        if kind == "audit.segment" and number == 1 and self.previous is not None:
-            named = record.get("segment")
-            if named != self.previous:
-                return (
-                    f"line 1 says the segment before it is {named!r}, but it follows "
-                    f"{self.previous}: segments were renamed or swapped"
-                )
-        return None
 
 
 def _sources(path: Path, pruned: tuple[int, str] | None) -> tuple[list[Segment], list[str]]:
@@ -197,13 +45,23 @@ def _sources(path: Path, pruned: tuple[int, str] | None) -> tuple[list[Segment],
     return found, notes
 
 
-def _read_all(walk: _Walk, path: Path, found: list[Segment]) -> ChainBreak | None:
-    """Walk the segments in order, then the active file; the first break."""
-    for segment in found:
-        with closing(read_segment(segment.path)) as lines:
-            broken = walk.file(segment.name, lines, segment)
-        if broken is not None:
-            return broken
+def _read_all(walk: Walk, path: Path, found: list[Segment], *, parallel: bool) -> ChainBreak | None:
+    """Walk the segments in order (side by side when `parallel`), then the active file."""
+    if parallel:
+        checks = check_in_parallel(
+            found, walk.expect.decode() if walk.expect else None, walk.anchor
+        )
+        with closing(checks):
+            for segment, check in zip(found, checks, strict=True):
+                broken = join(walk, check, segment)
+                if broken is not None:
+                    return broken
+    else:
+        for segment in found:
+            with closing(read_segment(segment.path)) as lines:
+                broken = walk.file(segment.name, lines, segment)
+            if broken is not None:
+                return broken
     with closing(read_lines(path)) as lines:
         return walk.file(str(path), lines, None)
 
@@ -213,6 +71,8 @@ def verify_chain(
     expect_head: str | None = None,
     anchor: tuple[int, str] | None = None,
     pruned: tuple[int, str] | None = None,
+    *,
+    parallel: bool | None = None,
 ) -> ChainReport:
     """Check the whole trail of the active file `path`: its sealed segments, then the file.
 
@@ -222,11 +82,13 @@ def verify_chain(
     the line with its seq must carry its hash, so a file cut short or emptied is caught.
     `pruned` is the (seq, hash) the trail was last pruned through, recorded in the same store:
     the oldest line kept must follow it, so a missing oldest segment is caught.
+    `parallel` checks the segments in worker processes; None: when the trail is large enough.
     """
     expected = expect_head.lower() if expect_head else None
-    walk = _Walk(expect_head.lower() if expect_head else None, anchor)
+    walk = Walk(expect_head.lower() if expect_head else None, anchor)
     found, notes = _sources(path, pruned)
-    broken = _read_all(walk, path, found)
+    wide = worth_it(found) if parallel is None else parallel and bool(found)
+    broken = _read_all(walk, path, found, parallel=wide)
     if broken is None and walk.start is not None:
         seq, prev, _ = walk.start
         reason = start_break(seq, prev, pruned, walk.pruned, segmented=bool(found))
