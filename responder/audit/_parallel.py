@@ -4,12 +4,17 @@ Each segment is walked on its own (its first line taken as where it starts), in 
 its own: the check of a line is pure Python, so only processes use more than one CPU. The
 results are joined in chain order exactly as one walk would have met them: each segment must
 follow the one before (`file_start_break`), and the first break in order is the one reported.
+
+The workers are forked: a spawned one would import the whole program again (a second or more
+each). Only a process with no other thread running forks by itself (`worth_it`), as the
+`responder audit verify` command is.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -69,7 +74,8 @@ def check_segment(
 def worth_it(found: list[Segment]) -> bool:
     """Several segments, enough bytes and more than one CPU: processes pay for themselves."""
     cpus = len(os.sched_getaffinity(0))
-    return cpus > 1 and len(found) > 1 and sum(s.bytes for s in found) >= _WORTH_IT
+    alone = threading.active_count() == 1  # forking a process with threads is not safe
+    return alone and cpus > 1 and len(found) > 1 and sum(s.bytes for s in found) >= _WORTH_IT
 
 
 def check_in_parallel(
@@ -77,7 +83,7 @@ def check_in_parallel(
 ) -> Generator[SegmentCheck, None, None]:
     """Each segment's check, in chain order, computed by a pool of one process per CPU."""
     workers = min(len(found), len(os.sched_getaffinity(0)))
-    context = multiprocessing.get_context("spawn")  # no fork of a process that has threads
+    context = multiprocessing.get_context("fork")  # see the module's doc
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(check_segment, segment, expect, anchor) for segment in found]
         try:

@@ -7,6 +7,7 @@ worker processes (`_parallel`) and joined in order, with the same result as one 
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from responder.audit._chain import GENESIS, NotARecordError, parse_line, read_lines
@@ -85,7 +86,7 @@ def verify_chain(
     `parallel` checks the segments in worker processes; None: when the trail is large enough.
     """
     expected = expect_head.lower() if expect_head else None
-    walk = Walk(expect_head.lower() if expect_head else None, anchor)
+    walk = Walk(expected, anchor)
     found, notes = _sources(path, pruned)
     wide = worth_it(found) if parallel is None else parallel and bool(found)
     broken = _read_all(walk, path, found, parallel=wide)
@@ -96,15 +97,6 @@ def verify_chain(
             label = found[0].name if found else str(path)
             # Nothing is proven before the oldest line when it does not start the trail.
             return ChainReport(0, 0, GENESIS, ChainBreak(1, reason, label), expected, None, anchor)
-    return ChainReport(
-        walk.count,
-        walk.last_seq,
-        walk.head.decode(),
-        broken,
-        expected,
-        walk.found,
-        anchor,
-        walk.anchored,
-        files=len(found) + 1,
-        notes=tuple(notes),
-    )
+    head = walk.head.decode()
+    report = ChainReport(walk.count, walk.last_seq, head, broken, expected, walk.found, anchor)
+    return replace(report, anchor_line=walk.anchored, files=len(found) + 1, notes=tuple(notes))
