@@ -232,6 +232,7 @@ def create_app(settings: Settings, *, engine: DockerEngine | None = None) -> web
         on_error=metrics.audit_errors.inc,
         anchor=AuditAnchor(settings.data_dir / INCIDENTS_FILE),
         on_head=metrics.audit_head,
+        settings=settings.audit,
     )
     # Opened in this order, closed in reverse: the audit log outlives everything that writes it.
     app.cleanup_ctx.extend(

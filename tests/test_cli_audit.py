@@ -73,6 +73,7 @@ def test_verify_json(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None
     report = json.loads(capsys.readouterr().out)
     assert (report["intact"], report["lines"], report["head"]) == (False, 0, GENESIS)
     assert report["break"] == {
+        "file": str(path),
         "line": 1,
         "reason": "line 1: the chain starts at seq 2, not 1: 1 line removed from the start",
     }

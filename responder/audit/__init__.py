@@ -1,15 +1,21 @@
-"""The audit trail: every decision is one line of an append-only, hash-chained JSONL file."""
+"""The audit trail: every decision is one line of an append-only, hash-chained JSONL trail."""
 
-from responder.audit._chain import ChainBreak, ChainReport, verify_chain
 from responder.audit._fields import AuditValue
 from responder.audit._log import AUDIT_FILE, Anchor, AuditLog
+from responder.audit._prune import Prunable, prunable_segments
+from responder.audit._report import ChainBreak, ChainReport
+from responder.audit._settings import AuditSettings
+from responder.audit._verify import verify_chain
 
 __all__ = [
     "AUDIT_FILE",
     "Anchor",
     "AuditLog",
+    "AuditSettings",
     "AuditValue",
     "ChainBreak",
     "ChainReport",
+    "Prunable",
+    "prunable_segments",
     "verify_chain",
 ]

@@ -7,57 +7,27 @@ import fcntl
 import logging
 import os
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from responder.audit._chain import GENESIS, seal
+from responder.audit._entry import Anchor, Entry, now, write_all
+from responder.audit._rotate import Rotation, first_record, utc_now
 from responder.audit._tail import cut_torn_tail, last_line_head
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
     from pathlib import Path
 
     from pydantic import JsonValue
+
+    from responder.audit._settings import AuditSettings
 
 __all__ = ["Anchor", "ChainFile", "Entry", "now"]
 
 log = logging.getLogger(__name__)
 
 _OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One record before it is sealed: when, what kind, and its fields."""
-
-    time: str
-    kind: str
-    fields: dict[str, JsonValue]
-
-
-def now() -> str:
-    """UTC now, as audit lines write it."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-class Anchor(Protocol):
-    """Where the head is kept apart from the file (the incident store's `AuditAnchor`)."""
-
-    def save(self, seq: int, head: str) -> None:
-        """Move the recorded head forward to (seq, head)."""
-
-    def reset(self, seq: int, head: str) -> None:
-        """Record (seq, head) even behind the recorded head: after a cut noted in the chain."""
-
-    def load(self) -> tuple[int, str] | None:
-        """The recorded head, if any."""
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 class ChainFile:
@@ -76,8 +46,13 @@ class ChainFile:
         anchor: Anchor | None,
         on_head: Callable[[int, str], None] | None,
         on_error: Callable[[], None],
+        settings: AuditSettings | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.path = path
+        self._rotation = Rotation(path, settings, clock) if settings is not None else None
+        self._ino = -1  # the inode of the active file this writer last wrote
+        self._first_seq: int | None = None  # that file's first seq: a rotated file has another
         self._anchor = anchor
         self._on_head = on_head
         self._on_error = on_error
@@ -97,20 +72,76 @@ class ChainFile:
             return self._seq, self._head
 
     def write(self, entries: list[Entry]) -> None:
-        """Append the entries (after any notes) as one write and one fsync, under the lock."""
-        fd = os.open(self.path, _OPEN_FLAGS, 0o600)
+        """Append the entries (after any notes) as one write and one fsync, under the lock.
+
+        The active file is sealed into a segment first when it is due; a file rotated away by
+        another writer while this one waited for its lock is left for the new one.
+        """
+        while True:
+            fd = os.open(self.path, _OPEN_FLAGS, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                ino = os.fstat(fd).st_ino
+                if ino != self.path.stat().st_ino:
+                    continue  # rotated away while we waited: open the new active file
+                size = os.fstat(fd).st_size
+                if size != self._size or ino != self._ino:  # another writer wrote since
+                    size = self._catch_up(fd, size, rotated=self._ino not in (ino, -1))
+                    self._ino = ino
+                if (
+                    self._rotation is not None
+                    and self._rotation.due(size)
+                    and self._rotate(fd, size)
+                ):
+                    continue
+                if self._rotation is not None:
+                    self._notes.extend(self._rotation.plan_pruning(self._anchor))
+                entries = [*self._notes, *entries]
+                if entries:
+                    size = self._append(fd, size, entries)
+                self._size = size
+                if self._first_seq is None:  # the first lines of an empty file
+                    self._found_first(fd, size)
+                self._notes.clear()
+                if self._rotation is not None:
+                    self._rotation.prune(self._anchor, self._on_error)
+            finally:
+                os.close(fd)  # releases the lock
+            return
+
+    def _found_first(self, fd: int, size: int) -> bool:
+        """Read the active file's first line; True when it is not the file this writer knew.
+
+        Inode numbers are reused, so a file rotated in by another writer is told by its first
+        seq: each new active file starts after the last one's.
+        """
+        first = first_record(fd, size)
+        known = self._first_seq
+        other = first is not None and known is not None and first[0] != known
+        self._first_seq = first[0] if first is not None else None
+        if self._rotation is not None:
+            self._rotation.found(fd, size, first)
+        return other
+
+    def _rotate(self, fd: int, size: int) -> bool:
+        """Seal the active file into a segment and start a new one; False: it could not be.
+
+        A rotation that fails (a full disk) is tried again later; meanwhile lines are still
+        appended to the active file, which only grows past `segment_bytes`.
+        """
+        assert self._rotation is not None  # noqa: S101 - only called with one
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size != self._size:  # first batch, or another writer appended since our last
-                size = self._catch_up(fd, size)
-            entries = [*self._notes, *entries]
-            if entries:
-                size = self._append(fd, size, entries)
-            self._size = size
-        finally:
-            os.close(fd)  # releases the lock
-        self._notes.clear()
+            seq, head, new_size = self._rotation.rotate(fd, size, self.head)
+        except OSError as exc:
+            why = "could not be rotated (tried again in a minute)"
+            log.error("audit log %s %s: %s", self.path, why, exc)  # noqa: TRY400 - reason in it
+            self._on_error()
+            return False
+        with self._lock:
+            self._seq, self._head = seq, head
+        self._size, self._ino, self._first_seq = new_size, self.path.stat().st_ino, seq
+        self._anchor_head(force=False)
+        return True
 
     def _append(self, fd: int, size: int, entries: list[Entry]) -> int:
         """Seal and write the entries after the chain's head; the file's new size."""
@@ -121,7 +152,7 @@ class ChainFile:
             lines.append(line)
         data = "".join(lines).encode()
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
         except OSError:
             # A partial batch (a full disk) would leave a torn line that breaks every later one.
@@ -149,29 +180,17 @@ class ChainFile:
             log.warning("audit log %s: its head could not be recorded: %s", self.path, exc)
             self._on_error()
 
-    def _catch_up(self, fd: int, size: int) -> int:
+    def _catch_up(self, fd: int, size: int, *, rotated: bool) -> int:
         """Note a shrunk file, cut a torn tail, take the chain's head from the last line.
 
         The notes are written ahead of the batch: `audit.truncated` (lines removed while this
         writer ran, with the seq and hash it last wrote, which the file no longer proves) and
         `audit.recovered` (a torn line cut off, with its size and sha256).
         """
-        shrunk = size < self._size
+        rotated = self._found_first(fd, size) or rotated
+        shrunk = size < self._size and not rotated  # a new active file is not a cut one
         if shrunk:  # writers only append: someone removed lines while we ran
-            log.error("audit log %s shrank from %d to %d bytes", self.path, self._size, size)
-            self._reanchor = True
-            self._notes.append(
-                Entry(
-                    now(),
-                    "audit.truncated",
-                    {
-                        "from_bytes": self._size,
-                        "to_bytes": size,
-                        "last_seq": self._seq,
-                        "last_hash": self._head,
-                    },
-                )
-            )
+            self._note_shrunk(size)
         torn = cut_torn_tail(fd, size)
         if torn is not None:
             size -= torn.removed_bytes
@@ -188,6 +207,18 @@ class ChainFile:
             self._check_anchor()
         self._size = size  # seen: a failed write must not note the same change twice
         return size
+
+    def _note_shrunk(self, size: int) -> None:
+        """`audit.truncated`: the file is shorter than this writer left it."""
+        log.error("audit log %s shrank from %d to %d bytes", self.path, self._size, size)
+        self._reanchor = True
+        fields: dict[str, JsonValue] = {
+            "from_bytes": self._size,
+            "to_bytes": size,
+            "last_seq": self._seq,
+            "last_hash": self._head,
+        }
+        self._notes.append(Entry(now(), "audit.truncated", fields))
 
     def _check_anchor(self) -> None:
         """Note lines cut off the end while no writer watched: the anchored head is past the file.

@@ -14,17 +14,21 @@ from typing import TYPE_CHECKING
 from responder.audit._chain import RESERVED
 from responder.audit._fields import AuditValue, snapshot
 from responder.audit._file import Anchor, ChainFile, Entry, now
+from responder.audit._rotate import utc_now
+from responder.audit._segments import AUDIT_FILE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
     from pathlib import Path
+
+    from responder.audit._settings import AuditSettings
 
 
 __all__ = ["AUDIT_FILE", "Anchor", "AuditLog"]
 
 log = logging.getLogger(__name__)
 
-AUDIT_FILE = "audit.jsonl"
 _MAX_QUEUED = 100_000  # records waiting for the writer; past this they are dropped and counted
 _MAX_BATCH = 5_000  # items per write, so a backlog after a stall is not one enormous write
 
@@ -60,6 +64,9 @@ class AuditLog:
     are counted as lost, `on_error` is called (from the thread that saw the failure; keep it
     quick and thread-safe), and the next line that can be written is an `audit.lost` record
     saying how many were lost and why. Records queued when the process dies are lost.
+
+    With `settings`, the active file is sealed into segments (by size, or by UTC day on
+    `clock`) and old segments pruned; without, it is one file that only grows.
     """
 
     def __init__(
@@ -69,6 +76,8 @@ class AuditLog:
         on_error: Callable[[], None] | None = None,
         anchor: Anchor | None = None,
         on_head: Callable[[int, str], None] | None = None,
+        settings: AuditSettings | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.path = path
         self._on_error = on_error
@@ -80,7 +89,15 @@ class AuditLog:
         self._lost = 0  # records not written since the last good batch
         self._lost_reason = ""
         self._failing = False  # log the first failure of a streak, not every batch of it
-        self._file = ChainFile(path, anchor=anchor, on_head=on_head, on_error=self._anchor_failed)
+        self._clock = clock or utc_now
+        self._file = ChainFile(
+            path,
+            anchor=anchor,
+            on_head=on_head,
+            on_error=self._anchor_failed,
+            settings=settings,
+            clock=self._clock,
+        )
 
     @property
     def head(self) -> tuple[int, str]:
@@ -106,7 +123,7 @@ class AuditLog:
         reserved = RESERVED.intersection(fields)
         if reserved:
             raise ValueError(f"reserved audit field names: {', '.join(sorted(reserved))}")
-        entry = Entry(now(), kind, snapshot(fields))
+        entry = Entry(self._clock().isoformat(timespec="microseconds"), kind, snapshot(fields))
         if self._closed:
             self._fail(1, "recorded after the audit log was closed")
         elif self._queue.qsize() >= _MAX_QUEUED:

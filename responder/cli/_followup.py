@@ -31,7 +31,7 @@ async def offline_followup(settings: Settings, incidents: Incidents) -> AsyncIte
     messages from other processes every `notifications.poll_interval`), or the next start does.
     """
     anchor = AuditAnchor(settings.data_dir / INCIDENTS_FILE)
-    audit = AuditLog(settings.data_dir / AUDIT_FILE, anchor=anchor)
+    audit = AuditLog(settings.data_dir / AUDIT_FILE, anchor=anchor, settings=settings.audit)
     outbox = Outbox(settings.data_dir)
     reader = JournalReader(settings.data_dir / JOURNAL_FILE)
 

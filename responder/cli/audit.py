@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from responder.audit import AUDIT_FILE, verify_chain
 from responder.audit._chain import RESERVED, NotARecordError, parse_line, read_lines
+from responder.audit._segments import read_segment, segments
 from responder.cli._common import emit_json, settings_from
 from responder.incidents import INCIDENTS_FILE, AuditAnchor
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from responder.audit import ChainReport
     from responder.cli._types import Subparsers
 
@@ -87,18 +90,21 @@ def _audit_file(args: argparse.Namespace) -> Path | None:
     return path
 
 
-def _recorded_head(args: argparse.Namespace, path: Path) -> tuple[int, str] | None:
-    """The head the incident store recorded for the data directory's audit file, if any."""
+_Point = tuple[int, str]
+
+
+def _recorded_head(args: argparse.Namespace, path: Path) -> tuple[_Point | None, _Point | None]:
+    """The head and the pruned point the incident store recorded for the data directory's trail."""
     data_dir = settings_from(args).data_dir
     store = data_dir / INCIDENTS_FILE
     if path.resolve() != (data_dir / AUDIT_FILE).resolve() or not store.is_file():
-        return None
+        return None, None
     anchor = AuditAnchor(store)
     try:
-        return anchor.load()
+        return anchor.load(), anchor.load_pruned()
     except sqlite3.Error as exc:
         sys.stderr.write(f"responder: the recorded audit head could not be read: {exc}\n")
-        return None
+        return None, None
     finally:
         anchor.close()
 
@@ -112,7 +118,13 @@ def _report_json(path: Path, report: ChainReport) -> dict[str, Any]:
         "lines": report.lines,
         "last_seq": report.last_seq,
         "head": report.head,
-        "break": {"line": broken.line, "reason": broken.reason} if broken else None,
+        "files": report.files,
+        "break": (
+            {"file": broken.file or str(path), "line": broken.line, "reason": broken.reason}
+            if broken
+            else None
+        ),
+        "notes": list(report.notes),
         "expected_head": report.expected_head,
         "expected_line": report.expected_line,
         "recorded_head": {"seq": anchor[0], "hash": anchor[1]} if anchor else None,
@@ -123,8 +135,10 @@ def _report_json(path: Path, report: ChainReport) -> dict[str, Any]:
 
 def _report_text(path: Path, report: ChainReport) -> None:
     out = sys.stdout
+    for note in report.notes:
+        out.write(f"note: {note}\n")
     if report.broken is not None:
-        out.write(f"{path}:{report.broken.line}: {report.broken.reason}\n")
+        out.write(f"{report.broken.file or path}:{report.broken.line}: {report.broken.reason}\n")
         out.write(
             f"broken: {report.lines} lines before it are intact, "
             f"up to seq {report.last_seq} with hash {report.head}\n"
@@ -137,8 +151,10 @@ def _report_text(path: Path, report: ChainReport) -> None:
             f"the {report.lines} lines there are chained intact, up to seq {report.last_seq}\n"
         )
         return
+    files = f" in {report.files} files" if report.files > 1 else ""
     out.write(
-        f"chain intact: {report.lines} lines, last seq {report.last_seq}, head {report.head}\n"
+        f"chain intact: {report.lines} lines{files}, last seq {report.last_seq}, "
+        f"head {report.head}\n"
     )
     if report.anchor is not None:
         out.write(f"the recorded head (seq {report.anchor[0]}) is line {report.anchor_line}\n")
@@ -162,7 +178,8 @@ def run_verify(args: argparse.Namespace) -> int:
     path = _audit_file(args)
     if path is None:
         return _NO_FILE
-    report = verify_chain(path, args.expect_head, _recorded_head(args, path))
+    head, pruned = _recorded_head(args, path)
+    report = verify_chain(path, args.expect_head, head, pruned)
     if args.json:
         emit_json(_report_json(path, report))
     else:
@@ -182,21 +199,37 @@ def _line_text(record: dict[str, Any]) -> str:
     return f"{record['seq']:>6}  {record['time'][:23]}  {record['kind']:<20} {rest}".rstrip()
 
 
+def _collect(
+    label: str,
+    lines: Iterator[bytes],
+    args: argparse.Namespace,
+    shown: collections.deque[dict[str, Any]],
+) -> None:
+    """Keep the wanted records of one file; lines that are not records are named on stderr."""
+    for number, raw in enumerate(lines, start=1):
+        try:
+            record = parse_line(raw)
+        except NotARecordError as exc:
+            sys.stderr.write(f"{label}:{number}: not an audit record: {exc}\n")
+            continue
+        if _wanted(record, args):
+            shown.append(record)
+
+
 def run_show(args: argparse.Namespace) -> int:
     """Print the last matching lines; lines that are not records are named on stderr."""
     path = _audit_file(args)
     if path is None:
         return _NO_FILE
     shown: collections.deque[dict[str, Any]] = collections.deque(maxlen=max(args.limit, 0))
+    for segment in segments(path):
+        try:
+            with closing(read_segment(segment.path)) as lines:
+                _collect(segment.name, lines, args, shown)
+        except (OSError, EOFError) as exc:
+            sys.stderr.write(f"{segment.name}: cannot be read to its end: {exc}\n")
     with closing(read_lines(path)) as lines:
-        for number, raw in enumerate(lines, start=1):
-            try:
-                record = parse_line(raw)
-            except NotARecordError as exc:
-                sys.stderr.write(f"{path}:{number}: not an audit record: {exc}\n")
-                continue
-            if _wanted(record, args):
-                shown.append(record)
+        _collect(str(path), lines, args, shown)
     if args.json:
         emit_json(list(shown))
     else:

@@ -28,6 +28,19 @@ _SAVE = (
     "WHERE excluded.seq > audit_head.seq"
 )
 
+# Made where it is first written: a store of an older responder lacks it, and reading one
+# (`audit verify`) must not change it.
+_PRUNED_TABLE = (
+    "CREATE TABLE IF NOT EXISTS audit_pruned (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "seq INTEGER NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL)"
+)
+_SAVE_PRUNED = (
+    "INSERT INTO audit_pruned (id, seq, hash, at) VALUES (1, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at "
+    "WHERE excluded.seq > audit_pruned.seq"
+)
+_HAS_PRUNED = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_pruned'"
+
 
 def read_head(conn: sqlite3.Connection) -> tuple[int, str] | None:
     """The recorded head (seq, hash), or None before the first line."""
@@ -71,6 +84,22 @@ class AuditAnchor:
         """The stored head, or None before the first line (or in a store without one)."""
         with self._lock:
             return read_head(self._connection())
+
+    def save_pruned(self, seq: int, head: str) -> None:
+        """Record that the trail is pruned through (seq, head); a point behind it changes nothing."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute(_PRUNED_TABLE)
+            conn.execute(_SAVE_PRUNED, (seq, head, datetime.now(UTC).isoformat()))
+
+    def load_pruned(self) -> tuple[int, str] | None:
+        """The (seq, hash) the trail was last pruned through, or None (never, or an older store)."""
+        with self._lock:
+            conn = self._connection()
+            if conn.execute(_HAS_PRUNED).fetchone() is None:
+                return None
+            row = conn.execute("SELECT seq, hash FROM audit_pruned").fetchone()
+            return (int(row[0]), str(row[1])) if row else None
 
     def close(self) -> None:
         """Close the connection; the next call opens a new one."""

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from responder.audit import AuditSettings
 from responder.engine import DockerSettings, own_container_id
 from responder.errors import ConfigError
 from responder.notifications.channels import Channel, ChannelName, HttpUrlText, LogChannel
@@ -123,6 +124,7 @@ class Settings(BaseModel):
     incidents: IncidentSettings = IncidentSettings()
     notifications: NotificationSettings = NotificationSettings()
     retention: RetentionSettings = RetentionSettings()
+    audit: AuditSettings = AuditSettings()
     _config_file: Path | None = PrivateAttr(default=None)
     """The file these settings were read from, for commands that must read it again."""
 
