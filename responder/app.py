@@ -143,7 +143,8 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
     """Prune in the background once every store is open; stop before any of them closes."""
     settings = app[SETTINGS]
-    # The audit trail's own segments join the pass here (`more=`) once rotation lands.
+    # The audit trail's sealed segments are not in the pass: the service's audit writer prunes
+    # them itself (`audit.keep_age`, `audit.keep_bytes`), recording each in `audit.pruned`.
     pruner = Pruner(settings.data_dir, settings.retention, audit=app[AUDIT], metrics=app[METRICS])
     app[PRUNER] = pruner
     if settings.retention.enabled:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -12,9 +13,12 @@ from _audit_trail import SMALL, anchor_of, records, segment_lines, settings_of, 
 
 from responder.audit import AUDIT_FILE, prunable_segments, verify_chain
 from responder.audit._segments import segments
+from responder.cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
     from responder.audit._segments import Segment
 
@@ -128,3 +132,32 @@ async def test_a_prune_cut_short_before_the_deletion_still_verifies(tmp_path: Pa
     await write(tmp_path, 1, settings_of(segment_bytes=4096))  # not old: removed as pruned
     assert segments(tmp_path / AUDIT_FILE)[0].first == found[1].first
     assert verify(tmp_path)[:2] == (True, "None")
+
+
+def test_gc_lists_old_segments_dry_and_deletes_them_for_real(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`gc --dry-run` lists the sealed segments past `audit.keep_age`; `gc` deletes just those."""
+    found = asyncio.run(sealed(tmp_path))  # the command runs its own loop
+    for segment in found[:2]:
+        age(segment, 100)
+    config = tmp_path / "responder.yaml"
+    config.write_text("audit: {segment_bytes: 4KiB, keep_age: 30d}\n")
+    common = ["--config", str(config), "--data-dir", str(tmp_path)]
+    capsys.readouterr()
+
+    assert main(["gc", "--dry-run", "--json", *common]) == 0
+    stores = {store["store"]: store for store in json.loads(capsys.readouterr().out)["stores"]}
+    assert stores["audit"]["count"] == 2
+    assert stores["audit"]["bytes"] == sum(segment.bytes for segment in found[:2])
+    assert "older than audit.keep_age (30d)" in stores["audit"]["removals"][0]["reason"]
+    assert [s.name for s in segments(tmp_path / AUDIT_FILE)] == [s.name for s in found]
+
+    assert main(["gc", *common]) == 0
+    left = [s.name for s in segments(tmp_path / AUDIT_FILE)]
+    assert left[: len(found) - 2] == [s.name for s in found[2:]]  # then what gc's lines sealed
+    intact, broken, _ = verify(tmp_path)
+    assert intact, broken
+    kinds = [record["kind"] for record in records(tmp_path)]
+    assert "audit.pruned" in kinds
+    assert "retention.pruned" in kinds, kinds[-5:]

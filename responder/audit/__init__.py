@@ -4,6 +4,7 @@ from responder.audit._fields import AuditValue
 from responder.audit._log import AUDIT_FILE, Anchor, AuditLog
 from responder.audit._prune import Prunable, prunable_segments
 from responder.audit._report import ChainBreak, ChainReport
+from responder.audit._segments import sealed_bytes
 from responder.audit._settings import AuditSettings
 from responder.audit._verify import verify_chain
 
@@ -17,5 +18,6 @@ __all__ = [
     "ChainReport",
     "Prunable",
     "prunable_segments",
+    "sealed_bytes",
     "verify_chain",
 ]

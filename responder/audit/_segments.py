@@ -204,3 +204,8 @@ def remove_temporaries(active: Path) -> None:
                     Path(entry.path).unlink()
     with contextlib.suppress(FileNotFoundError):
         (active.parent / f".{active.name}.rotating").unlink()
+
+
+def sealed_bytes(active: Path) -> int:
+    """The bytes of every sealed segment beside the active file, together."""
+    return sum(segment.bytes for segment in segments(active))

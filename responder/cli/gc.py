@@ -11,7 +11,7 @@ from responder.audit import AUDIT_FILE, AuditLog
 from responder.cli._common import emit_json, say, settings_from
 from responder.errors import ConfigError
 from responder.incidents import INCIDENTS_FILE, AuditAnchor
-from responder.retention import StorePruner, StoreReport, prune_all, publish
+from responder.retention import StorePruner, StoreReport, audit_segments, prune_all, publish
 
 if TYPE_CHECKING:
     import argparse
@@ -21,10 +21,17 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_UNITS = {"journal": "events", "evidence": "directories", "outbox": "messages"}
+_UNITS = {
+    "journal": "events",
+    "evidence": "directories",
+    "outbox": "messages",
+    "audit": "sealed segments",
+}
 
-# The audit trail's old segments: the lead adds audit17's pruner here when rotation lands.
-MORE_STORES: tuple[StorePruner, ...] = ()
+
+def _more(settings: Settings) -> tuple[StorePruner, ...]:
+    """The stores beyond retention's own: the audit trail's sealed segments."""
+    return (audit_segments(settings.audit),)
 
 
 def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
@@ -40,20 +47,25 @@ def register(commands: Subparsers, parent: argparse.ArgumentParser) -> None:
 
 
 async def _prune(settings: Settings) -> list[StoreReport]:
-    """A real pass, in a thread, recorded in the audit trail like the service's."""
-    anchor = AuditAnchor(settings.data_dir / INCIDENTS_FILE)
-    audit = AuditLog(settings.data_dir / AUDIT_FILE, anchor=anchor)
+    """A real pass, in a thread, recorded in the audit trail like the service's.
+
+    The pass runs before the audit writer opens: the writer, with the trail's settings, deletes
+    the sealed segments the pass listed (after its `audit.pruned` line), and opening it first
+    would delete them before the pass could count them.
+    """
     pause = settings.retention.pause.total_seconds()
 
     def rest() -> bool:
         time.sleep(pause)  # the server may be running: its commits go between two batches
         return True
 
+    reports = await asyncio.to_thread(
+        prune_all, settings.data_dir, settings.retention, rest=rest, more=_more(settings)
+    )
+    anchor = AuditAnchor(settings.data_dir / INCIDENTS_FILE)
+    audit = AuditLog(settings.data_dir / AUDIT_FILE, anchor=anchor, settings=settings.audit)
     await audit.open()
     try:
-        reports = await asyncio.to_thread(
-            prune_all, settings.data_dir, settings.retention, rest=rest, more=MORE_STORES
-        )
         publish(reports, audit=audit, metrics=None)
     finally:
         await audit.close()
@@ -68,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no data directory at {settings.data_dir}")
     if args.dry_run:
         reports = prune_all(
-            settings.data_dir, settings.retention, rest=lambda: True, dry_run=True, more=MORE_STORES
+            settings.data_dir,
+            settings.retention,
+            rest=lambda: True,
+            dry_run=True,
+            more=_more(settings),
         )
     else:
         reports = asyncio.run(_prune(settings))

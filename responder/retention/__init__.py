@@ -1,5 +1,6 @@
 """Retention: what each store keeps, pruned in small batches off the event loop, and `gc`."""
 
+from responder.retention._audit import audit_segments
 from responder.retention._evidence import CLOSED_STATES, prune_evidence
 from responder.retention._journal import journal_over_budget, prune_journal
 from responder.retention._outbox import prune_outbox
@@ -23,6 +24,7 @@ __all__ = [
     "RetentionSettings",
     "StorePruner",
     "StoreReport",
+    "audit_segments",
     "journal_over_budget",
     "prune_all",
     "prune_evidence",
