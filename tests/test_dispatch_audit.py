@@ -15,12 +15,19 @@ if TYPE_CHECKING:
     from responder.settings import Settings
 
 
+GLOB = PLAYBOOK.replace("name: contain-shell", "name: any-shell").replace(
+    "rules: [Terminal shell in container]", "rules: ['Terminal shell*']"
+)
+"""A playbook whose rule is a glob: not indexed, so tried on every event."""
+
+
 async def test_an_event_no_playbook_wants_is_one_line_that_says_why(
     make_client: ClientFactory, settings: Settings
 ) -> None:
-    """One `event.unmatched` line: what `event.accepted` said, and each playbook's reason."""
+    """One `event.unmatched` line: what `event.accepted` said, each candidate's reason, the rest counted."""
     settings.playbooks.mkdir()
     (settings.playbooks / "shell.yaml").write_text(PLAYBOOK)
+    (settings.playbooks / "any-shell.yaml").write_text(GLOB)
     client = await make_client()
     body = {"rule": "Noise", "priority": "Notice", "output": "o", "hostname": "h"}
     response = await client.post("/v1/events/falco", json=body)
@@ -35,4 +42,6 @@ async def test_an_event_no_playbook_wants_is_one_line_that_says_why(
     assert (line["journal_seq"], line["source"], line["name"]) == (1, "falco", "Noise")
     assert (line["status"], line["priority"], line["target"]) == ("firing", "Notice", None)
     assert line["received_at"]
-    assert line["not_matched"]["contain-shell"].startswith("rule 'Noise' is not among")
+    assert list(line["not_matched"]) == ["any-shell"]  # the glob is tried on every event
+    assert line["not_matched"]["any-shell"].startswith("rule 'Noise' ")
+    assert line["not_candidates"] == 1  # contain-shell names another rule: not tried
