@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from responder.durations import format_duration
 from responder.incidents import INCIDENTS_FILE
 from responder.journal import JOURNAL_FILE, connect
+from responder.retention._pages import used_bytes
 from responder.retention._report import StoreReport
 
 if TYPE_CHECKING:
@@ -79,13 +80,6 @@ class _Journal:
         self.after = 0
         """Every event up to here is gone or must stay: the next batch starts past it."""
 
-    def used(self) -> int:
-        """Bytes of the file in use (its pages less the free ones)."""
-        (pages,) = self.conn.execute("PRAGMA main.page_count").fetchone()
-        (free,) = self.conn.execute("PRAGMA main.freelist_count").fetchone()
-        (size,) = self.conn.execute("PRAGMA main.page_size").fetchone()
-        return int((pages - free) * size)
-
     def total(self) -> int:
         """How many events the journal holds."""
         return int(self.conn.execute("SELECT count(*) FROM events").fetchone()[0])
@@ -142,7 +136,7 @@ def prune_journal(
         return report
     with closing(connect(path)) as conn:
         journal = _Journal(conn, _snapshot(conn, data_dir), batch)
-        report.size_before = journal.used()
+        report.size_before = used_bytes(journal.conn)
         if rules.max_age is not None:
             below = journal.boundary((datetime.now(UTC) - rules.max_age).isoformat())
             reason = f"received more than {format_duration(rules.max_age)} ago"
@@ -154,7 +148,7 @@ def prune_journal(
             _over_budget(journal, report, int(rules.max_bytes), rest=rest, dry_run=dry_run)
         if not dry_run:
             _reclaim(journal, rest)
-        report.size_after = journal.used()
+        report.size_after = used_bytes(journal.conn)
     return report
 
 
@@ -184,13 +178,13 @@ def _over_budget(
             report.add(reason, count - report.count, size - report.bytes)
             used -= (count - report.count) * per_event
     else:
-        used = journal.used()
+        used = used_bytes(journal.conn)
         while used > budget:
             count, size = journal.delete(everything)
             if not count:
                 break
             report.add(reason, count, size)
-            used = journal.used()
+            used = used_bytes(journal.conn)
             if not rest():
                 return
     if used > budget:
@@ -205,10 +199,7 @@ def journal_over_budget(data_dir: Path, rules: JournalRetention) -> bool:
     if rules.max_bytes is None or not path.exists():
         return False
     with closing(connect(path, readonly=True)) as conn:
-        (pages,) = conn.execute("PRAGMA page_count").fetchone()
-        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
-        (size,) = conn.execute("PRAGMA page_size").fetchone()
-    return int((pages - free) * size) > int(rules.max_bytes)
+        return used_bytes(conn) > int(rules.max_bytes)
 
 
 def _reclaim(journal: _Journal, rest: Callable[[], bool]) -> None:

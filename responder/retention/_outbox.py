@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from responder.durations import format_duration
 from responder.notifications.outbox import OUTBOX_FILE
+from responder.retention._pages import used_bytes
 from responder.retention._report import StoreReport
 
 if TYPE_CHECKING:
@@ -20,13 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["prune_outbox"]
 
 _ELIGIBLE = "state IN ('sent', 'failed') AND coalesce(sent_at, created_at) < ?"
-
-
-def _used(conn: sqlite3.Connection) -> int:
-    (pages,) = conn.execute("PRAGMA page_count").fetchone()
-    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
-    (size,) = conn.execute("PRAGMA page_size").fetchone()
-    return int((pages - free) * size)
 
 
 def prune_outbox(
@@ -47,7 +41,7 @@ def prune_outbox(
     conn = sqlite3.connect(path, isolation_level=None)
     with closing(conn):
         conn.execute("PRAGMA busy_timeout = 10000")
-        report.size_before = _used(conn)
+        report.size_before = used_bytes(conn)
         if dry_run:
             count, size = conn.execute(
                 f"SELECT count(*), coalesce(sum(length(message)), 0) FROM outbox WHERE {_ELIGIBLE}",  # noqa: S608 - our own SQL
@@ -63,5 +57,5 @@ def prune_outbox(
                 report.add(reason, len(sizes), sum(s for (s,) in sizes))
                 if not rest():
                     break
-        report.size_after = _used(conn)
+        report.size_after = used_bytes(conn)
     return report

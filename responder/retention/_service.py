@@ -14,10 +14,9 @@ import time
 from typing import TYPE_CHECKING
 
 from responder.retention._journal import journal_over_budget
-from responder.retention._pass import StorePruner, prune_all, publish
+from responder.retention._pass import prune_all, publish
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from pathlib import Path
 
     from responder.audit import AuditLog
@@ -43,13 +42,11 @@ class Pruner:
         *,
         audit: AuditLog,
         metrics: Metrics,
-        more: Sequence[StorePruner] = (),
     ) -> None:
         self._data_dir = data_dir
         self._settings = settings
         self._audit = audit
         self._metrics = metrics
-        self._more = more
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._passed = threading.Condition()
@@ -73,7 +70,7 @@ class Pruner:
     def run_once(self) -> list[StoreReport]:
         """One whole pass now, in the calling thread; published like a background one."""
         started = time.monotonic()
-        reports = prune_all(self._data_dir, self._settings, rest=self._rest, more=self._more)
+        reports = prune_all(self._data_dir, self._settings, rest=self._rest)
         publish(reports, audit=self._audit, metrics=self._metrics, took=time.monotonic() - started)
         with self._passed:
             self.passes += 1
