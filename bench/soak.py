@@ -39,7 +39,7 @@ from harness.machine import machine, process_memory_kb
 from harness.paced import Load, send_paced
 from harness.processes import Server, free_port, scratch, server, status_ready
 from harness.run import interruptible, print_header
-from harness.servers import responder_env
+from harness.servers import count_events, responder_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -97,12 +97,9 @@ def _bytes(path: Path) -> int:
 
 
 def _rows(journal: Path) -> int:
+    """The journal's events while the server runs; -1 when it cannot be read just now."""
     try:
-        conn = sqlite3.connect(f"{journal.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-        finally:
-            conn.close()
+        return count_events(journal)
     except sqlite3.Error:
         return -1
 

@@ -106,22 +106,21 @@ def serve_durable(workdir: Path, prefix: Sequence[str] = ()) -> Iterator[Server]
         yield running
 
 
-def journal_rows(data_dir: Path) -> int:
-    """`SELECT count(*) FROM events` in the stopped server's journal."""
-    path = data_dir / JOURNAL_FILE
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+def count_events(path: Path, timeout: float = 5.0) -> int:
+    """`SELECT count(*) FROM events` in an SQLite file, read-only (its server may still run)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
     try:
         (count,) = conn.execute("SELECT count(*) FROM events").fetchone()
     finally:
         conn.close()
     return int(count)
+
+
+def journal_rows(data_dir: Path) -> int:
+    """The events in the stopped server's journal."""
+    return count_events(data_dir / JOURNAL_FILE)
 
 
 def reference_rows(workdir: Path) -> int:
-    """`SELECT count(*) FROM events` in the stopped durable reference's file."""
-    conn = sqlite3.connect(f"{(workdir / 'events.sqlite3').resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        (count,) = conn.execute("SELECT count(*) FROM events").fetchone()
-    finally:
-        conn.close()
-    return int(count)
+    """The events in the stopped durable reference's file."""
+    return count_events(workdir / "events.sqlite3")
