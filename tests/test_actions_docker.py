@@ -111,6 +111,22 @@ async def test_pause_release_of_a_running_container_is_already(
     assert status(resources, container.id) == "running"
 
 
+async def test_pause_and_release_back_to_back_never_fail(
+    ctx: ActionContext, resources: Resources
+) -> None:
+    """The engine shows a pause or unpause a moment late: cycles at full speed still succeed."""
+    container = resources.container()
+    for _ in range(10):
+        paused = await Pause().run(ctx, NoParams(), container)
+        again = await Pause().run(ctx, NoParams(), container)
+        assert (paused.status, again.status) == ("done", "already")
+        assert paused.undo is not None
+        first = await Pause().release(ctx, paused.undo, container.id)
+        second = await Pause().release(ctx, paused.undo, container.id)
+        assert {first.status, second.status} == {"restored", "already"}
+    wait_for(lambda: status(resources, container.id) == "running", "the container to run")
+
+
 async def test_stop_stops_the_container_and_records_start(
     ctx: ActionContext, resources: Resources
 ) -> None:

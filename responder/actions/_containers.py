@@ -13,7 +13,7 @@ from responder.errors import PermanentError
 if TYPE_CHECKING:
     from responder.engine import ContainerInfo
 
-__all__ = ["Live", "explain", "label", "live", "required"]
+__all__ = ["Live", "explain", "gone", "label", "live", "must_be_full_id", "required"]
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,11 @@ def live(client: docker.DockerClient, ref: str) -> Live:
     Only a full id: the engine matches it before any name, so no other container can answer.
     The alert's reference was resolved to it once (`DockerEngine.resolve`).
     """
-    if not is_container_ref(ref):
-        raise PermanentError(not_found(ref))
-    if not is_full_id(ref):
-        raise PermanentError(
-            f"{ref!r} is not a full container id: containers are acted on only by their full id"
-        )
+    ref = must_be_full_id(ref)
     try:
         attrs: dict[str, Any] = client.api.inspect_container(ref)
     except docker.errors.NotFound:
-        raise PermanentError(f"container {ref[:ID_PREFIX_MIN]} no longer exists") from None
+        raise PermanentError(gone(ref)) from None
     state = attrs.get("State") or {}
     return Live(
         id=str(attrs.get("Id", ref)),
@@ -62,6 +57,22 @@ def live(client: docker.DockerClient, ref: str) -> Live:
         paused=bool(state.get("Paused")),
         attrs=attrs,
     )
+
+
+def must_be_full_id(ref: str) -> str:
+    """`ref` if it is a full container id; anything else is a PermanentError, never looked up."""
+    if not is_container_ref(ref):
+        raise PermanentError(not_found(ref))
+    if not is_full_id(ref):
+        raise PermanentError(
+            f"{ref!r} is not a full container id: containers are acted on only by their full id"
+        )
+    return ref
+
+
+def gone(ref: str) -> str:
+    """What a step says of a container the engine no longer has."""
+    return f"container {ref[:ID_PREFIX_MIN]} no longer exists"
 
 
 def required(container: ContainerInfo | None, action: str) -> ContainerInfo:

@@ -5,14 +5,22 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING, ClassVar
 
+import docker.errors
 from pydantic import Field, field_validator
 
 from responder.actions._base import Action, ActionParams
-from responder.actions._containers import label, live, required
+from responder.actions._containers import (
+    Live,
+    gone,
+    label,
+    live,
+    must_be_full_id,
+    required,
+)
 from responder.actions._results import ReleaseOutcome, StepOutcome
+from responder.errors import PermanentError
 
 if TYPE_CHECKING:
-    import docker
     from pydantic import JsonValue
 
     from responder.actions._results import ActionContext
@@ -48,23 +56,19 @@ class Pause(Action):
             return StepOutcome(status="would", detail=self.describe(params, label(container)))
 
         def pause(client: docker.DockerClient) -> StepOutcome:
-            now = live(client, container.id)
-            if now.paused:
-                # The undo is kept so that a step resumed after a crash (it paused, then the
-                # process died before recording it) can still be released; release undoes
-                # an "already" only for resumed steps.
-                return StepOutcome(
-                    status="already",
-                    detail=f"{now.name} was already paused",
-                    undo={"unpause": True},
-                )
-            if not now.running:
-                return StepOutcome(
-                    status="already",
-                    detail=f"{now.name} is not running ({now.status}): nothing to pause",
-                )
-            client.api.pause(now.id)
-            return StepOutcome(status="done", detail=f"paused {now.name}", undo={"unpause": True})
+            # Pause first, read the container only when the engine refuses: one call on the
+            # path that matters. The engine refuses a paused or stopped container (a 409, or
+            # a 500 from older engines); the container as it is then says which.
+            target = must_be_full_id(container.id)
+            try:
+                client.api.pause(target)
+            except docker.errors.NotFound:
+                raise PermanentError(gone(target)) from None
+            except docker.errors.APIError as exc:
+                return _not_paused(live(client, target), exc)
+            return StepOutcome(
+                status="done", detail=f"paused {label(container)}", undo={"unpause": True}
+            )
 
         return await ctx.engine.run(pause)
 
@@ -77,12 +81,20 @@ class Pause(Action):
 
         def unpause(client: docker.DockerClient) -> ReleaseOutcome:
             now = live(client, container_ref)
-            if not now.paused:
-                return ReleaseOutcome(
-                    status="already", detail=f"{now.name} is not paused ({now.status})"
-                )
-            client.api.unpause(now.id)
-            return ReleaseOutcome(status="restored", detail=f"unpaused {now.name}")
+            if now.paused:
+                try:
+                    client.api.unpause(now.id)
+                except docker.errors.APIError:
+                    # The engine reports a pause or an unpause a moment after it made it: a
+                    # container it just showed paused can be refused as "not paused".
+                    now = live(client, container_ref)
+                    if now.paused:
+                        raise
+                else:
+                    return ReleaseOutcome(status="restored", detail=f"unpaused {now.name}")
+            return ReleaseOutcome(
+                status="already", detail=f"{now.name} is not paused ({now.status})"
+            )
 
         return await ctx.engine.run(unpause)
 
@@ -93,6 +105,23 @@ class StopParams(ActionParams):
     timeout: int = Field(
         default=10, ge=0, le=3600, description="seconds between SIGTERM and SIGKILL"
     )
+
+
+def _not_paused(now: Live, refused: docker.errors.APIError) -> StepOutcome:
+    """Why the engine would not pause it: already paused, or no process to pause."""
+    if now.paused:
+        # The undo is kept so that a step resumed after a crash (it paused, then the process
+        # died before recording it) can still be released; release undoes an "already" only
+        # for resumed steps.
+        return StepOutcome(
+            status="already", detail=f"{now.name} was already paused", undo={"unpause": True}
+        )
+    if not now.running:
+        return StepOutcome(
+            status="already",
+            detail=f"{now.name} is not running ({now.status}): nothing to pause",
+        )
+    raise refused
 
 
 class Stop(Action):
