@@ -135,7 +135,7 @@ async def test_a_late_call_that_fails_fails_the_step_with_its_own_error(
     """The container went away while the engine was slow: the step says so, not just "timeout"."""
     container = resources.container()
     resources.remove_container(container.id)
-    proxy.delay_on(b"/json ", HELD_S)
+    proxy.delay_on(b"/pause ", HELD_S)
     record = await run_pause(slow_ctx, container, ONE_RETRY)
     assert record.status == "failed"
     assert not record.transient

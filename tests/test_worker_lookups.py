@@ -70,3 +70,18 @@ async def test_a_container_id_not_found_is_not_inspected_again_within_a_second(
     for _ in range(2):
         assert await worker_lookups.of([by_name]) == {by_name: Lookup(None)}
     assert lookups(engine) == [gone, "gone", "gone"]  # a name may be taken by a new container
+
+
+async def test_an_incident_just_opened_starts_from_the_dispatchs_find(
+    make_client: ClientFactory, playbooks: Path
+) -> None:
+    """The runner does not inspect again a container the dispatch found a moment ago."""
+    engine = FakeEngine()
+    target = engine.add()
+    client = await make_client(engine=engine, playbooks=playbooks, limits=FAST)
+    await post_and_settle(client, shell(target, 1))
+    [incident] = await incidents_of(client)
+    assert incident.container_id == target.id
+    assert incident.steps[0].attempts >= 1  # the runner had the container: its steps were tried
+    asked = [method for method, _ in engine.calls if method in ("resolve", "container")]
+    assert asked == ["resolve"]

@@ -8,17 +8,16 @@ from responder.incidents import Dispatch, SetAside, window_start
 from responder.journal import Unreadable
 from responder.playbooks import match_candidates, needs_container
 from responder.worker.joining import Matched, join_query, plan_dispatch
-from responder.worker.lookups import ContainerLookups
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from responder.audit import AuditLog
-    from responder.engine import DockerEngine
     from responder.incidents import Deferred, Incidents, JoinQuery
     from responder.journal import Event
     from responder.playbooks import PlaybookSet, Verdict
     from responder.settings import Settings
+    from responder.worker.lookups import ContainerLookups
 
 __all__ = ["Dispatcher", "Row"]
 
@@ -36,13 +35,13 @@ class Dispatcher:
         incidents: Incidents,
         playbooks: PlaybookSet,
         audit: AuditLog,
-        engine: DockerEngine,
+        lookups: ContainerLookups,
     ) -> None:
         self._settings = settings
         self._incidents = incidents
         self._playbooks = playbooks
         self._audit = audit
-        self._lookups = ContainerLookups(engine)
+        self._lookups = lookups
 
     async def __call__(
         self, batch: Sequence[Row], *, cursor: int | None, undefer: bool = False

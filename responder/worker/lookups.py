@@ -41,6 +41,8 @@ class ContainerLookups:
         self._engine = engine
         self._seen: dict[Target, tuple[float, ContainerInfo | None]] = {}
         """References by id recently resolved, found or not: (when, container or None)."""
+        self._found: dict[str, tuple[float, ContainerInfo]] = {}
+        """Containers recently found, by their full id: what the runner starts from."""
 
     async def of(self, targets: Sequence[Target]) -> dict[Target, Lookup]:
         """The container each distinct reference names, by the one rule (`answers_to`).
@@ -48,14 +50,18 @@ class ContainerLookups:
         A reference by id resolved less than `_LOOKUP_TTL` ago is not resolved again: the
         container's labels and image cannot change, a status that old is no staler than the
         dispatch itself can be, and an id that was not found does not come back. (The runner
-        inspects the container by its full id before it acts, and every action once more.) A
+        inspects by the full id a container found longer ago than that, and every action acts
+        by the full id, which nothing else can answer to.) A
         storm of events about a few containers then costs a few inspects a second, not one per
         event. Names are not remembered: a name can move to a new container. An engine that
-        does not answer is a `fault`, never "not found".
+        does not answer is a `fault`, never "not found". Each container found is kept by its
+        full id for `recent`.
         """
         now = time.monotonic()
         if len(self._seen) > _LOOKUP_CACHE_MAX:
             self._seen = {k: v for k, v in self._seen.items() if now - v[0] < _LOOKUP_TTL}
+        if len(self._found) > _LOOKUP_CACHE_MAX:
+            self._found = {k: v for k, v in self._found.items() if now - v[0] < _LOOKUP_TTL}
         found: dict[Target, Lookup] = {}
         missing: list[Target] = []
         for target in dict.fromkeys(targets):
@@ -70,7 +76,21 @@ class ContainerLookups:
             found[target] = lookup
             if lookup.fault is None and reference(target)[1] == "id":
                 self._seen[target] = (looked, lookup.container)
+            if lookup.container is not None:
+                self._found[lookup.container.id] = (looked, lookup.container)
         return found
+
+    def recent(self, full_id: str) -> ContainerInfo | None:
+        """The container with this full id as a lookup found it less than `_LOOKUP_TTL` ago.
+
+        Its id, image and labels cannot have changed since; every action acts by that id, and
+        one that finds the container gone says so. The runner starts an incident the dispatch
+        just opened from it, not from one more inspect.
+        """
+        seen = self._found.get(full_id)
+        if seen is None or time.monotonic() - seen[0] >= _LOOKUP_TTL:
+            return None
+        return seen[1]
 
     async def _resolve(self, target: Target) -> Lookup:
         try:
@@ -80,19 +100,26 @@ class ContainerLookups:
 
 
 async def live_container(
-    engine: DockerEngine, record: IncidentRecord, event: Event, limits: Limits
+    engine: DockerEngine,
+    record: IncidentRecord,
+    event: Event,
+    limits: Limits,
+    recent: ContainerLookups | None = None,
 ) -> Lookup:
     """The incident's container as its steps start: none when it is gone, a fault when unknown.
 
-    The container found at dispatch is inspected by its full id, which nothing else can
-    answer to; an incident opened without one resolves the alert's reference by the one
-    rule (`answers_to`). An engine that does not answer is a transient fault, retried like
-    a step, never mistaken for a missing container.
+    The container found at dispatch is taken as `recent` found it, when that was a moment ago
+    (an incident the dispatch just opened), else inspected by its full id, which nothing else
+    can answer to; an incident opened without one resolves the alert's reference by the one
+    rule (`answers_to`). An engine that does not answer is a transient fault, retried like a
+    step, never mistaken for a missing container.
     """
     full_id = record.container_id if is_full_id(record.container_id or "") else None
     target = event.target if full_id is None else None
     if full_id is None and target is None:
         return Lookup(None)
+    if full_id is not None and recent is not None and (found := recent.recent(full_id)):
+        return Lookup(found)
     try:
         async for attempt in retry_policy(limits):
             with attempt:

@@ -16,7 +16,7 @@ from responder.errors import ResponderError
 from responder.incidents import StepRecord, now
 from responder.playbooks import template_context
 from responder.worker.gates import SafetyGates, final_state
-from responder.worker.lookups import Lookup, live_container
+from responder.worker.lookups import ContainerLookups, Lookup, live_container
 from responder.worker.notify import notify_sink
 from responder.worker.steps import IncidentRun, evidence_dir, run_step
 
@@ -66,6 +66,8 @@ class IncidentRunner:
         self._slots = asyncio.Semaphore(settings.limits.concurrency)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._versions: dict[str, str] = {"responder": __version__}
+        self.lookups = ContainerLookups(engine)
+        """The dispatch's container lookups: an incident it just opened starts from its find."""
 
     @contextlib.asynccontextmanager
     async def container_lock(self, incident_id: str) -> AsyncIterator[None]:
@@ -104,7 +106,7 @@ class IncidentRunner:
             await self._incidents.run(lambda store: store.finish(incident_id, "failed", why))
             return
         found = (
-            await live_container(self._engine, record, event, self._settings.limits)
+            await live_container(self._engine, record, event, self._settings.limits, self.lookups)
             if record.target
             else Lookup(None)
         )

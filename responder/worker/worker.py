@@ -66,7 +66,11 @@ class Worker:
         self._metrics = metrics
         self._engine = engine
         self._dispatch = Dispatcher(
-            settings=settings, incidents=incidents, playbooks=playbooks, audit=audit, engine=engine
+            settings=settings,
+            incidents=incidents,
+            playbooks=playbooks,
+            audit=audit,
+            lookups=runner.lookups,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
