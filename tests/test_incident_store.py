@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, get_args
 
 import pytest
 
-from responder.incidents import Dispatch, IncidentState, IncidentStore, NewIncident, now
+from responder.incidents import (
+    Dispatch,
+    IncidentState,
+    IncidentStore,
+    NewIncident,
+    StepRecord,
+    now,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -179,3 +186,36 @@ CREATE TABLE incidents (
     last_seen TEXT NOT NULL, opened_at TEXT NOT NULL, finished_at TEXT, released_at TEXT
 );
 """
+
+
+def _claim(store: IncidentStore, incident_id: str, limit: int) -> bool:
+    """Claim with the first step starting, as the runner does for a new incident."""
+    first = StepRecord(index=0, action="docker:pause", started_at=now())
+    return store.claim_containment(incident_id, SINCE, limit, first)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_a_claim_saves_the_first_step_only_when_it_may_go_ahead(
+    store: IncidentStore, limit: int
+) -> None:
+    """Up to `limit` claims pass, each with its first step started; the rest save no step."""
+    ids = [f"01JTEST0INCIDENT0CLAIM{n:04d}" for n in range(limit + 2)]
+    store.dispatch(Dispatch(cursor=1, opened=[_incident("running", i) for i in ids]))
+    allowed = [_claim(store, i, limit) for i in ids]
+    assert allowed == [True] * limit + [False] * 2
+    for incident_id, went in zip(ids, allowed, strict=True):
+        record = store.get(incident_id)
+        assert record is not None
+        assert [(s.index, s.status) for s in record.steps] == ([(0, "pending")] if went else [])
+
+
+def test_a_claim_made_before_a_restart_passes_again_and_saves_the_first_step(
+    store: IncidentStore,
+) -> None:
+    """Resuming is not a new containment, even at the limit, and its first step is saved."""
+    store.dispatch(Dispatch(cursor=1, opened=[_incident("running")]))
+    assert store.claim_containment(INCIDENT, SINCE, 1)
+    assert _claim(store, INCIDENT, 1)
+    record = store.get(INCIDENT)
+    assert record is not None
+    assert [(s.index, s.status) for s in record.steps] == [(0, "pending")]

@@ -158,17 +158,24 @@ class IncidentStore:
                 self._conn, incident_id, at=at, state=state, requested_by=requested_by, steps=steps
             )
 
-    def claim_containment(self, incident_id: str, since: str, limit: int) -> bool:
+    def claim_containment(
+        self, incident_id: str, since: str, limit: int, first: StepRecord | None = None
+    ) -> bool:
         """Count this incident against the containment limit; True when it may go ahead.
 
-        Refused when `limit` incidents have changed a container since `since`. Atomic.
+        Refused when `limit` incidents have changed a container since `since`. Atomic. When
+        it may go ahead, `first` (the first step, starting; given only while no step of the
+        incident is recorded) is saved in the same transaction: durable with no commit of its own.
         """
         with self._transaction():
             row = self._conn.execute(
                 "SELECT changed_at FROM incidents WHERE id = ?", (incident_id,)
             ).fetchone()
             if row and row[0]:
-                return True  # claimed before a restart: resuming is not a new containment
+                # Claimed before a restart: resuming is not a new containment.
+                if first is not None:
+                    self.save_step(incident_id, first)
+                return True
             (count,) = self._conn.execute(
                 "SELECT count(*) FROM incidents WHERE changed_at >= ?", (since,)
             ).fetchone()
@@ -177,6 +184,8 @@ class IncidentStore:
             self._conn.execute(
                 "UPDATE incidents SET changed_at = ? WHERE id = ?", (now(), incident_id)
             )
+            if first is not None:
+                self.save_step(incident_id, first)
             return True
 
     def running(self) -> list[str]:

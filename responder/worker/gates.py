@@ -44,6 +44,8 @@ class Gate:
     """None: go ahead; else why, in words that do not repeat the state (shown beside it)."""
     state: IncidentState | None = None
     """The incident state this implies (protected, held, resolved, failed), if any."""
+    started: StepRecord | None = None
+    """The first step as started, saved with the containment claim (a run's gate only)."""
 
     @property
     def detail(self) -> str | None:
@@ -154,8 +156,13 @@ class SafetyGates:
         *,
         dry_run: bool,
         unreachable: str | None,
+        first: StepRecord | None = None,
     ) -> Gate:
-        """The first rule that stops container steps, or `Gate(None)` to go ahead."""
+        """The first rule that stops container steps, or `Gate(None)` to go ahead.
+
+        `first`: the first step as it starts, when no step is recorded yet. The containment
+        claim saves it in its own transaction, and the gate carries it as `started`.
+        """
         gate = gate_for(
             event, container, self._settings.protection, self._self_id, unreachable=unreachable
         )
@@ -169,7 +176,9 @@ class SafetyGates:
             limits = self._settings.limits
             since = window_start(limits.window)
             allowed = await self._incidents.run(
-                lambda store: store.claim_containment(record.id, since, limits.max_containments)
+                lambda store: store.claim_containment(
+                    record.id, since, limits.max_containments, first
+                )
             )
             if not allowed:
                 return Gate(
@@ -177,6 +186,7 @@ class SafetyGates:
                     "notified, not contained",
                     "held",
                 )
+            return Gate(None, started=first)
         return Gate(None)
 
 

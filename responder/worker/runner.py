@@ -132,8 +132,14 @@ class IncidentRunner:
     ) -> IncidentRun:
         """The incident's gate (audited when it holds containment back) and what its steps share."""
         dry_run = self._settings.incidents.dry_run or loaded.playbook.dry_run
+        steps = loaded.playbook.steps
+        first = (
+            StepRecord(index=0, action=steps[0].action, started_at=now())
+            if steps and not record.steps
+            else None
+        )
         gate = await self._gates.decide(
-            record, loaded, event, container, dry_run=dry_run, unreachable=unreachable
+            record, loaded, event, container, dry_run=dry_run, unreachable=unreachable, first=first
         )
         if gate.state in ("protected", "held"):
             self._audit.record(f"incident.{gate.state}", incident=record.id, reason=gate.reason)
@@ -162,7 +168,12 @@ class IncidentRunner:
         assert action is not None  # noqa: S101 - the loader checked every action
         plan = run.step_plan(index, action, done)
         incident = run.record.id
-        await self._save(incident, StepRecord(index=index, action=step.action, started_at=now()))
+        started = run.gate.started
+        if started is None or started.index != index:
+            # The first step of a containment was saved as started with its claim.
+            await self._save(
+                incident, StepRecord(index=index, action=step.action, started_at=now())
+            )
         self._audit.record(
             "step.started", incident=incident, index=index, action=step.action, resumed=resumed
         )
