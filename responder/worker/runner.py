@@ -120,6 +120,10 @@ class IncidentRunner:
             for index in range(len(loaded.playbook.steps)):
                 records.append(await self._step(run, index, records))
             await self._finish(run, records)
+        # Outside the slot and the lock: the next incident need not wait for this one's report.
+        # The writer reads and writes each incident's report under its own lock, so a release
+        # made meanwhile is in the last report written.
+        await self._write_report(incident_id)
 
     async def _start(
         self,
@@ -213,7 +217,7 @@ class IncidentRunner:
         return replace(run.action_ctx, notify=sink, evidence_dir=here)
 
     async def _finish(self, run: IncidentRun, records: Sequence[StepRecord]) -> None:
-        """The incident's state from its steps, stored and audited, then its report."""
+        """The incident's state from its steps, stored and audited (its report follows)."""
         incident, reason = run.record.id, run.gate.reason
         state = final_state(records, self._actions, run.gate, dry_run=run.dry_run)
         # A fault that may go away (the engine did not answer, a step outlasted its retries)
@@ -232,7 +236,6 @@ class IncidentRunner:
             retry_on_repeat=retry,
         )
         log.info("incident %s: %s", incident, state)
-        await self._write_report(incident)
 
     async def _save(self, incident_id: str, step: StepRecord) -> None:
         """Durable before the next step starts: a restart resumes after it."""
