@@ -173,21 +173,25 @@ class SafetyGates:
             for s in loaded.playbook.steps
         )
         if changes and not dry_run:
-            limits = self._settings.limits
-            since = window_start(limits.window)
-            allowed = await self._incidents.run(
-                lambda store: store.claim_containment(
-                    record.id, since, limits.max_containments, first
-                )
-            )
-            if not allowed:
-                return Gate(
-                    f"containment limit reached, {limits.max_containments} per window: "
-                    "notified, not contained",
-                    "held",
-                )
-            return Gate(None, started=first)
+            return await self._claim(record.id, first)
         return Gate(None)
+
+    async def _claim(self, incident_id: str, first: StepRecord | None) -> Gate:
+        """The containment limit's word: go ahead (the first step saved as started), or held."""
+        limits = self._settings.limits
+        since = window_start(limits.window)
+        allowed = await self._incidents.run(
+            lambda store: store.claim_containment(
+                incident_id, since, limits.max_containments, first
+            )
+        )
+        if not allowed:
+            return Gate(
+                f"containment limit reached, {limits.max_containments} per window: "
+                "notified, not contained",
+                "held",
+            )
+        return Gate(None, started=first)
 
 
 def gate_for(  # noqa: PLR0911 - one return per safety rule, in order of precedence

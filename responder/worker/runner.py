@@ -172,15 +172,7 @@ class IncidentRunner:
         assert action is not None  # noqa: S101 - the loader checked every action
         plan = run.step_plan(index, action, done)
         incident = run.record.id
-        started = run.gate.started
-        if started is None or started.index != index:
-            # The first step of a containment was saved as started with its claim.
-            await self._save(
-                incident, StepRecord(index=index, action=step.action, started_at=now())
-            )
-        self._audit.record(
-            "step.started", incident=incident, index=index, action=step.action, resumed=resumed
-        )
+        await self._started(run, index, step.action, resumed=resumed)
         result = await run_step(
             plan,
             self._action_ctx(run, index, done),
@@ -201,6 +193,18 @@ class IncidentRunner:
             duration_ms=result.duration_ms,
         )
         return result
+
+    async def _started(self, run: IncidentRun, index: int, action: str, *, resumed: bool) -> None:
+        """Step `index` saved as started (durable before it runs), then audited."""
+        started = run.gate.started
+        if started is None or started.index != index:
+            # The first step of a containment was saved as started with its claim.
+            await self._save(
+                run.record.id, StepRecord(index=index, action=action, started_at=now())
+            )
+        self._audit.record(
+            "step.started", incident=run.record.id, index=index, action=action, resumed=resumed
+        )
 
     def _action_ctx(
         self, run: IncidentRun, index: int, done: Sequence[StepRecord]
